@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IConsentRegistry
+/// @notice Patient consent: grants with a scope, purpose and expiry (given directly or by an
+/// EIP-712 signature that anyone may relay), revocation, access requests, and break-glass
+/// emergency access. `hasAccess` is the one rule every other contract and client applies.
+/// @dev A patient's key epoch starts at 0 and advances on every revocation; grant signatures
+/// name the epoch they were made in, so a signature made before a revocation cannot be
+/// submitted after it. Wrapped key material travels in events only.
+interface IConsentRegistry {
+    /// @notice What a grant covers.
+    enum ScopeKind {
+        All,
+        Category,
+        Record
+    }
+
+    /// @notice Why access is granted.
+    enum Purpose {
+        Treatment,
+        Insurance,
+        Research,
+        Emergency
+    }
+
+    /// @notice The state of an access request.
+    enum RequestStatus {
+        None,
+        Pending,
+        Approved,
+        Denied
+    }
+
+    /// @notice A grant's coverage: everything, one category (a short ASCII name left-aligned in
+    /// bytes32, e.g. bytes32("lab")), or one record (its index number as uint256).
+    struct Scope {
+        ScopeKind kind;
+        bytes32 value;
+    }
+
+    /// @notice The grant a patient signs. EIP-712 type:
+    /// `Grant(address patient,address grantee,Scope scope,uint8 purpose,uint64 expiry,uint64 epoch,bytes wrappedKeys,uint256 nonce,uint256 deadline)Scope(uint8 kind,bytes32 value)`.
+    /// `wrappedKeys` is the patient's epoch key material wrapped (ECIES) to the grantee.
+    struct GrantRequest {
+        address patient;
+        address grantee;
+        Scope scope;
+        Purpose purpose;
+        uint64 expiry;
+        uint64 epoch;
+        bytes wrappedKeys;
+    }
+
+    /// @notice A stored grant.
+    struct GrantInfo {
+        Purpose purpose;
+        uint64 expiry;
+        uint64 epoch;
+        uint64 grantedAt;
+        bool active;
+    }
+
+    /// @notice A stored access request.
+    struct AccessRequest {
+        address requester;
+        address patient;
+        Scope scope;
+        Purpose purpose;
+        RequestStatus status;
+        uint64 createdAt;
+        uint64 expiresAt;
+    }
+
+    /// @notice Emitted when a grant is created or replaced; carries the wrapped epoch keys for the grantee.
+    event AccessGranted(
+        address indexed patient,
+        address indexed grantee,
+        bytes32 indexed scopeId,
+        Scope scope,
+        Purpose purpose,
+        uint64 expiry,
+        uint64 epoch,
+        address submitter,
+        bytes wrappedKeys
+    );
+    /// @notice Emitted when the patient revokes every grant it gave `grantee`; `newEpoch` is the patient's epoch after the revocation.
+    event AccessRevoked(address indexed patient, address indexed grantee, uint64 newEpoch, address submitter);
+    /// @notice Emitted when the patient hands a still-trusted grantee the keys of a new epoch.
+    event EpochKeysShared(address indexed patient, address indexed grantee, uint64 indexed epoch, bytes wrappedKeys);
+    /// @notice Emitted when a staff member or organization asks a patient for access.
+    event AccessRequested(
+        uint256 indexed requestId,
+        address indexed patient,
+        address indexed requester,
+        Scope scope,
+        Purpose purpose,
+        uint64 expiresAt,
+        string reason
+    );
+    /// @notice Emitted when the patient approves a request (an `AccessGranted` follows in the same transaction).
+    event AccessRequestApproved(uint256 indexed requestId, address indexed patient, address indexed requester);
+    /// @notice Emitted when the patient denies a request.
+    event AccessRequestDenied(uint256 indexed requestId, address indexed patient, address indexed requester);
+    /// @notice Emitted when a doctor opens break-glass access. Always logged.
+    event EmergencyAccessOpened(
+        address indexed patient, address indexed doctor, address indexed hospital, uint64 until, string reason
+    );
+    /// @notice Emitted when break-glass access is ended early by the patient or the doctor.
+    event EmergencyAccessClosed(address indexed patient, address indexed doctor, address closedBy);
+
+    /// @notice The caller (or the signer) is not a registered patient.
+    error ConsentNotPatient(address account);
+    /// @notice The grantee is not an active organization or active staff member.
+    error ConsentInvalidGrantee(address grantee);
+    /// @notice The grant's expiry `expiry` is not after the current time `nowTs`.
+    error ConsentExpired(uint64 expiry, uint64 nowTs);
+    /// @notice The grant lasts longer than the maximum of `maxDuration` seconds.
+    error ConsentDurationTooLong(uint64 expiry, uint64 maxDuration);
+    /// @notice The signed message's deadline has passed.
+    error ConsentSignatureExpired(uint256 deadline, uint256 nowTs);
+    /// @notice The signature is malformed or malleable (high s, bad length, bad v).
+    error ConsentInvalidSignature();
+    /// @notice The signature was made by `signer`, not by `patient`.
+    error ConsentInvalidSigner(address signer, address patient);
+    /// @notice The grant names epoch `given`, but the patient's current epoch is `current`.
+    error ConsentWrongEpoch(uint64 given, uint64 current);
+    /// @notice A record scope names record 0 or a value too large, or a category scope is empty, or an All scope carries a value.
+    error ConsentInvalidScope(ScopeKind kind, bytes32 value);
+    /// @notice The grantee holds no active grant from the patient.
+    error ConsentNoActiveGrant(address patient, address grantee);
+    /// @notice No request has this id.
+    error ConsentUnknownRequest(uint256 requestId);
+    /// @notice The request is no longer pending (status `status`).
+    error ConsentRequestNotPending(uint256 requestId, RequestStatus status);
+    /// @notice The request expired at `expiresAt`.
+    error ConsentRequestExpired(uint256 requestId, uint64 expiresAt);
+    /// @notice Only the request's patient may answer it.
+    error ConsentNotRequestPatient(uint256 requestId, address caller);
+    /// @notice The signed grant does not match the request it approves.
+    error ConsentRequestMismatch(uint256 requestId);
+    /// @notice A reason must be 1 to 256 bytes.
+    error ConsentInvalidReason();
+    /// @notice The request's validity must be between 1 second and 30 days.
+    error ConsentInvalidRequestTtl(uint64 ttl);
+    /// @notice Only an active doctor of an active hospital may open emergency access.
+    error ConsentNotHospitalDoctor(address account);
+    /// @notice Emergency access lasts 1 second to `maxDuration` seconds.
+    error ConsentInvalidEmergencyDuration(uint64 duration, uint64 maxDuration);
+    /// @notice No open emergency access exists for this patient and doctor.
+    error ConsentNoEmergencyAccess(address patient, address doctor);
+    /// @notice Only the patient or the doctor may end emergency access.
+    error ConsentNotEmergencyParty(address caller);
+    /// @notice A patient may give one grantee at most `max` grants with distinct scopes.
+    error ConsentTooManyScopes(address patient, address grantee, uint256 max);
+    /// @notice Key material must be 1 to 4096 bytes.
+    error ConsentInvalidWrappedKeys(uint256 length);
+
+    /// @notice Grants access as the calling patient.
+    /// @dev `grant.patient` must equal msg.sender and `grant.epoch` the current epoch.
+    function grant(GrantRequest calldata grant) external;
+
+    /// @notice Submits a grant signed by the patient (EIP-712); anyone may relay it and pay the gas.
+    /// @param grant The signed grant.
+    /// @param nonce The patient's next nonce (see `nonces`).
+    /// @param deadline Last timestamp at which the signature is accepted.
+    /// @param signature 65-byte r ‖ s ‖ v secp256k1 signature by `grant.patient`.
+    function grantWithSig(GrantRequest calldata grant, uint256 nonce, uint256 deadline, bytes calldata signature)
+        external;
+
+    /// @notice Revokes every grant the calling patient gave `grantee` and advances the patient's epoch.
+    function revoke(address grantee) external;
+
+    /// @notice Revokes by the patient's EIP-712 signature over
+    /// `Revoke(address patient,address grantee,uint256 nonce,uint256 deadline)`; anyone may relay.
+    function revokeWithSig(address patient, address grantee, uint256 nonce, uint256 deadline, bytes calldata signature)
+        external;
+
+    /// @notice Shares the keys of the patient's current epoch with a grantee that still holds an active grant.
+    function shareEpochKeys(address grantee, bytes calldata wrappedKeys) external;
+
+    /// @notice Files an access request (caller: active staff or organization).
+    /// @param ttl How long the request stays answerable, in seconds (1 s to 30 days).
+    /// @return requestId The new request's id (ids start at 1).
+    function requestAccess(address patient, Scope calldata scope, Purpose purpose, uint64 ttl, string calldata reason)
+        external
+        returns (uint256 requestId);
+
+    /// @notice Approves a pending request as its patient, creating the grant.
+    function approveRequest(uint256 requestId, uint64 expiry, bytes calldata wrappedKeys) external;
+
+    /// @notice Approves a pending request with the patient's signed grant; anyone may relay.
+    /// @dev The grant's grantee, scope and purpose must equal the request's.
+    function approveRequestWithSig(
+        uint256 requestId,
+        GrantRequest calldata grant,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Denies a pending request as its patient.
+    function denyRequest(uint256 requestId) external;
+
+    /// @notice Opens break-glass access to `patient` for `duration` seconds (caller: active doctor of an active hospital).
+    function openEmergencyAccess(address patient, string calldata reason, uint64 duration) external;
+
+    /// @notice Ends break-glass access early (caller: the patient or the doctor).
+    function closeEmergencyAccess(address patient, address doctor) external;
+
+    /// @notice The one access rule: true when `grantee` holds an active, unexpired grant from
+    /// `patient` whose scope covers `scope`, or open emergency access. An All grant covers every
+    /// scope; a Category grant covers that category; a Record grant covers that record.
+    function hasAccess(address patient, address grantee, Scope calldata scope) external view returns (bool);
+
+    /// @notice The stored grant for (patient, grantee, scope); `active` is false once revoked or replaced.
+    function grantOf(address patient, address grantee, Scope calldata scope) external view returns (GrantInfo memory);
+
+    /// @notice The patient's current key epoch.
+    function epochOf(address patient) external view returns (uint64);
+
+    /// @notice The end of open emergency access for (patient, doctor), 0 when none.
+    function emergencyUntil(address patient, address doctor) external view returns (uint64);
+
+    /// @notice A stored access request.
+    function accessRequest(uint256 requestId) external view returns (AccessRequest memory);
+
+    /// @notice The number of access requests filed so far (the last id).
+    function requestCount() external view returns (uint256);
+
+    /// @notice The EIP-712 digest a patient signs for `grant` with `nonce` and `deadline`.
+    function grantDigest(GrantRequest calldata grant, uint256 nonce, uint256 deadline) external view returns (bytes32);
+
+    /// @notice The EIP-712 digest a patient signs to revoke `grantee` with `nonce` and `deadline`.
+    function revokeDigest(address patient, address grantee, uint256 nonce, uint256 deadline)
+        external
+        view
+        returns (bytes32);
+
+    /// @notice The role registry this registry consults.
+    function roles() external view returns (address);
+}

@@ -1,0 +1,2 @@
+//! Shared support for ehrkit's integration tests.
+pub use ehr_devstack as devstack;
