@@ -87,7 +87,9 @@ interface IConsentRegistry {
     /// @notice Emitted when the patient revokes every grant it gave `grantee`; `newEpoch` is the patient's epoch after the revocation.
     event AccessRevoked(address indexed patient, address indexed grantee, uint64 newEpoch, address submitter);
     /// @notice Emitted when the patient hands a still-trusted grantee the keys of a new epoch.
-    event EpochKeysShared(address indexed patient, address indexed grantee, uint64 indexed epoch, bytes wrappedKeys);
+    event EpochKeysShared(
+        address indexed patient, address indexed grantee, uint64 indexed epoch, bytes wrappedKeys
+    );
     /// @notice Emitted when a staff member or organization asks a patient for access.
     event AccessRequested(
         uint256 indexed requestId,
@@ -99,7 +101,9 @@ interface IConsentRegistry {
         string reason
     );
     /// @notice Emitted when the patient approves a request (an `AccessGranted` follows in the same transaction).
-    event AccessRequestApproved(uint256 indexed requestId, address indexed patient, address indexed requester);
+    event AccessRequestApproved(
+        uint256 indexed requestId, address indexed patient, address indexed requester
+    );
     /// @notice Emitted when the patient denies a request.
     event AccessRequestDenied(uint256 indexed requestId, address indexed patient, address indexed requester);
     /// @notice Emitted when a doctor opens break-glass access. Always logged.
@@ -165,16 +169,25 @@ interface IConsentRegistry {
     /// @param nonce The patient's next nonce (see `nonces`).
     /// @param deadline Last timestamp at which the signature is accepted.
     /// @param signature 65-byte r ‖ s ‖ v secp256k1 signature by `grant.patient`.
-    function grantWithSig(GrantRequest calldata grant, uint256 nonce, uint256 deadline, bytes calldata signature)
-        external;
+    function grantWithSig(
+        GrantRequest calldata grant,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
 
     /// @notice Revokes every grant the calling patient gave `grantee` and advances the patient's epoch.
     function revoke(address grantee) external;
 
     /// @notice Revokes by the patient's EIP-712 signature over
     /// `Revoke(address patient,address grantee,uint256 nonce,uint256 deadline)`; anyone may relay.
-    function revokeWithSig(address patient, address grantee, uint256 nonce, uint256 deadline, bytes calldata signature)
-        external;
+    function revokeWithSig(
+        address patient,
+        address grantee,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
 
     /// @notice Shares the keys of the patient's current epoch with a grantee that still holds an active grant.
     function shareEpochKeys(address grantee, bytes calldata wrappedKeys) external;
@@ -182,9 +195,13 @@ interface IConsentRegistry {
     /// @notice Files an access request (caller: active staff or organization).
     /// @param ttl How long the request stays answerable, in seconds (1 s to 30 days).
     /// @return requestId The new request's id (ids start at 1).
-    function requestAccess(address patient, Scope calldata scope, Purpose purpose, uint64 ttl, string calldata reason)
-        external
-        returns (uint256 requestId);
+    function requestAccess(
+        address patient,
+        Scope calldata scope,
+        Purpose purpose,
+        uint64 ttl,
+        string calldata reason
+    ) external returns (uint256 requestId);
 
     /// @notice Approves a pending request as its patient, creating the grant.
     function approveRequest(uint256 requestId, uint64 expiry, bytes calldata wrappedKeys) external;
@@ -214,7 +231,10 @@ interface IConsentRegistry {
     function hasAccess(address patient, address grantee, Scope calldata scope) external view returns (bool);
 
     /// @notice The stored grant for (patient, grantee, scope); `active` is false once revoked or replaced.
-    function grantOf(address patient, address grantee, Scope calldata scope) external view returns (GrantInfo memory);
+    function grantOf(address patient, address grantee, Scope calldata scope)
+        external
+        view
+        returns (GrantInfo memory);
 
     /// @notice The patient's current key epoch.
     function epochOf(address patient) external view returns (uint64);
@@ -229,7 +249,10 @@ interface IConsentRegistry {
     function requestCount() external view returns (uint256);
 
     /// @notice The EIP-712 digest a patient signs for `grant` with `nonce` and `deadline`.
-    function grantDigest(GrantRequest calldata grant, uint256 nonce, uint256 deadline) external view returns (bytes32);
+    function grantDigest(GrantRequest calldata grant, uint256 nonce, uint256 deadline)
+        external
+        view
+        returns (bytes32);
 
     /// @notice The EIP-712 digest a patient signs to revoke `grantee` with `nonce` and `deadline`.
     function revokeDigest(address patient, address grantee, uint256 nonce, uint256 deadline)

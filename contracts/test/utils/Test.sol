@@ -11,7 +11,8 @@ abstract contract Test {
     Vm internal constant vm = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
 
     /// @dev secp256k1 group order; signatures with s above half of it are malleable.
-    uint256 internal constant SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
+    uint256 internal constant SECP256K1_N =
+        0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
 
     struct FuzzSelector {
         address addr;
@@ -85,6 +86,10 @@ abstract contract Test {
 
     function assertEq(bool left, bool right) internal pure {
         vm.assertEq(left, right);
+    }
+
+    function assertEq(bool left, bool right, string memory err) internal pure {
+        vm.assertEq(left, right, err);
     }
 
     function assertEq(uint256 left, uint256 right) internal pure {

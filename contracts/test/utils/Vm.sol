@@ -45,21 +45,36 @@ interface Vm {
         external;
     function recordLogs() external;
     function record() external;
-    function accesses(address target) external returns (bytes32[] memory readSlots, bytes32[] memory writeSlots);
+    function cool(address target) external;
+    function accesses(address target)
+        external
+        returns (bytes32[] memory readSlots, bytes32[] memory writeSlots);
     function getRecordedLogs() external returns (Log[] memory logs);
 
     // Files and JSON (test vectors shared with the Rust tests).
     function readFile(string calldata path) external view returns (string memory data);
     function parseJsonBytes32(string calldata json, string calldata key) external pure returns (bytes32);
-    function parseJsonBytes32Array(string calldata json, string calldata key) external pure returns (bytes32[] memory);
+    function parseJsonBytes32Array(string calldata json, string calldata key)
+        external
+        pure
+        returns (bytes32[] memory);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
-    function parseJsonBytesArray(string calldata json, string calldata key) external pure returns (bytes[] memory);
+    function parseJsonBytesArray(string calldata json, string calldata key)
+        external
+        pure
+        returns (bytes[] memory);
     function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);
-    function parseJsonUintArray(string calldata json, string calldata key) external pure returns (uint256[] memory);
+    function parseJsonUintArray(string calldata json, string calldata key)
+        external
+        pure
+        returns (uint256[] memory);
     function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
     function parseJsonString(string calldata json, string calldata key) external pure returns (string memory);
     function parseJsonBool(string calldata json, string calldata key) external pure returns (bool);
-    function parseJsonKeys(string calldata json, string calldata key) external pure returns (string[] memory keys);
+    function parseJsonKeys(string calldata json, string calldata key)
+        external
+        pure
+        returns (string[] memory keys);
     function toString(uint256 value) external pure returns (string memory);
 
     // Assertions: forge implements these natively and reports both values on failure.

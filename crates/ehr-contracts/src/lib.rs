@@ -1,1 +1,18 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+pub mod bindings;
+mod connect;
+mod deploy;
+mod deployment;
+pub mod eip712;
+mod error;
+mod revert;
+pub mod tx;
+mod types;
+
+pub use connect::{read_provider, signing_provider};
+pub use deploy::{DeployOptions, deploy};
+pub use deployment::{DEPLOYMENT_FORMAT, Deployment};
+pub use error::{Error, Result};
+pub use revert::RevertReason;
+pub use types::{OrgKind, Purpose, Role, Scope};

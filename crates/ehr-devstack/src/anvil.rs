@@ -109,10 +109,7 @@ impl AnvilNode {
                 service: "anvil",
                 url,
                 seconds: 0,
-                log_tail: format!(
-                    "answered chain id {chain_id}, expected {}",
-                    options.chain_id
-                ),
+                log_tail: format!("answered chain id {chain_id}, expected {}", options.chain_id),
             });
         }
         Ok(Self {
@@ -158,19 +155,11 @@ impl AnvilNode {
     /// same state file.
     pub async fn restart(&mut self) -> Result<()> {
         self.process.stop()?;
-        let dir = self
-            .state_path
-            .parent()
-            .expect("the state file is inside a directory")
-            .to_path_buf();
-        let restarted = Self::start_on(
-            &self.bin,
-            &dir,
-            &self.state_path,
-            self.port,
-            self.options.clone(),
-        )
-        .await?;
+        let dir =
+            self.state_path.parent().expect("the state file is inside a directory").to_path_buf();
+        let restarted =
+            Self::start_on(&self.bin, &dir, &self.state_path, self.port, self.options.clone())
+                .await?;
         *self = restarted;
         Ok(())
     }
@@ -209,10 +198,7 @@ impl AnvilNode {
             .await
             .map_err(|e| Error::io("anvil_setBalance answer", std::io::Error::other(e)))?;
         if let Some(error) = answer.get("error") {
-            return Err(Error::io(
-                "anvil_setBalance",
-                std::io::Error::other(error.to_string()),
-            ));
+            return Err(Error::io("anvil_setBalance", std::io::Error::other(error.to_string())));
         }
         Ok(())
     }
@@ -220,15 +206,7 @@ impl AnvilNode {
 
 async fn rpc_chain_id(client: &reqwest::Client, url: &str) -> Option<u64> {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []});
-    let answer: Value = client
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+    let answer: Value = client.post(url).json(&body).send().await.ok()?.json().await.ok()?;
     let hex = answer.get("result")?.as_str()?.strip_prefix("0x")?;
     u64::from_str_radix(hex, 16).ok()
 }

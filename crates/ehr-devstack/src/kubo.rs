@@ -48,22 +48,14 @@ impl KuboNode {
             }
             set_addresses(&repo, api_port, gateway_port)?;
             let mut command = Command::new(&bin);
-            command
-                .env("IPFS_PATH", &repo)
-                .args(["daemon", "--offline"]);
+            command.env("IPFS_PATH", &repo).args(["daemon", "--offline"]);
             let log = repo.parent().unwrap_or(&repo).join("kubo.log");
             let mut process = ServiceProcess::spawn("kubo", command, &log, options.lifetime)?;
             let api = format!("http://127.0.0.1:{api_port}");
             let client = probe_client();
             match wait_until_ready(&mut process, &api, || api_version(&client, &api)).await {
                 Ok(version) => {
-                    return Ok(Self {
-                        process,
-                        api_port,
-                        gateway_port,
-                        repo,
-                        version,
-                    });
+                    return Ok(Self { process, api_port, gateway_port, repo, version });
                 }
                 Err(e @ Error::ExitedEarly { .. }) => last_error = Some(e),
                 Err(e) => return Err(e),
@@ -126,17 +118,10 @@ fn init_repo(bin: &Path, repo: &Path) -> Result<()> {
         .env("IPFS_PATH", repo)
         .args(["init", "--profile=test"])
         .output()
-        .map_err(|source| Error::Spawn {
-            program: bin.to_path_buf(),
-            source,
-        })?;
+        .map_err(|source| Error::Spawn { program: bin.to_path_buf(), source })?;
     if !output.status.success() {
         return Err(Error::CommandFailed {
-            command: format!(
-                "IPFS_PATH={} {} init --profile=test",
-                repo.display(),
-                bin.display()
-            ),
+            command: format!("IPFS_PATH={} {} init --profile=test", repo.display(), bin.display()),
             status: output.status,
             output: String::from_utf8_lossy(&[output.stdout, output.stderr].concat()).into_owned(),
         });
@@ -149,10 +134,7 @@ fn init_repo(bin: &Path, repo: &Path) -> Result<()> {
 /// one `ipfs config` process per key).
 fn set_addresses(repo: &Path, api_port: u16, gateway_port: u16) -> Result<()> {
     let path = repo.join("config");
-    let bad = |reason: String| Error::KuboConfig {
-        path: path.clone(),
-        reason,
-    };
+    let bad = |reason: String| Error::KuboConfig { path: path.clone(), reason };
     let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
     let mut config: Value =
         serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
@@ -160,18 +142,9 @@ fn set_addresses(repo: &Path, api_port: u16, gateway_port: u16) -> Result<()> {
         .get_mut("Addresses")
         .and_then(Value::as_object_mut)
         .ok_or_else(|| bad("no Addresses object".to_owned()))?;
-    addresses.insert(
-        "API".into(),
-        format!("/ip4/127.0.0.1/tcp/{api_port}").into(),
-    );
-    addresses.insert(
-        "Gateway".into(),
-        format!("/ip4/127.0.0.1/tcp/{gateway_port}").into(),
-    );
-    addresses.insert(
-        "Swarm".into(),
-        Value::Array(vec!["/ip4/127.0.0.1/tcp/0".into()]),
-    );
+    addresses.insert("API".into(), format!("/ip4/127.0.0.1/tcp/{api_port}").into());
+    addresses.insert("Gateway".into(), format!("/ip4/127.0.0.1/tcp/{gateway_port}").into());
+    addresses.insert("Swarm".into(), Value::Array(vec!["/ip4/127.0.0.1/tcp/0".into()]));
     config["Bootstrap"] = Value::Array(Vec::new());
     let text = serde_json::to_string_pretty(&config).map_err(|e| bad(e.to_string()))?;
     std::fs::write(&path, text).map_err(|e| bad(e.to_string()))?;
@@ -179,13 +152,7 @@ fn set_addresses(repo: &Path, api_port: u16, gateway_port: u16) -> Result<()> {
 }
 
 async fn api_version(client: &reqwest::Client, api: &str) -> Option<String> {
-    let answer: Value = client
-        .post(format!("{api}/api/v0/version"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+    let answer: Value =
+        client.post(format!("{api}/api/v0/version")).send().await.ok()?.json().await.ok()?;
     answer.get("Version")?.as_str().map(str::to_owned)
 }

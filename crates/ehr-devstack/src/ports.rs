@@ -10,9 +10,6 @@ use std::net::{Ipv4Addr, TcpListener};
 pub(crate) fn free_loopback_port() -> Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .map_err(|e| Error::io("binding a loopback port to find a free one", e))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Error::io("reading the bound port", e))?
-        .port();
+    let port = listener.local_addr().map_err(|e| Error::io("reading the bound port", e))?.port();
     Ok(port)
 }

@@ -48,9 +48,7 @@ impl ServiceProcess {
             .append(true)
             .open(log_path)
             .map_err(|e| Error::io(format!("opening {}", log_path.display()), e))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| Error::io("duplicating the log handle", e))?;
+        let log_err = log.try_clone().map_err(|e| Error::io("duplicating the log handle", e))?;
         command.stdin(Stdio::null()).stdout(log).stderr(log_err);
         match lifetime {
             // SAFETY: prctl and setsid are async-signal-safe and touch no memory of ours.
@@ -72,21 +70,14 @@ impl ServiceProcess {
             },
         }
         let program = PathBuf::from(command.get_program());
-        let child = command
-            .spawn()
-            .map_err(|source| Error::Spawn { program, source })?;
+        let child = command.spawn().map_err(|source| Error::Spawn { program, source })?;
         let pid = child.id();
         let child = match lifetime {
             Lifetime::Tied => Some(child),
             // A detached service is reaped by init once we exit; we keep no handle to it.
             Lifetime::Detached => None,
         };
-        Ok(Self {
-            name,
-            child,
-            pid,
-            log_path: log_path.to_path_buf(),
-        })
+        Ok(Self { name, child, pid, log_path: log_path.to_path_buf() })
     }
 
     /// The service's process id.
@@ -101,9 +92,7 @@ impl ServiceProcess {
 
     /// The exit status, if the process has already exited.
     pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// The last `lines` lines of its log, for error messages.
@@ -152,9 +141,7 @@ fn stop_child(child: &mut Child) -> Result<()> {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = child.kill();
-    child
-        .wait()
-        .map_err(|e| Error::io("waiting for a killed service", e))?;
+    child.wait().map_err(|e| Error::io("waiting for a killed service", e))?;
     Ok(())
 }
 
@@ -188,14 +175,7 @@ fn is_alive(pid: u32) -> bool {
     }
     // A zombie still "exists"; it has exited for our purposes.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            !stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
+        .map(|stat| !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
         .unwrap_or(false)
 }
 

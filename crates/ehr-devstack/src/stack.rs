@@ -57,12 +57,7 @@ impl DevStack {
         } else {
             (anvil.await?, None)
         };
-        Ok(Self {
-            kubo,
-            anvil,
-            dir,
-            _temp: temp,
-        })
+        Ok(Self { kubo, anvil, dir, _temp: temp })
     }
 
     /// The chain.

@@ -47,15 +47,9 @@ pub fn find_tool(tool: Tool) -> Result<PathBuf> {
         roots.extend(cwd.ancestors().map(Path::to_path_buf));
     }
     // Tests run with the crate directory as cwd; the checkout root is above it either way.
-    roots.extend(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .ancestors()
-            .map(Path::to_path_buf),
-    );
-    let mut candidates: Vec<PathBuf> = roots
-        .iter()
-        .map(|r| r.join(".tools/bin").join(name))
-        .collect();
+    roots.extend(Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().map(Path::to_path_buf));
+    let mut candidates: Vec<PathBuf> =
+        roots.iter().map(|r| r.join(".tools/bin").join(name)).collect();
     if let Some(dir) = std::env::var_os("EHR_TOOLS_DIR") {
         candidates.insert(0, PathBuf::from(dir).join("bin").join(name));
     }
@@ -66,26 +60,17 @@ pub fn find_tool(tool: Tool) -> Result<PathBuf> {
         if is_executable(&candidate) {
             return Ok(candidate);
         }
-        if !searched
-            .iter()
-            .any(|s| s == &candidate.display().to_string())
-        {
+        if !searched.iter().any(|s| s == &candidate.display().to_string()) {
             searched.push(candidate.display().to_string());
         }
     }
     // Keep the message readable: the first few places say where it should have been.
     searched.truncate(4);
     searched.push("PATH".to_owned());
-    Err(Error::ToolNotFound {
-        tool: name,
-        searched: searched.join(", "),
-        env_var: tool.env_var(),
-    })
+    Err(Error::ToolNotFound { tool: name, searched: searched.join(", "), env_var: tool.env_var() })
 }
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }

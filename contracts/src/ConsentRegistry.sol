@@ -1,0 +1,643 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {IConsentRegistry} from "./interfaces/IConsentRegistry.sol";
+import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
+
+/// @title ConsentRegistry
+/// @notice Patient consent for ehrkit: grants with a scope, purpose and expiry, given directly
+/// or by an EIP-712 signature that anyone may relay; revocation (which advances the patient's
+/// key epoch); access requests; and break-glass emergency access for hospital doctors.
+/// `hasAccess` is the one access rule every other contract and client applies.
+/// @dev Storage is laid out for a cheap `hasAccess`:
+/// - a grant is ONE packed slot per (patient, grantee, scopeId), scopeId = keccak256(abi.encode(kind, value));
+///   its `expiry` is non-zero exactly when the grant exists, so validity is one SLOAD;
+/// - per (patient, grantee) a short array (at most `MAX_SCOPES_PER_GRANTEE`) of the scopeIds
+///   granted, so `revoke` deletes every grant of the pair and the hot path never reads a
+///   generation counter;
+/// - emergency access is one uint64 per (patient, doctor).
+/// `hasAccess` reads the exact-scope slot, then (for a Category or Record scope) the All slot,
+/// then the emergency slot, and calls the role registry only once it found something valid.
+/// EIP-712 domain: name "ehrkit ConsentRegistry", version "1" (ERC-5267 `eip712Domain()`).
+contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
+    // ---------------------------------------------------------------------------------
+    // Constants
+    // ---------------------------------------------------------------------------------
+
+    /// @notice The longest a grant may last, counted from the block it is stored in.
+    uint64 public constant MAX_GRANT_DURATION = 3650 days;
+    /// @notice The longest break-glass access may last.
+    uint64 public constant MAX_EMERGENCY_DURATION = 72 hours;
+    /// @notice The longest an access request stays answerable.
+    uint64 public constant MAX_REQUEST_TTL = 30 days;
+    /// @notice The most distinct scopes one patient may grant one grantee (until a revoke clears them).
+    uint256 public constant MAX_SCOPES_PER_GRANTEE = 32;
+    /// @notice The longest request or emergency reason, in bytes.
+    uint256 public constant MAX_REASON_LENGTH = 256;
+    /// @notice The longest wrapped key material, in bytes.
+    uint256 public constant MAX_WRAPPED_KEYS_LENGTH = 4096;
+
+    /// @notice EIP-712 type hash of `Scope`.
+    bytes32 public constant SCOPE_TYPEHASH = keccak256("Scope(uint8 kind,bytes32 value)");
+    /// @notice EIP-712 type hash of `Grant`.
+    bytes32 public constant GRANT_TYPEHASH = keccak256(
+        "Grant(address patient,address grantee,Scope scope,uint8 purpose,uint64 expiry,uint64 epoch,bytes wrappedKeys,uint256 nonce,uint256 deadline)Scope(uint8 kind,bytes32 value)"
+    );
+    /// @notice EIP-712 type hash of `Revoke`.
+    bytes32 public constant REVOKE_TYPEHASH =
+        keccak256("Revoke(address patient,address grantee,uint256 nonce,uint256 deadline)");
+
+    /// @dev keccak256(abi.encode(ScopeKind.All, bytes32(0))): the scopeId of the All scope.
+    bytes32 private constant _ALL_SCOPE_ID =
+        0xad3228b676f7d3cd4284a5443f17f1962b36e491b30a40b2405849e597ba5fb5;
+    /// @dev Record scopes name a record index below 2^64.
+    uint256 private constant _RECORD_LIMIT = 1 << 64;
+
+    // ---------------------------------------------------------------------------------
+    // Storage
+    // ---------------------------------------------------------------------------------
+
+    /// @dev A stored grant, packed into one slot (8 + 8 + 8 + 1 + 1 bytes). `expiry` is
+    /// non-zero exactly when `exists` is set.
+    struct _Grant {
+        uint64 expiry;
+        uint64 epoch;
+        uint64 grantedAt;
+        Purpose purpose;
+        bool exists;
+    }
+
+    /// @dev A stored access request, packed into three slots:
+    /// (requester, purpose, status, createdAt), (patient, kind, expiresAt), (value).
+    struct _Request {
+        address requester;
+        Purpose purpose;
+        RequestStatus status;
+        uint64 createdAt;
+        address patient;
+        ScopeKind kind;
+        uint64 expiresAt;
+        bytes32 value;
+    }
+
+    IRoleRegistry private immutable _roles;
+
+    mapping(address patient => mapping(address grantee => mapping(bytes32 scopeId => _Grant))) private
+        _grants;
+    mapping(address patient => mapping(address grantee => bytes32[] scopeIds)) private _scopeIds;
+    mapping(address patient => uint64) private _epochs;
+    mapping(address patient => mapping(address doctor => uint64 until)) private _emergencyUntil;
+    mapping(uint256 requestId => _Request) private _requests;
+    uint256 private _requestCount;
+
+    /// @notice Deploys the registry on top of a role registry.
+    /// @param roles_ The role registry consulted for patients, participants and doctors.
+    constructor(IRoleRegistry roles_) EIP712("ehrkit ConsentRegistry", "1") {
+        _roles = roles_;
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Grants
+    // ---------------------------------------------------------------------------------
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Reverts `ConsentNotPatient(msg.sender)` unless `grant.patient` is the caller, then
+    /// applies the grant checks (see `_checkGrant`). Replaces an existing grant of the same scope.
+    function grant(GrantRequest calldata grantRequest) external {
+        if (grantRequest.patient != msg.sender) revert ConsentNotPatient(msg.sender);
+        _checkGrantRequest(grantRequest);
+        _storeGrantRequest(grantRequest);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Checks, in order: deadline, signature and signer, nonce, then the grant checks.
+    /// A replayed signature reverts with `InvalidAccountNonce`.
+    function grantWithSig(
+        GrantRequest calldata grantRequest,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _useSignature(
+            grantRequest.patient, _grantStructHash(grantRequest, nonce, deadline), nonce, deadline, signature
+        );
+        _checkGrantRequest(grantRequest);
+        _storeGrantRequest(grantRequest);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Reverts `ConsentNoActiveGrant` when the pair has no stored grant (an expired but
+    /// stored grant counts). Emits `AccessRevoked` with the new epoch and the caller as submitter.
+    function revoke(address grantee) external {
+        _revoke(msg.sender, grantee);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Checks, in order: deadline, signature and signer, nonce; then as `revoke`. The
+    /// caller is reported as the submitter.
+    function revokeWithSig(
+        address patient,
+        address grantee,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _useSignature(
+            patient, _revokeStructHash(patient, grantee, nonce, deadline), nonce, deadline, signature
+        );
+        _revoke(patient, grantee);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Caller must be a registered patient (`ConsentNotPatient`); `grantee` must hold at
+    /// least one unexpired grant from it (`ConsentNoActiveGrant`); key material 1 to 4096 bytes
+    /// (`ConsentInvalidWrappedKeys`). Changes no state: the keys travel in `EpochKeysShared`.
+    function shareEpochKeys(address grantee, bytes calldata wrappedKeys) external {
+        if (!_roles.isPatient(msg.sender)) revert ConsentNotPatient(msg.sender);
+        _checkWrappedKeys(wrappedKeys.length);
+        if (!_hasUnexpiredGrant(msg.sender, grantee)) revert ConsentNoActiveGrant(msg.sender, grantee);
+
+        emit EpochKeysShared(msg.sender, grantee, _epochs[msg.sender], wrappedKeys);
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Requests
+    // ---------------------------------------------------------------------------------
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Reverts `ConsentInvalidGrantee(caller)` unless the caller is an active participant,
+    /// `ConsentNotPatient`, `ConsentInvalidScope`, `ConsentInvalidReason` (1 to 256 bytes) or
+    /// `ConsentInvalidRequestTtl` (1 s to 30 days).
+    function requestAccess(
+        address patient,
+        Scope calldata scope,
+        Purpose purpose,
+        uint64 ttl,
+        string calldata reason
+    ) external returns (uint256 requestId) {
+        if (!_roles.isActiveParticipant(msg.sender)) revert ConsentInvalidGrantee(msg.sender);
+        if (!_roles.isPatient(patient)) revert ConsentNotPatient(patient);
+        _checkScope(scope.kind, scope.value);
+        _checkReason(bytes(reason).length);
+        if (ttl == 0 || ttl > MAX_REQUEST_TTL) revert ConsentInvalidRequestTtl(ttl);
+
+        uint64 expiresAt = uint64(block.timestamp) + ttl;
+        requestId = ++_requestCount;
+        _requests[requestId] = _Request({
+            requester: msg.sender,
+            purpose: purpose,
+            status: RequestStatus.Pending,
+            createdAt: uint64(block.timestamp),
+            patient: patient,
+            kind: scope.kind,
+            expiresAt: expiresAt,
+            value: scope.value
+        });
+        emit AccessRequested(requestId, patient, msg.sender, scope, purpose, expiresAt, reason);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Reverts `ConsentUnknownRequest`, `ConsentNotRequestPatient`,
+    /// `ConsentRequestNotPending`, `ConsentRequestExpired` (after `expiresAt`), then applies the
+    /// grant checks to (requester, request scope, request purpose, `expiry`, current epoch).
+    /// Emits `AccessRequestApproved`, then `AccessGranted`.
+    function approveRequest(uint256 requestId, uint64 expiry, bytes calldata wrappedKeys) external {
+        _Request memory request = _loadRequest(requestId);
+        if (request.patient != msg.sender) revert ConsentNotRequestPatient(requestId, msg.sender);
+        _requireAnswerable(requestId, request);
+        uint64 epoch = _epochs[msg.sender];
+        _checkGrant(
+            msg.sender, request.requester, request.kind, request.value, expiry, epoch, wrappedKeys.length
+        );
+
+        _requests[requestId].status = RequestStatus.Approved;
+        emit AccessRequestApproved(requestId, msg.sender, request.requester);
+        _storeGrant(
+            msg.sender,
+            request.requester,
+            Scope({kind: request.kind, value: request.value}),
+            request.purpose,
+            expiry,
+            epoch,
+            wrappedKeys
+        );
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Reverts `ConsentUnknownRequest`, `ConsentRequestNotPending`,
+    /// `ConsentRequestExpired`, `ConsentRequestMismatch` (the signed grant's patient, grantee,
+    /// scope or purpose differ from the request's), then checks deadline, signature, nonce and
+    /// the grant checks like `grantWithSig`.
+    function approveRequestWithSig(
+        uint256 requestId,
+        GrantRequest calldata grantRequest,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _Request memory request = _loadRequest(requestId);
+        _requireAnswerable(requestId, request);
+        if (
+            grantRequest.patient != request.patient || grantRequest.grantee != request.requester
+                || grantRequest.scope.kind != request.kind || grantRequest.scope.value != request.value
+                || grantRequest.purpose != request.purpose
+        ) revert ConsentRequestMismatch(requestId);
+        _useSignature(
+            grantRequest.patient, _grantStructHash(grantRequest, nonce, deadline), nonce, deadline, signature
+        );
+        _checkGrantRequest(grantRequest);
+
+        _requests[requestId].status = RequestStatus.Approved;
+        emit AccessRequestApproved(requestId, request.patient, request.requester);
+        _storeGrantRequest(grantRequest);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Reverts `ConsentUnknownRequest`, `ConsentNotRequestPatient` or
+    /// `ConsentRequestNotPending`. An expired pending request may still be denied.
+    function denyRequest(uint256 requestId) external {
+        _Request memory request = _loadRequest(requestId);
+        if (request.patient != msg.sender) revert ConsentNotRequestPatient(requestId, msg.sender);
+        if (request.status != RequestStatus.Pending) {
+            revert ConsentRequestNotPending(requestId, request.status);
+        }
+
+        _requests[requestId].status = RequestStatus.Denied;
+        emit AccessRequestDenied(requestId, msg.sender, request.requester);
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Emergency access
+    // ---------------------------------------------------------------------------------
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Reverts `ConsentNotHospitalDoctor` unless the caller is an active doctor whose
+    /// organization is an active hospital, `ConsentNotPatient`, `ConsentInvalidReason` or
+    /// `ConsentInvalidEmergencyDuration` (1 s to 72 h). Opening again replaces the end time.
+    function openEmergencyAccess(address patient, string calldata reason, uint64 duration) external {
+        if (!_roles.isActiveDoctor(msg.sender)) revert ConsentNotHospitalDoctor(msg.sender);
+        address hospital = _roles.orgOf(msg.sender);
+        if (!_roles.isActiveOrganizationOfKind(hospital, IRoleRegistry.OrgKind.Hospital)) {
+            revert ConsentNotHospitalDoctor(msg.sender);
+        }
+        if (!_roles.isPatient(patient)) revert ConsentNotPatient(patient);
+        _checkReason(bytes(reason).length);
+        if (duration == 0 || duration > MAX_EMERGENCY_DURATION) {
+            revert ConsentInvalidEmergencyDuration(duration, MAX_EMERGENCY_DURATION);
+        }
+
+        uint64 until = uint64(block.timestamp) + duration;
+        _emergencyUntil[patient][msg.sender] = until;
+        emit EmergencyAccessOpened(patient, msg.sender, hospital, until, reason);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Reverts `ConsentNotEmergencyParty` unless the caller is `patient` or `doctor`, and
+    /// `ConsentNoEmergencyAccess` unless access is open (its end is in the future).
+    function closeEmergencyAccess(address patient, address doctor) external {
+        if (msg.sender != patient && msg.sender != doctor) revert ConsentNotEmergencyParty(msg.sender);
+        if (_emergencyUntil[patient][doctor] <= block.timestamp) {
+            revert ConsentNoEmergencyAccess(patient, doctor);
+        }
+
+        delete _emergencyUntil[patient][doctor];
+        emit EmergencyAccessClosed(patient, doctor, msg.sender);
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Cheapest first: the exact-scope grant slot, then (for a Category or Record scope)
+    /// the All grant slot, then the emergency slot. A valid grant counts only while the grantee
+    /// is an active participant, emergency access only while the grantee is an active doctor;
+    /// the role registry is called only after something valid was found. Never reverts for
+    /// unknown accounts.
+    function hasAccess(address patient, address grantee, Scope calldata scope) external view returns (bool) {
+        mapping(bytes32 => _Grant) storage grants = _grants[patient][grantee];
+        ScopeKind kind = scope.kind;
+        bool valid = grants[_scopeId(kind, scope.value)].expiry > block.timestamp;
+        if (!valid && kind != ScopeKind.All) valid = grants[_ALL_SCOPE_ID].expiry > block.timestamp;
+        if (valid && _roles.isActiveParticipant(grantee)) return true;
+        return _emergencyUntil[patient][grantee] > block.timestamp && _roles.isActiveDoctor(grantee);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev All fields are zero when no grant is stored; `active` = stored and unexpired (it
+    /// does not consult the role registry; `hasAccess` does).
+    function grantOf(address patient, address grantee, Scope calldata scope)
+        external
+        view
+        returns (GrantInfo memory)
+    {
+        _Grant memory stored = _grants[patient][grantee][_scopeId(scope.kind, scope.value)];
+        return GrantInfo({
+            purpose: stored.purpose,
+            expiry: stored.expiry,
+            epoch: stored.epoch,
+            grantedAt: stored.grantedAt,
+            active: stored.exists && stored.expiry > block.timestamp
+        });
+    }
+
+    /// @notice The scopeIds of the grants stored for (patient, grantee), expired ones included.
+    function scopeIdsOf(address patient, address grantee) external view returns (bytes32[] memory) {
+        return _scopeIds[patient][grantee];
+    }
+
+    /// @notice The scopeId a grant of `scope` is stored under: keccak256(abi.encode(kind, value)).
+    function scopeIdOf(Scope calldata scope) external pure returns (bytes32) {
+        return _scopeId(scope.kind, scope.value);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function epochOf(address patient) external view returns (uint64) {
+        return _epochs[patient];
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev 0 once the access was closed or has ended.
+    function emergencyUntil(address patient, address doctor) external view returns (uint64) {
+        uint64 until = _emergencyUntil[patient][doctor];
+        return until > block.timestamp ? until : 0;
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev All fields are zero for an unknown id. A pending request past `expiresAt` keeps
+    /// status Pending but can no longer be approved.
+    function accessRequest(uint256 requestId) external view returns (AccessRequest memory) {
+        _Request memory request = _requests[requestId];
+        return AccessRequest({
+            requester: request.requester,
+            patient: request.patient,
+            scope: Scope({kind: request.kind, value: request.value}),
+            purpose: request.purpose,
+            status: request.status,
+            createdAt: request.createdAt,
+            expiresAt: request.expiresAt
+        });
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function requestCount() external view returns (uint256) {
+        return _requestCount;
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function grantDigest(GrantRequest calldata grantRequest, uint256 nonce, uint256 deadline)
+        external
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(_grantStructHash(grantRequest, nonce, deadline));
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function revokeDigest(address patient, address grantee, uint256 nonce, uint256 deadline)
+        external
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(_revokeStructHash(patient, grantee, nonce, deadline));
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function roles() external view returns (address) {
+        return address(_roles);
+    }
+
+    /// @notice The EIP-712 domain separator for this chain and contract.
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Internal: grants
+    // ---------------------------------------------------------------------------------
+
+    /// @dev The grant checks for a calldata grant request.
+    function _checkGrantRequest(GrantRequest calldata grantRequest) private view {
+        _checkGrant(
+            grantRequest.patient,
+            grantRequest.grantee,
+            grantRequest.scope.kind,
+            grantRequest.scope.value,
+            grantRequest.expiry,
+            grantRequest.epoch,
+            grantRequest.wrappedKeys.length
+        );
+    }
+
+    /// @dev The grant checks shared by every way of granting, in this order: the patient is
+    /// registered, the grantee is an active participant, the scope is valid, the expiry is in
+    /// the future and at most `MAX_GRANT_DURATION` away, the epoch is current, and the key
+    /// material is 1 to 4096 bytes.
+    function _checkGrant(
+        address patient,
+        address grantee,
+        ScopeKind kind,
+        bytes32 value,
+        uint64 expiry,
+        uint64 epoch,
+        uint256 wrappedKeysLength
+    ) private view {
+        if (!_roles.isPatient(patient)) revert ConsentNotPatient(patient);
+        if (!_roles.isActiveParticipant(grantee)) revert ConsentInvalidGrantee(grantee);
+        _checkScope(kind, value);
+        if (expiry <= block.timestamp) revert ConsentExpired(expiry, uint64(block.timestamp));
+        if (expiry - block.timestamp > MAX_GRANT_DURATION) {
+            revert ConsentDurationTooLong(expiry, MAX_GRANT_DURATION);
+        }
+        uint64 current = _epochs[patient];
+        if (epoch != current) revert ConsentWrongEpoch(epoch, current);
+        _checkWrappedKeys(wrappedKeysLength);
+    }
+
+    /// @dev Stores a checked calldata grant request.
+    function _storeGrantRequest(GrantRequest calldata grantRequest) private {
+        _storeGrant(
+            grantRequest.patient,
+            grantRequest.grantee,
+            grantRequest.scope,
+            grantRequest.purpose,
+            grantRequest.expiry,
+            grantRequest.epoch,
+            grantRequest.wrappedKeys
+        );
+    }
+
+    /// @dev Stores (or replaces) a checked grant and emits `AccessGranted` with the caller as
+    /// submitter. Reverts `ConsentTooManyScopes` when the grant adds a new scope to a pair that
+    /// already holds `MAX_SCOPES_PER_GRANTEE`.
+    function _storeGrant(
+        address patient,
+        address grantee,
+        Scope memory scope,
+        Purpose purpose,
+        uint64 expiry,
+        uint64 epoch,
+        bytes calldata wrappedKeys
+    ) private {
+        bytes32 scopeId = _scopeId(scope.kind, scope.value);
+        _Grant storage slot = _grants[patient][grantee][scopeId];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(slot.slot)
+        }
+        // A stored grant always has its `exists` byte set, so a zero word means no grant.
+        if (word == 0) {
+            bytes32[] storage ids = _scopeIds[patient][grantee];
+            if (ids.length >= MAX_SCOPES_PER_GRANTEE) {
+                revert ConsentTooManyScopes(patient, grantee, MAX_SCOPES_PER_GRANTEE);
+            }
+            ids.push(scopeId);
+        }
+        // One SSTORE of the whole packed `_Grant` (Solidity would write member by member):
+        // expiry | epoch << 64 | grantedAt << 128 | purpose << 192 | exists << 200.
+        word = uint256(expiry) | (uint256(epoch) << 64) | (uint256(uint64(block.timestamp)) << 128)
+            | (uint256(uint8(purpose)) << 192) | (uint256(1) << 200);
+        assembly ("memory-safe") {
+            sstore(slot.slot, word)
+        }
+        emit AccessGranted(patient, grantee, scopeId, scope, purpose, expiry, epoch, msg.sender, wrappedKeys);
+    }
+
+    /// @dev Deletes every grant `patient` gave `grantee`, advances the patient's epoch and
+    /// emits `AccessRevoked` with the caller as submitter.
+    function _revoke(address patient, address grantee) private {
+        bytes32[] storage ids = _scopeIds[patient][grantee];
+        uint256 count = ids.length;
+        if (count == 0) revert ConsentNoActiveGrant(patient, grantee);
+
+        mapping(bytes32 => _Grant) storage grants = _grants[patient][grantee];
+        for (uint256 i; i < count; ++i) {
+            delete grants[ids[i]];
+        }
+        delete _scopeIds[patient][grantee];
+        uint64 newEpoch = _epochs[patient] + 1;
+        _epochs[patient] = newEpoch;
+        emit AccessRevoked(patient, grantee, newEpoch, msg.sender);
+    }
+
+    /// @dev True when `grantee` holds at least one unexpired grant from `patient`.
+    function _hasUnexpiredGrant(address patient, address grantee) private view returns (bool) {
+        bytes32[] storage ids = _scopeIds[patient][grantee];
+        mapping(bytes32 => _Grant) storage grants = _grants[patient][grantee];
+        uint256 count = ids.length;
+        for (uint256 i; i < count; ++i) {
+            if (grants[ids[i]].expiry > block.timestamp) return true;
+        }
+        return false;
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Internal: requests
+    // ---------------------------------------------------------------------------------
+
+    /// @dev Loads a request, reverting `ConsentUnknownRequest` for an id never issued.
+    function _loadRequest(uint256 requestId) private view returns (_Request memory request) {
+        request = _requests[requestId];
+        if (request.status == RequestStatus.None) revert ConsentUnknownRequest(requestId);
+    }
+
+    /// @dev Reverts unless the request is pending and not past its `expiresAt`.
+    function _requireAnswerable(uint256 requestId, _Request memory request) private view {
+        if (request.status != RequestStatus.Pending) {
+            revert ConsentRequestNotPending(requestId, request.status);
+        }
+        if (block.timestamp > request.expiresAt) revert ConsentRequestExpired(requestId, request.expiresAt);
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Internal: signatures and hashing
+    // ---------------------------------------------------------------------------------
+
+    /// @dev Checks a patient's EIP-712 signature and consumes its nonce, in this order:
+    /// deadline, signature validity (`ECDSA.tryRecoverCalldata`: bad length, high s, bad v or
+    /// no signer all give `ConsentInvalidSignature`), signer, nonce.
+    function _useSignature(
+        address patient,
+        bytes32 structHash,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) private {
+        if (deadline < block.timestamp) {
+            revert ConsentSignatureExpired(deadline, block.timestamp);
+        }
+        (address signer, ECDSA.RecoverError err,) =
+            ECDSA.tryRecoverCalldata(_hashTypedDataV4(structHash), signature);
+        if (err != ECDSA.RecoverError.NoError) revert ConsentInvalidSignature();
+        if (signer != patient) revert ConsentInvalidSigner(signer, patient);
+        _useCheckedNonce(patient, nonce);
+    }
+
+    /// @dev EIP-712 struct hash of `Grant`; `wrappedKeys` enters as its keccak256.
+    function _grantStructHash(GrantRequest calldata grantRequest, uint256 nonce, uint256 deadline)
+        private
+        pure
+        returns (bytes32)
+    {
+        bytes32 scopeHash =
+            keccak256(abi.encode(SCOPE_TYPEHASH, grantRequest.scope.kind, grantRequest.scope.value));
+        return keccak256(
+            abi.encode(
+                GRANT_TYPEHASH,
+                grantRequest.patient,
+                grantRequest.grantee,
+                scopeHash,
+                grantRequest.purpose,
+                grantRequest.expiry,
+                grantRequest.epoch,
+                keccak256(grantRequest.wrappedKeys),
+                nonce,
+                deadline
+            )
+        );
+    }
+
+    /// @dev EIP-712 struct hash of `Revoke`.
+    function _revokeStructHash(address patient, address grantee, uint256 nonce, uint256 deadline)
+        private
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(REVOKE_TYPEHASH, patient, grantee, nonce, deadline));
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Internal: validation
+    // ---------------------------------------------------------------------------------
+
+    /// @dev keccak256(abi.encode(kind, value)), computed in scratch space.
+    function _scopeId(ScopeKind kind, bytes32 value) private pure returns (bytes32 id) {
+        assembly ("memory-safe") {
+            mstore(0x00, kind)
+            mstore(0x20, value)
+            id := keccak256(0x00, 0x40)
+        }
+    }
+
+    /// @dev All carries no value; Category a non-zero name; Record a non-zero index below 2^64.
+    function _checkScope(ScopeKind kind, bytes32 value) private pure {
+        bool valid;
+        if (kind == ScopeKind.All) valid = value == bytes32(0);
+        else if (kind == ScopeKind.Category) valid = value != bytes32(0);
+        else valid = value != bytes32(0) && uint256(value) < _RECORD_LIMIT;
+        if (!valid) revert ConsentInvalidScope(kind, value);
+    }
+
+    /// @dev Reverts `ConsentInvalidReason` unless 1 to 256 bytes.
+    function _checkReason(uint256 length) private pure {
+        if (length == 0 || length > MAX_REASON_LENGTH) revert ConsentInvalidReason();
+    }
+
+    /// @dev Reverts `ConsentInvalidWrappedKeys` unless 1 to 4096 bytes.
+    function _checkWrappedKeys(uint256 length) private pure {
+        if (length == 0 || length > MAX_WRAPPED_KEYS_LENGTH) revert ConsentInvalidWrappedKeys(length);
+    }
+}

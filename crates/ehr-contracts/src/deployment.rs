@@ -1,0 +1,147 @@
+//! Where ehrkit's contracts live on a chain: saved as JSON next to the user's config and
+//! checked against the chain before use.
+
+use crate::{Error, Result};
+use alloy::primitives::Address;
+use alloy::providers::Provider;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The version of the deployment file format this crate writes and reads.
+pub const DEPLOYMENT_FORMAT: u32 = 1;
+
+/// A deployment of ehrkit's contracts on one chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deployment {
+    /// File format version ([`DEPLOYMENT_FORMAT`]).
+    pub format: u32,
+    /// The chain the contracts are on.
+    pub chain_id: u64,
+    /// The account that deployed them (the first system admin).
+    pub deployer: Address,
+    /// The block of the first deployment transaction (event scans start here).
+    pub deployed_at_block: u64,
+    /// `RoleRegistry`.
+    pub role_registry: Address,
+    /// `ConsentRegistry`.
+    pub consent_registry: Address,
+}
+
+impl Deployment {
+    /// Every contract with its name, for checks and display.
+    pub fn contracts(&self) -> [(&'static str, Address); 2] {
+        [("RoleRegistry", self.role_registry), ("ConsentRegistry", self.consent_registry)]
+    }
+
+    /// Reads a deployment file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::DeploymentIo { path: path.into(), source })?;
+        let deployment: Self = serde_json::from_str(&text)
+            .map_err(|e| Error::DeploymentInvalid { path: path.into(), reason: e.to_string() })?;
+        if deployment.format != DEPLOYMENT_FORMAT {
+            return Err(Error::DeploymentInvalid {
+                path: path.into(),
+                reason: format!(
+                    "format {} is not supported (expected {DEPLOYMENT_FORMAT})",
+                    deployment.format
+                ),
+            });
+        }
+        Ok(deployment)
+    }
+
+    /// Writes the deployment file atomically (temporary file, fsync, rename), so a crash never
+    /// leaves a half-written file behind.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        use std::io::Write;
+        let io = |source| Error::DeploymentIo { path: path.into(), source };
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let text = serde_json::to_string_pretty(self).expect("a deployment always serializes");
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("deployment"),
+            std::process::id()
+        ));
+        let result = (|| {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(text.as_bytes())?;
+            file.write_all(b"\n")?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map_err(io)
+    }
+
+    /// Checks that `provider` serves this deployment's chain and that every contract has code.
+    pub async fn verify<P: Provider>(&self, provider: &P) -> Result<()> {
+        let rpc_chain_id = provider
+            .get_chain_id()
+            .await
+            .map_err(|e| Error::Rpc { action: "read the chain id", source: Box::new(e) })?;
+        if rpc_chain_id != self.chain_id {
+            return Err(Error::WrongChain { file_chain_id: self.chain_id, rpc_chain_id });
+        }
+        for (contract, address) in self.contracts() {
+            let code = provider
+                .get_code_at(address)
+                .await
+                .map_err(|e| Error::Rpc { action: "read contract code", source: Box::new(e) })?;
+            if code.is_empty() {
+                return Err(Error::NoCode { contract, address, chain_id: self.chain_id });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Deployment {
+        Deployment {
+            format: DEPLOYMENT_FORMAT,
+            chain_id: 31337,
+            deployer: Address::repeat_byte(1),
+            deployed_at_block: 3,
+            role_registry: Address::repeat_byte(2),
+            consent_registry: Address::repeat_byte(3),
+        }
+    }
+
+    #[test]
+    fn saves_and_loads_the_same_deployment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/deployment.json");
+        sample().save(&path).unwrap();
+        assert_eq!(Deployment::load(&path).unwrap(), sample());
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn rejects_unknown_formats_fields_and_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.json");
+        let mut d = sample();
+        d.format = 99;
+        d.save(&path).unwrap();
+        assert!(matches!(Deployment::load(&path), Err(Error::DeploymentInvalid { .. })));
+        let mut value = serde_json::to_value(sample()).unwrap();
+        value["surprise"] = 1.into();
+        std::fs::write(&path, value.to_string()).unwrap();
+        assert!(matches!(Deployment::load(&path), Err(Error::DeploymentInvalid { .. })));
+        std::fs::write(&path, "{").unwrap();
+        assert!(matches!(Deployment::load(&path), Err(Error::DeploymentInvalid { .. })));
+        assert!(matches!(
+            Deployment::load(&dir.path().join("missing.json")),
+            Err(Error::DeploymentIo { .. })
+        ));
+    }
+}

@@ -1,0 +1,134 @@
+//! The one error type of this crate.
+
+use crate::revert::RevertReason;
+use alloy::primitives::{Address, TxHash};
+use std::path::PathBuf;
+
+/// Everything that can go wrong talking to ehrkit's contracts.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The contract rejected the call; the reason is its decoded custom error.
+    #[error("{action} was rejected: {reason}")]
+    Reverted {
+        /// What was being done, e.g. `grant access`.
+        action: &'static str,
+        /// The decoded revert.
+        reason: RevertReason,
+    },
+    /// The transaction was mined but reverted (e.g. state changed between estimate and mining).
+    #[error("{action}: transaction {tx} was mined but reverted")]
+    MinedButReverted {
+        /// What was being done.
+        action: &'static str,
+        /// The transaction.
+        tx: TxHash,
+    },
+    /// The transaction was sent but not mined in time (it may still be mined later).
+    #[error("{action}: transaction {tx} was sent but not mined within {} s; check it later before resending", waited.as_secs())]
+    NotMined {
+        /// What was being done.
+        action: &'static str,
+        /// The transaction.
+        tx: TxHash,
+        /// How long we waited.
+        waited: std::time::Duration,
+    },
+    /// The RPC node could not be reached or answered with an error that is not a revert.
+    #[error("{action}: the RPC call failed: {source}")]
+    Rpc {
+        /// What was being done.
+        action: &'static str,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A deployment transaction did not create a contract.
+    #[error("deploying {contract} created no contract")]
+    NotDeployed {
+        /// Which contract.
+        contract: &'static str,
+    },
+    /// The deployment file is for another chain than the RPC serves.
+    #[error(
+        "the deployment file is for chain {file_chain_id} but the RPC serves chain {rpc_chain_id}; use the right --rpc-url or deployment file"
+    )]
+    WrongChain {
+        /// Chain id recorded in the deployment file.
+        file_chain_id: u64,
+        /// Chain id the RPC reports.
+        rpc_chain_id: u64,
+    },
+    /// A contract named in the deployment file has no code on the chain.
+    #[error(
+        "no {contract} contract at {address} on chain {chain_id}; was the chain reset? deploy again"
+    )]
+    NoCode {
+        /// Which contract.
+        contract: &'static str,
+        /// Where the deployment file says it is.
+        address: Address,
+        /// The chain.
+        chain_id: u64,
+    },
+    /// The deployment file could not be read or written.
+    #[error("deployment file {path}: {source}")]
+    DeploymentIo {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The deployment file is not valid.
+    #[error("deployment file {path} is not valid: {reason}")]
+    DeploymentInvalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Signing an EIP-712 message failed.
+    #[error("signing failed: {0}")]
+    Signing(#[from] alloy::signers::Error),
+    /// The contract's EIP-712 domain is not the one ehrkit signs for.
+    #[error("unexpected EIP-712 domain at {contract}: {reason}")]
+    UnexpectedDomain {
+        /// The contract asked.
+        contract: Address,
+        /// What was unexpected.
+        reason: String,
+    },
+    /// A contract returned an enum value this version does not know.
+    #[error("the contract returned {value} for {name}, which this version of ehrkit does not know")]
+    UnknownEnumValue {
+        /// The enum.
+        name: &'static str,
+        /// The value.
+        value: u8,
+    },
+    /// A category name is not 1 to 31 bytes of printable ASCII.
+    #[error("invalid category {0:?}: use 1 to 31 printable ASCII characters, e.g. lab or imaging")]
+    InvalidCategory(String),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Classifies a contract call error: a revert becomes [`Error::Reverted`] with the decoded
+    /// custom error; anything else is an RPC failure.
+    pub fn from_contract(action: &'static str, error: alloy::contract::Error) -> Self {
+        match error.as_revert_data() {
+            Some(data) => Self::Reverted { action, reason: RevertReason::decode(&data) },
+            None => Self::Rpc { action, source: Box::new(error) },
+        }
+    }
+
+    /// The decoded revert, when the contract rejected the call.
+    pub fn revert_reason(&self) -> Option<&RevertReason> {
+        match self {
+            Self::Reverted { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}

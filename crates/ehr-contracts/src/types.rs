@@ -1,0 +1,242 @@
+//! Rust-side names for the contracts' enums and the consent scope, so callers never pass a
+//! bare `u8` where the contract expects a role, an organization kind or a purpose.
+
+use crate::bindings::IConsentRegistry;
+use crate::{Error, Result};
+use alloy::primitives::{B256, U256};
+use std::fmt;
+
+/// The role an account holds in the `RoleRegistry` (`IRoleRegistry.Role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// No role (never registered, or removed).
+    None,
+    /// An organization (hospital, insurer, lab), identified by its admin account.
+    Organization,
+    /// Staff of an organization (doctor, technician, claims reviewer).
+    Staff,
+    /// A registered patient.
+    Patient,
+}
+
+impl Role {
+    /// Decodes the contract's `uint8`.
+    pub fn from_u8(value: u8) -> Result<Self> {
+        Ok(match value {
+            0 => Self::None,
+            1 => Self::Organization,
+            2 => Self::Staff,
+            3 => Self::Patient,
+            _ => {
+                return Err(Error::UnknownEnumValue { name: "Role", value });
+            }
+        })
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::None => "no role",
+            Self::Organization => "organization",
+            Self::Staff => "staff",
+            Self::Patient => "patient",
+        })
+    }
+}
+
+/// What an organization is (`IRoleRegistry.OrgKind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrgKind {
+    /// A hospital: its staff are doctors and may open emergency access.
+    Hospital,
+    /// An insurer: reviews claims.
+    Insurer,
+    /// A laboratory: its staff write results.
+    Lab,
+}
+
+impl OrgKind {
+    /// The contract's `uint8`.
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+
+    /// Decodes the contract's `uint8`.
+    pub fn from_u8(value: u8) -> Result<Self> {
+        Ok(match value {
+            0 => Self::Hospital,
+            1 => Self::Insurer,
+            2 => Self::Lab,
+            _ => {
+                return Err(Error::UnknownEnumValue { name: "OrgKind", value });
+            }
+        })
+    }
+}
+
+impl fmt::Display for OrgKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Hospital => "hospital",
+            Self::Insurer => "insurer",
+            Self::Lab => "lab",
+        })
+    }
+}
+
+/// Why access is granted (`IConsentRegistry.Purpose`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// Care of the patient.
+    Treatment,
+    /// An insurance claim.
+    Insurance,
+    /// Research on de-identified exports.
+    Research,
+    /// Break-glass access.
+    Emergency,
+}
+
+impl Purpose {
+    /// The contract's `uint8`.
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+
+    /// Decodes the contract's `uint8`.
+    pub fn from_u8(value: u8) -> Result<Self> {
+        Ok(match value {
+            0 => Self::Treatment,
+            1 => Self::Insurance,
+            2 => Self::Research,
+            3 => Self::Emergency,
+            _ => {
+                return Err(Error::UnknownEnumValue { name: "Purpose", value });
+            }
+        })
+    }
+}
+
+impl fmt::Display for Purpose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Treatment => "treatment",
+            Self::Insurance => "insurance",
+            Self::Research => "research",
+            Self::Emergency => "emergency",
+        })
+    }
+}
+
+/// What a grant covers (`IConsentRegistry.Scope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Every record of the patient.
+    All,
+    /// One category; the name is left-aligned ASCII in 32 bytes, e.g. `bytes32("lab")`.
+    Category(B256),
+    /// One record, by its number in the patient's index.
+    Record(u64),
+}
+
+impl Scope {
+    /// A category scope from its name: 1 to 31 bytes of printable ASCII.
+    pub fn category(name: &str) -> Result<Self> {
+        let valid =
+            !name.is_empty() && name.len() <= 31 && name.bytes().all(|b| b.is_ascii_graphic());
+        if !valid {
+            return Err(Error::InvalidCategory(name.to_owned()));
+        }
+        let mut bytes = [0u8; 32];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        Ok(Self::Category(B256::from(bytes)))
+    }
+
+    /// The category name of a category scope.
+    pub fn category_name(&self) -> Option<String> {
+        match self {
+            Self::Category(value) => Some(bytes32_to_name(value)),
+            _ => None,
+        }
+    }
+
+    /// The contract's representation.
+    pub fn to_sol(self) -> IConsentRegistry::Scope {
+        let (kind, value) = match self {
+            Self::All => (0u8, B256::ZERO),
+            Self::Category(value) => (1, value),
+            Self::Record(id) => (2, B256::from(U256::from(id))),
+        };
+        IConsentRegistry::Scope { kind, value }
+    }
+
+    /// Decodes the contract's representation.
+    pub fn from_sol(scope: &IConsentRegistry::Scope) -> Result<Self> {
+        match scope.kind {
+            0 => Ok(Self::All),
+            1 => Ok(Self::Category(scope.value)),
+            2 => {
+                let id = U256::from_be_bytes(scope.value.0);
+                u64::try_from(id)
+                    .map(Self::Record)
+                    .map_err(|_| Error::UnknownEnumValue { name: "Scope", value: 2 })
+            }
+            kind => Err(Error::UnknownEnumValue { name: "ScopeKind", value: kind }),
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::All => f.write_str("all"),
+            Self::Category(value) => write!(f, "category:{}", bytes32_to_name(value)),
+            Self::Record(id) => write!(f, "record:{id}"),
+        }
+    }
+}
+
+/// A left-aligned ASCII name in 32 bytes, as the contracts store categories.
+pub(crate) fn bytes32_to_name(value: &B256) -> String {
+    let end = value.iter().position(|&b| b == 0).unwrap_or(32);
+    String::from_utf8_lossy(&value[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn category_scope_round_trips_through_the_contract_form() {
+        let scope = Scope::category("lab").unwrap();
+        assert_eq!(scope.to_string(), "category:lab");
+        assert_eq!(&scope.to_sol().value[..4], b"lab\0");
+        assert_eq!(Scope::from_sol(&scope.to_sol()).unwrap(), scope);
+    }
+
+    #[test]
+    fn record_scope_encodes_the_number_as_uint256() {
+        let sol = Scope::Record(7).to_sol();
+        assert_eq!(sol.kind, 2);
+        assert_eq!(U256::from_be_bytes(sol.value.0), U256::from(7));
+        assert_eq!(Scope::from_sol(&sol).unwrap(), Scope::Record(7));
+    }
+
+    #[test]
+    fn category_names_must_fit_and_be_printable() {
+        assert!(Scope::category("").is_err());
+        assert!(Scope::category(&"x".repeat(32)).is_err());
+        assert!(Scope::category("has space").is_err());
+        assert!(Scope::category(&"x".repeat(31)).is_ok());
+    }
+
+    #[test]
+    fn unknown_enum_values_are_errors_not_panics() {
+        assert!(Role::from_u8(4).is_err());
+        assert!(OrgKind::from_u8(3).is_err());
+        assert!(Purpose::from_u8(9).is_err());
+        let bad = IConsentRegistry::Scope { kind: 3, value: B256::ZERO };
+        assert!(Scope::from_sol(&bad).is_err());
+    }
+}

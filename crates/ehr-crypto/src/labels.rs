@@ -1,0 +1,49 @@
+//! Every domain-separation label used by the crate, in one place so the format document and
+//! the code cannot drift apart. Changing any of these is a format version bump.
+//!
+//! No label is a prefix of another, so `label ‖ data` inputs can never collide across uses.
+
+/// HKDF-SHA256 `info` deriving the per-record AES-256-GCM content key from the data key.
+pub const CONTENT_KEY: &[u8] = b"ehrkit/v1/content-key";
+/// HKDF-SHA256 `info` deriving the 7-byte STREAM nonce prefix from the data key.
+pub const NONCE_PREFIX: &[u8] = b"ehrkit/v1/nonce-prefix";
+/// HKDF-SHA256 `info` deriving the HMAC-SHA256 key that authenticates the header.
+pub const HEADER_MAC: &[u8] = b"ehrkit/v1/header-mac";
+/// SHA-256 prefix for the header hash bound into every chunk's AAD.
+pub const HEADER_HASH: &[u8] = b"ehrkit/v1/header-hash";
+/// SHA-256 prefix for the slot binding (format version + record context) used as key-slot AAD.
+pub const SLOT_BINDING: &[u8] = b"ehrkit/v1/slot-binding";
+/// HKDF-SHA256 `info` prefix for ECIES key-encryption keys; the caller's purpose follows,
+/// length-prefixed.
+pub const ECIES_KEK: &[u8] = b"ehrkit/v1/ecies/kek";
+/// ECIES purpose label for the data key wrapped in an envelope's public-key slot.
+pub const ECIES_SLOT_PURPOSE: &str = "ehrkit/v1/envelope/ecies-slot";
+/// HKDF-SHA256 `info` prefix for the wrapping key of a symmetric slot; the key id follows.
+pub const SYMMETRIC_SLOT_KEK: &[u8] = b"ehrkit/v1/symmetric-slot/kek";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_label_is_a_prefix_of_another() {
+        let all: [&[u8]; 8] = [
+            CONTENT_KEY,
+            NONCE_PREFIX,
+            HEADER_MAC,
+            HEADER_HASH,
+            SLOT_BINDING,
+            ECIES_KEK,
+            ECIES_SLOT_PURPOSE.as_bytes(),
+            SYMMETRIC_SLOT_KEK,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for (j, b) in all.iter().enumerate() {
+                if i != j {
+                    assert!(!b.starts_with(a), "{:?} prefixes {:?}", a, b);
+                }
+            }
+            assert!(a.starts_with(b"ehrkit/v1/"));
+        }
+    }
+}

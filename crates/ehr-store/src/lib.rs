@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+
+mod balanced;
+mod base32;
+mod cid;
+mod config;
+mod dag;
+mod error;
+mod kubo;
+mod local;
+mod pinning;
+mod source;
+mod store;
+mod varint;
+mod verify;
+
+pub use balanced::{CHUNK_SIZE, CidHasher, MAX_LINKS, compute_cid};
+pub use cid::{Cid, CidParseError, Codec};
+pub use config::{DEFAULT_TOKEN_ENV, StoreOptions, StoreUrl, StoreUrlError, open_store};
+pub use error::{Error, Result};
+pub use kubo::KuboStore;
+pub use local::{GcReport, LocalStore};
+pub use pinning::{Pin, PinState, PinStatus, PinningOptions, PinningServiceStore};
+pub use source::BlobSource;
+pub use store::{BlobStore, BlobStoreExt, ByteStream, DEFAULT_MAX_BLOB_SIZE, ProviderNode};
