@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {IAccessHooks} from "./interfaces/IAccessHooks.sol";
 import {IConsentRegistry} from "./interfaces/IConsentRegistry.sol";
 import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
 
@@ -21,6 +22,9 @@ import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
 /// - emergency access is one uint64 per (patient, doctor).
 /// `hasAccess` reads the exact-scope slot, then (for a Category or Record scope) the All slot,
 /// then the emergency slot, and calls the role registry only once it found something valid.
+/// Every created or replaced All or Category grant and every revocation is also reported to
+/// the `IAccessHooks` contract given at deployment (the record index, which mirrors the state
+/// its write rule reads), in the same transaction and after the registry's own effects.
 /// EIP-712 domain: name "ehrkit ConsentRegistry", version "1" (ERC-5267 `eip712Domain()`).
 contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     // ---------------------------------------------------------------------------------
@@ -84,6 +88,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     IRoleRegistry private immutable _roles;
+    /// @dev Told about grants and revocations; zero for none.
+    IAccessHooks private immutable _hooks;
 
     mapping(address patient => mapping(address grantee => mapping(bytes32 scopeId => _Grant))) private
         _grants;
@@ -95,8 +101,11 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
 
     /// @notice Deploys the registry on top of a role registry.
     /// @param roles_ The role registry consulted for patients, participants and doctors.
-    constructor(IRoleRegistry roles_) EIP712("ehrkit ConsentRegistry", "1") {
+    /// @param hooks_ The contract told about every All or Category grant and every revocation
+    /// (the record index); the zero address for none.
+    constructor(IRoleRegistry roles_, IAccessHooks hooks_) EIP712("ehrkit ConsentRegistry", "1") {
         _roles = roles_;
+        _hooks = hooks_;
     }
 
     // ---------------------------------------------------------------------------------
@@ -327,6 +336,14 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentRegistry
+    /// @dev Scans the pair's (at most `MAX_SCOPES_PER_GRANTEE`) grants; calls the role
+    /// registry only once it found an unexpired grant or open emergency access.
+    function isGrantee(address patient, address account) external view returns (bool) {
+        if (_hasUnexpiredGrant(patient, account) && _roles.isActiveParticipant(account)) return true;
+        return _emergencyUntil[patient][account] > block.timestamp && _roles.isActiveDoctor(account);
+    }
+
+    /// @inheritdoc IConsentRegistry
     /// @dev All fields are zero when no grant is stored; `active` = stored and unexpired (it
     /// does not consult the role registry; `hasAccess` does).
     function grantOf(address patient, address grantee, Scope calldata scope)
@@ -410,6 +427,11 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         return address(_roles);
     }
 
+    /// @notice The contract told about grants and revocations (zero for none).
+    function hooks() external view returns (address) {
+        return address(_hooks);
+    }
+
     /// @notice The EIP-712 domain separator for this chain and contract.
     function DOMAIN_SEPARATOR() external view returns (bytes32) {
         return _domainSeparatorV4();
@@ -470,9 +492,10 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         );
     }
 
-    /// @dev Stores (or replaces) a checked grant and emits `AccessGranted` with the caller as
-    /// submitter. Reverts `ConsentTooManyScopes` when the grant adds a new scope to a pair that
-    /// already holds `MAX_SCOPES_PER_GRANTEE`.
+    /// @dev Stores (or replaces) a checked grant, emits `AccessGranted` with the caller as
+    /// submitter, then reports an All or Category grant to the hooks (`onGrant`). Reverts
+    /// `ConsentTooManyScopes` when the grant adds a new scope to a pair that already holds
+    /// `MAX_SCOPES_PER_GRANTEE`.
     function _storeGrant(
         address patient,
         address grantee,
@@ -504,12 +527,16 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
             sstore(slot.slot, word)
         }
         emit AccessGranted(patient, grantee, scopeId, scope, purpose, expiry, epoch, msg.sender, wrappedKeys);
+        if (address(_hooks) != address(0) && scope.kind != ScopeKind.Record) {
+            _hooks.onGrant(patient, grantee, scopeId, expiry);
+        }
     }
 
-    /// @dev Deletes every grant `patient` gave `grantee`, advances the patient's epoch and
-    /// emits `AccessRevoked` with the caller as submitter.
+    /// @dev Deletes every grant `patient` gave `grantee`, advances the patient's epoch, emits
+    /// `AccessRevoked` with the caller as submitter, then reports the revoked scopeIds and the
+    /// new epoch to the hooks (`onRevoke`).
     function _revoke(address patient, address grantee) private {
-        bytes32[] storage ids = _scopeIds[patient][grantee];
+        bytes32[] memory ids = _scopeIds[patient][grantee];
         uint256 count = ids.length;
         if (count == 0) revert ConsentNoActiveGrant(patient, grantee);
 
@@ -521,6 +548,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         uint64 newEpoch = _epochs[patient] + 1;
         _epochs[patient] = newEpoch;
         emit AccessRevoked(patient, grantee, newEpoch, msg.sender);
+        if (address(_hooks) != address(0)) _hooks.onRevoke(patient, grantee, ids, newEpoch);
     }
 
     /// @dev True when `grantee` holds at least one unexpired grant from `patient`.

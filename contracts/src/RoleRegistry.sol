@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {
     AccessControlDefaultAdminRules
 } from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {IAccessHooks} from "./interfaces/IAccessHooks.sol";
 import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
 
 /// @title RoleRegistry
@@ -22,6 +23,10 @@ import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
 ///   length slot).
 /// A removed organization keeps `Role.Organization` with its active flag cleared, so it can
 /// be re-added (reactivated) and its staff become active again with it.
+///
+/// Every organization, staff and patient change is also reported to the `IAccessHooks`
+/// contract given at deployment (the record index, which mirrors the state its write rule
+/// reads), in the same transaction and after the registry's own effects.
 contract RoleRegistry is IRoleRegistry, AccessControlDefaultAdminRules {
     /// @notice The longest organization name, in bytes.
     uint256 public constant MAX_NAME_LENGTH = 64;
@@ -50,12 +55,19 @@ contract RoleRegistry is IRoleRegistry, AccessControlDefaultAdminRules {
     mapping(address org => string) private _orgNames;
     mapping(address account => _PublicKey) private _publicKeys;
 
+    /// @dev Told about organization, staff and patient changes; zero for none.
+    IAccessHooks private immutable _hooks;
+
     /// @notice Deploys the registry.
     /// @param initialAdminDelay Delay (seconds) a scheduled admin transfer must wait before it can be accepted.
     /// @param initialAdmin The first system admin (must not be the zero address).
-    constructor(uint48 initialAdminDelay, address initialAdmin)
+    /// @param hooks_ The contract told about every organization, staff and patient change (the
+    /// record index); the zero address for none.
+    constructor(uint48 initialAdminDelay, address initialAdmin, IAccessHooks hooks_)
         AccessControlDefaultAdminRules(initialAdminDelay, initialAdmin)
-    {}
+    {
+        _hooks = hooks_;
+    }
 
     // ---------------------------------------------------------------------------------
     // Admin: organizations
@@ -65,7 +77,8 @@ contract RoleRegistry is IRoleRegistry, AccessControlDefaultAdminRules {
     /// @dev Re-adding a removed organization reactivates it with the new kind and name (its
     /// staff become active again). Reverts `RoleAlreadyAssigned` when `org` is an active
     /// organization or holds any other role, `RoleZeroAddress` for the zero address and
-    /// `RoleInvalidName` for an empty or over-long name.
+    /// `RoleInvalidName` for an empty or over-long name. Reports the organization to the hooks
+    /// (`onOrganizationChanged`, writing for a hospital or lab).
     function addOrganization(address org, OrgKind kind, string calldata name)
         external
         onlyRole(DEFAULT_ADMIN_ROLE)
@@ -81,17 +94,20 @@ contract RoleRegistry is IRoleRegistry, AccessControlDefaultAdminRules {
         _accounts[org] = _Account({role: Role.Organization, kind: kind, active: true, org: address(0)});
         _orgNames[org] = name;
         emit OrganizationAdded(org, kind, name);
+        if (address(_hooks) != address(0)) _hooks.onOrganizationChanged(org, kind != OrgKind.Insurer);
     }
 
     /// @inheritdoc IRoleRegistry
     /// @dev Clears the active flag only: the account keeps `Role.Organization` (see `roleOf`)
     /// and its staff keep `Role.Staff`, inactive until the organization is re-added.
-    /// Reverts `RoleNotOrganization` when `org` is not an active organization.
+    /// Reverts `RoleNotOrganization` when `org` is not an active organization. Reports the
+    /// organization to the hooks as no longer writing.
     function removeOrganization(address org) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (!_isActiveOrganization(_load(org))) revert RoleNotOrganization(org);
 
         _accounts[org].active = false;
         emit OrganizationRemoved(org);
+        if (address(_hooks) != address(0)) _hooks.onOrganizationChanged(org, false);
     }
 
     // ---------------------------------------------------------------------------------
@@ -101,6 +117,7 @@ contract RoleRegistry is IRoleRegistry, AccessControlDefaultAdminRules {
     /// @inheritdoc IRoleRegistry
     /// @dev Reverts `RoleNotOrganization(caller)` unless the caller is an active organization,
     /// `RoleZeroAddress` for the zero address and `RoleAlreadyAssigned` when `staff` holds a role.
+    /// Reports the staff member's organization to the hooks.
     function addStaff(address staff) external {
         _requireActiveOrganization(msg.sender);
         if (staff == address(0)) revert RoleZeroAddress();
@@ -110,12 +127,14 @@ contract RoleRegistry is IRoleRegistry, AccessControlDefaultAdminRules {
         _accounts[staff] =
             _Account({role: Role.Staff, kind: OrgKind.Hospital, active: false, org: msg.sender});
         emit StaffAdded(msg.sender, staff);
+        if (address(_hooks) != address(0)) _hooks.onStaffChanged(staff, msg.sender);
     }
 
     /// @inheritdoc IRoleRegistry
     /// @dev The account returns to `Role.None`: it may later join another organization or
     /// register as a patient. Reverts `RoleNotOrganization(caller)` unless the caller is an
     /// active organization and `RoleNotStaffOf` when `staff` is not on the caller's staff.
+    /// Reports the staff member to the hooks with no organization.
     function removeStaff(address staff) external {
         _requireActiveOrganization(msg.sender);
         _Account memory account = _load(staff);
@@ -125,6 +144,7 @@ contract RoleRegistry is IRoleRegistry, AccessControlDefaultAdminRules {
 
         delete _accounts[staff];
         emit StaffRemoved(msg.sender, staff);
+        if (address(_hooks) != address(0)) _hooks.onStaffChanged(staff, address(0));
     }
 
     // ---------------------------------------------------------------------------------
@@ -134,7 +154,7 @@ contract RoleRegistry is IRoleRegistry, AccessControlDefaultAdminRules {
     /// @inheritdoc IRoleRegistry
     /// @dev Reverts `RoleInvalidPublicKeyLength`, `RolePublicKeyMismatch` (the key does not
     /// hash to the caller) or `RoleAlreadyAssigned` (the caller holds a role, including
-    /// `Role.Patient`).
+    /// `Role.Patient`). Reports the patient to the hooks.
     function registerPatient(bytes calldata publicKey) external {
         _requireOwnKey(publicKey);
         Role role = _load(msg.sender).role;
@@ -143,6 +163,7 @@ contract RoleRegistry is IRoleRegistry, AccessControlDefaultAdminRules {
         _accounts[msg.sender].role = Role.Patient;
         emit PatientRegistered(msg.sender);
         _storeKey(publicKey);
+        if (address(_hooks) != address(0)) _hooks.onPatientRegistered(msg.sender);
     }
 
     /// @inheritdoc IRoleRegistry
@@ -221,6 +242,11 @@ contract RoleRegistry is IRoleRegistry, AccessControlDefaultAdminRules {
         _PublicKey memory key = _publicKeys[account];
         if (key.x == bytes32(0) && key.y == bytes32(0)) return "";
         return abi.encodePacked(key.x, key.y);
+    }
+
+    /// @notice The contract told about organization, staff and patient changes (zero for none).
+    function hooks() external view returns (address) {
+        return address(_hooks);
     }
 
     /// @notice ERC-165: also reports `IRoleRegistry`.

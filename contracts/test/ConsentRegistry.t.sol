@@ -4,11 +4,16 @@ pragma solidity ^0.8.24;
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {ConsentRegistry} from "../src/ConsentRegistry.sol";
 import {RoleRegistry} from "../src/RoleRegistry.sol";
+import {IAccessHooks} from "../src/interfaces/IAccessHooks.sol";
 import {IConsentRegistry} from "../src/interfaces/IConsentRegistry.sol";
 import {IRoleRegistry} from "../src/interfaces/IRoleRegistry.sol";
+import {HooksRecorder} from "./utils/HooksRecorder.sol";
 import {Test} from "./utils/Test.sol";
 
 contract ConsentRegistryTest is Test {
+    /// @dev Registries deployed standalone, without a record index.
+    IAccessHooks internal constant NO_HOOKS = IAccessHooks(address(0));
+
     uint256 internal constant T0 = 1_700_000_000;
     uint256 internal constant ALICE_PK = 0xA11CE;
     uint256 internal constant BOB_PK = 0xB0B;
@@ -48,8 +53,8 @@ contract ConsentRegistryTest is Test {
 
     function setUp() public virtual {
         vm.warp(T0);
-        roles = new RoleRegistry(1 days, admin);
-        consent = new ConsentRegistry(roles);
+        roles = new RoleRegistry(1 days, admin, NO_HOOKS);
+        consent = new ConsentRegistry(roles, NO_HOOKS);
 
         vm.startPrank(admin);
         roles.addOrganization(hospital, IRoleRegistry.OrgKind.Hospital, "St. Mary");
@@ -716,7 +721,7 @@ contract ConsentRegistryTest is Test {
         IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
 
-        ConsentRegistry other = new ConsentRegistry(roles);
+        ConsentRegistry other = new ConsentRegistry(roles, NO_HOOKS);
         _expectBadSignature(sig, other.grantDigest(req, 0, T0), alice);
         vm.prank(relayer);
         other.grantWithSig(req, 0, T0, sig);
@@ -1608,6 +1613,145 @@ contract ConsentRegistryTest is Test {
     }
 
     // ---------------------------------------------------------------------------------
+    // isGrantee
+    // ---------------------------------------------------------------------------------
+
+    function test_isGrantee_anyUnexpiredGrantOfAnActiveParticipant() public {
+        assertFalse(consent.isGrantee(alice, doctor));
+        _grant(_request(alice, doctor, _record(3))); // any scope counts
+        assertTrue(consent.isGrantee(alice, doctor));
+        assertFalse(consent.isGrantee(bob, doctor));
+        _grant(_request(alice, lab, _category("lab"))); // organizations too
+        assertTrue(consent.isGrantee(alice, lab));
+        // Not while the grantee's organization is removed; again once re-added.
+        vm.prank(admin);
+        roles.removeOrganization(lab);
+        assertFalse(consent.isGrantee(alice, lab));
+        vm.prank(admin);
+        roles.addOrganization(lab, IRoleRegistry.OrgKind.Lab, "Quest Lab");
+        assertTrue(consent.isGrantee(alice, lab));
+        // Not once expired (30 days), nor once revoked.
+        vm.prank(alice);
+        consent.revoke(lab);
+        assertFalse(consent.isGrantee(alice, lab));
+        vm.warp(block.timestamp + 30 days);
+        assertFalse(consent.isGrantee(alice, doctor));
+    }
+
+    function test_isGrantee_openEmergencyAccess() public {
+        vm.prank(doctor);
+        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        assertTrue(consent.isGrantee(alice, doctor));
+        assertFalse(consent.isGrantee(bob, doctor));
+        vm.prank(alice);
+        consent.closeEmergencyAccess(alice, doctor);
+        assertFalse(consent.isGrantee(alice, doctor));
+        vm.prank(doctor);
+        consent.openEmergencyAccess(alice, "again", 1 hours);
+        vm.prank(hospital);
+        roles.removeStaff(doctor); // only while an active doctor
+        assertFalse(consent.isGrantee(alice, doctor));
+    }
+
+    function test_isGrantee_unknownAccounts() public view {
+        assertFalse(consent.isGrantee(address(0), address(0)));
+        assertFalse(consent.isGrantee(outsider, mallory));
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Hooks (the record index's mirror)
+    // ---------------------------------------------------------------------------------
+
+    function test_hooks_noneByDefault() public view {
+        assertEq(consent.hooks(), address(0));
+    }
+
+    function test_hooks_reportAllAndCategoryGrantsAndEveryRevocation() public {
+        HooksRecorder recorder = new HooksRecorder();
+        address hooks = address(recorder);
+        consent = new ConsentRegistry(roles, IAccessHooks(hooks));
+        assertEq(consent.hooks(), hooks);
+
+        // Direct grants: All and Category are reported, a Record scope is not.
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        vm.expectCall(
+            hooks, abi.encodeCall(IAccessHooks.onGrant, (alice, doctor, _scopeId(_all()), req.expiry))
+        );
+        _grant(req);
+        req = _request(alice, doctor, _category("lab"));
+        vm.expectCall(
+            hooks,
+            abi.encodeCall(IAccessHooks.onGrant, (alice, doctor, _scopeId(_category("lab")), req.expiry))
+        );
+        _grant(req);
+        _grant(_request(alice, doctor, _record(1)));
+        assertEq(recorder.calls(), 2);
+        // Replacing a grant reports the new expiry.
+        vm.warp(block.timestamp + 1 days);
+        req = _request(alice, doctor, _category("lab"));
+        vm.expectCall(
+            hooks,
+            abi.encodeCall(IAccessHooks.onGrant, (alice, doctor, _scopeId(_category("lab")), req.expiry))
+        );
+        _grant(req);
+
+        // Signed grants and both kinds of approval.
+        req = _request(bob, doctor, _category("imaging"));
+        bytes memory sig = _signGrant(BOB_PK, req, 0, block.timestamp);
+        vm.expectCall(
+            hooks, abi.encodeCall(IAccessHooks.onGrant, (bob, doctor, _scopeId(req.scope), req.expiry))
+        );
+        vm.prank(relayer);
+        consent.grantWithSig(req, 0, block.timestamp, sig);
+        uint256 id = _fileRequest(tech, alice, _category("lab"));
+        uint64 expiry = uint64(block.timestamp + 2 days);
+        vm.expectCall(
+            hooks, abi.encodeCall(IAccessHooks.onGrant, (alice, tech, _scopeId(_category("lab")), expiry))
+        );
+        vm.prank(alice);
+        consent.approveRequest(id, expiry, keys);
+        id = _fileRequest(tech, bob, _all());
+        req = _approvalFor(id);
+        sig = _signGrant(BOB_PK, req, 1, block.timestamp);
+        vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onGrant, (bob, tech, _scopeId(_all()), req.expiry)));
+        vm.prank(relayer);
+        consent.approveRequestWithSig(id, req, 1, block.timestamp, sig);
+        assertEq(recorder.calls(), 6);
+
+        // Revocations report every revoked scopeId (in grant order) and the new epoch.
+        bytes32[] memory ids = new bytes32[](3);
+        ids[0] = _scopeId(_all());
+        ids[1] = _scopeId(_category("lab"));
+        ids[2] = _scopeId(_record(1));
+        vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onRevoke, (alice, doctor, ids, uint64(1))));
+        vm.prank(alice);
+        consent.revoke(doctor);
+        ids = new bytes32[](1);
+        ids[0] = _scopeId(_category("imaging"));
+        sig = _signRevoke(BOB_PK, bob, doctor, 2, block.timestamp);
+        vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onRevoke, (bob, doctor, ids, uint64(1))));
+        vm.prank(relayer);
+        consent.revokeWithSig(bob, doctor, 2, block.timestamp, sig);
+        assertEq(recorder.calls(), 8);
+    }
+
+    function test_hooks_failureRevertsTheChange() public {
+        HooksRecorder recorder = new HooksRecorder();
+        consent = new ConsentRegistry(roles, IAccessHooks(address(recorder)));
+        _grantAll(alice, doctor);
+        recorder.setFailing(true);
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _category("lab"));
+        vm.prank(alice);
+        vm.expectRevert(HooksRecorder.HooksRecorderFailure.selector);
+        consent.grant(req);
+        vm.prank(alice);
+        vm.expectRevert(HooksRecorder.HooksRecorderFailure.selector);
+        consent.revoke(doctor);
+        assertEq(consent.epochOf(alice), 0);
+        assertTrue(consent.hasAccess(alice, doctor, _all()));
+    }
+
+    // ---------------------------------------------------------------------------------
     // Fuzz: signatures
     // ---------------------------------------------------------------------------------
 
@@ -1740,7 +1884,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function testFuzz_grantWithSig_otherInstance(bytes32 salt) public {
-        ConsentRegistry other = new ConsentRegistry{salt: salt}(roles);
+        ConsentRegistry other = new ConsentRegistry{salt: salt}(roles, NO_HOOKS);
         IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
         _expectBadSignature(sig, other.grantDigest(req, 0, T0), alice);

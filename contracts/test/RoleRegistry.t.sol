@@ -7,10 +7,15 @@ import {
 } from "@openzeppelin/contracts/access/extensions/IAccessControlDefaultAdminRules.sol";
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {RoleRegistry} from "../src/RoleRegistry.sol";
+import {IAccessHooks} from "../src/interfaces/IAccessHooks.sol";
 import {IRoleRegistry} from "../src/interfaces/IRoleRegistry.sol";
+import {HooksRecorder} from "./utils/HooksRecorder.sol";
 import {Test} from "./utils/Test.sol";
 
 contract RoleRegistryTest is Test {
+    /// @dev Registries deployed standalone, without a record index.
+    IAccessHooks internal constant NO_HOOKS = IAccessHooks(address(0));
+
     uint48 internal constant ADMIN_DELAY = 2 days;
     uint256 internal constant PATIENT_PK = 0xA11CE;
     uint256 internal constant OTHER_PK = 0xB0B;
@@ -30,7 +35,7 @@ contract RoleRegistryTest is Test {
 
     function setUp() public {
         vm.warp(1_700_000_000);
-        roles = new RoleRegistry(ADMIN_DELAY, admin);
+        roles = new RoleRegistry(ADMIN_DELAY, admin, NO_HOOKS);
         patient = vm.addr(PATIENT_PK);
         patientKey = publicKeyOf(PATIENT_PK);
     }
@@ -88,7 +93,7 @@ contract RoleRegistryTest is Test {
                 IAccessControlDefaultAdminRules.AccessControlInvalidDefaultAdmin.selector, address(0)
             )
         );
-        new RoleRegistry(ADMIN_DELAY, address(0));
+        new RoleRegistry(ADMIN_DELAY, address(0), NO_HOOKS);
     }
 
     function test_supportsInterface() public view {
@@ -697,6 +702,69 @@ contract RoleRegistryTest is Test {
         assertTrue(roles.isActiveParticipant(hospital));
         (reads,) = vm.accesses(address(roles));
         assertEq(reads.length, 1);
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Hooks (the record index's mirror)
+    // ---------------------------------------------------------------------------------
+
+    function test_hooks_noneByDefault() public view {
+        assertEq(roles.hooks(), address(0));
+    }
+
+    function test_hooks_reportEveryChange() public {
+        HooksRecorder recorder = new HooksRecorder();
+        roles = new RoleRegistry(ADMIN_DELAY, admin, IAccessHooks(address(recorder)));
+        assertEq(roles.hooks(), address(recorder));
+        address hooks = address(recorder);
+
+        // Organizations: hospitals and labs write, insurers do not; removal stops writing.
+        vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onOrganizationChanged, (hospital, true)));
+        _addOrg(hospital, IRoleRegistry.OrgKind.Hospital, "St. Mary");
+        vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onOrganizationChanged, (lab, true)));
+        _addOrg(lab, IRoleRegistry.OrgKind.Lab, "Quest Lab");
+        vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onOrganizationChanged, (insurer, false)));
+        _addOrg(insurer, IRoleRegistry.OrgKind.Insurer, "Acme Health");
+        vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onOrganizationChanged, (lab, false)));
+        vm.prank(admin);
+        roles.removeOrganization(lab);
+        vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onOrganizationChanged, (lab, false)));
+        _addOrg(lab, IRoleRegistry.OrgKind.Insurer, "Quest Insurance"); // re-added as an insurer
+
+        // Staff join with their organization and leave with none.
+        vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onStaffChanged, (doctor, hospital)));
+        _addStaff(hospital, doctor);
+        vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onStaffChanged, (doctor, address(0))));
+        vm.prank(hospital);
+        roles.removeStaff(doctor);
+
+        // Patients.
+        vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onPatientRegistered, (patient)));
+        _registerPatient();
+        assertEq(recorder.calls(), 8);
+
+        // Keys alone change nothing the index mirrors.
+        vm.prank(patient);
+        roles.registerPublicKey(patientKey);
+        assertEq(recorder.calls(), 8);
+    }
+
+    function test_hooks_failureRevertsTheChange() public {
+        HooksRecorder recorder = new HooksRecorder();
+        roles = new RoleRegistry(ADMIN_DELAY, admin, IAccessHooks(address(recorder)));
+        _addOrg(hospital, IRoleRegistry.OrgKind.Hospital, "St. Mary");
+        recorder.setFailing(true);
+        vm.prank(admin);
+        vm.expectRevert(HooksRecorder.HooksRecorderFailure.selector);
+        roles.removeOrganization(hospital);
+        assertTrue(roles.isActiveOrganization(hospital));
+        vm.prank(hospital);
+        vm.expectRevert(HooksRecorder.HooksRecorderFailure.selector);
+        roles.addStaff(doctor);
+        vm.prank(patient);
+        vm.expectRevert(HooksRecorder.HooksRecorderFailure.selector);
+        roles.registerPatient(patientKey);
+        assertFalse(roles.isPatient(patient));
     }
 
     // ---------------------------------------------------------------------------------

@@ -230,6 +230,11 @@ interface IConsentRegistry {
     /// scope; a Category grant covers that category; a Record grant covers that record.
     function hasAccess(address patient, address grantee, Scope calldata scope) external view returns (bool);
 
+    /// @notice True when `account` is a current grantee of `patient`: it holds at least one
+    /// unexpired grant of any scope and is an active participant, or it holds open emergency
+    /// access and is an active doctor (the conditions under which `hasAccess` counts them).
+    function isGrantee(address patient, address account) external view returns (bool);
+
     /// @notice The stored grant for (patient, grantee, scope); `active` is false once revoked or replaced.
     function grantOf(address patient, address grantee, Scope calldata scope)
         external

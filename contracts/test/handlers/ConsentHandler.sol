@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {ConsentRegistry} from "../../src/ConsentRegistry.sol";
 import {RoleRegistry} from "../../src/RoleRegistry.sol";
+import {IAccessHooks} from "../../src/interfaces/IAccessHooks.sol";
 import {IConsentRegistry} from "../../src/interfaces/IConsentRegistry.sol";
 import {IRoleRegistry} from "../../src/interfaces/IRoleRegistry.sol";
 import {Test} from "../utils/Test.sol";
@@ -15,6 +16,9 @@ import {Test} from "../utils/Test.sol";
 /// operations, requests and emergency access. Time moves only through `warp`, and every action
 /// first re-applies the handler's clock, so the invariant checks can do the same.
 contract ConsentHandler is Test {
+    /// @dev Registries deployed standalone, without a record index.
+    IAccessHooks internal constant NO_HOOKS = IAccessHooks(address(0));
+
     uint256 internal constant PATIENTS = 2;
     uint256 internal constant GRANTEES = 5;
     uint256 internal constant SCOPES = 4;
@@ -81,8 +85,8 @@ contract ConsentHandler is Test {
     constructor() {
         currentTime = 1_700_000_000;
         vm.warp(currentTime);
-        roles = new RoleRegistry(1 days, address(this));
-        consent = new ConsentRegistry(roles);
+        roles = new RoleRegistry(1 days, address(this), NO_HOOKS);
+        consent = new ConsentRegistry(roles, NO_HOOKS);
 
         address hospital = address(0x1001);
         address lab = address(0x1002);

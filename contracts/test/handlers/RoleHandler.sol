@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {RoleRegistry} from "../../src/RoleRegistry.sol";
+import {IAccessHooks} from "../../src/interfaces/IAccessHooks.sol";
 import {IRoleRegistry} from "../../src/interfaces/IRoleRegistry.sol";
 import {Test} from "../utils/Test.sol";
 
@@ -10,6 +11,9 @@ import {Test} from "../utils/Test.sol";
 /// keys it knows, and keeps a ghost model of every account. Each action predicts whether the
 /// registry must accept it; a disagreement is counted in `mismatches`.
 contract RoleHandler is Test {
+    /// @dev Registries deployed standalone, without a record index.
+    IAccessHooks internal constant NO_HOOKS = IAccessHooks(address(0));
+
     uint256 internal constant ACCOUNTS = 5;
 
     struct Model {
@@ -26,7 +30,7 @@ contract RoleHandler is Test {
     uint256 public mismatches;
 
     constructor() {
-        roles = new RoleRegistry(1 days, address(this));
+        roles = new RoleRegistry(1 days, address(this), NO_HOOKS);
         for (uint256 i; i < ACCOUNTS; ++i) {
             _keys[i] = 0x1000 + i;
             accounts[i] = vm.addr(_keys[i]);

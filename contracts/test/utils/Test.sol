@@ -136,6 +136,10 @@ abstract contract Test {
         vm.assertGt(left, right);
     }
 
+    function assertGt(uint256 left, uint256 right, string memory err) internal pure {
+        vm.assertGt(left, right, err);
+    }
+
     function assertGe(uint256 left, uint256 right) internal pure {
         vm.assertGe(left, right);
     }
@@ -144,8 +148,16 @@ abstract contract Test {
         vm.assertLt(left, right);
     }
 
+    function assertLt(uint256 left, uint256 right, string memory err) internal pure {
+        vm.assertLt(left, right, err);
+    }
+
     function assertLe(uint256 left, uint256 right) internal pure {
         vm.assertLe(left, right);
+    }
+
+    function assertLe(uint256 left, uint256 right, string memory err) internal pure {
+        vm.assertLe(left, right, err);
     }
 
     // ---------------------------------------------------------------------------------

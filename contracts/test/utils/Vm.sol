@@ -20,6 +20,15 @@ interface Vm {
         uint256 privateKey;
     }
 
+    /// @dev What `lastCallGas` reports, from the callee's side (forge may append fields).
+    struct Gas {
+        uint64 gasLimit;
+        uint64 gasTotalUsed;
+        uint64 gasMemoryUsed;
+        int64 gasRefunded;
+        uint64 gasRemaining;
+    }
+
     // Environment and caller.
     function warp(uint256 newTimestamp) external;
     function roll(uint256 newHeight) external;
@@ -28,6 +37,7 @@ interface Vm {
     function startPrank(address msgSender) external;
     function stopPrank() external;
     function deal(address account, uint256 newBalance) external;
+    function load(address target, bytes32 slot) external view returns (bytes32 data);
     function label(address account, string calldata newLabel) external;
     function assume(bool condition) external pure;
 
@@ -50,6 +60,10 @@ interface Vm {
         external
         returns (bytes32[] memory readSlots, bytes32[] memory writeSlots);
     function getRecordedLogs() external returns (Log[] memory logs);
+    function expectCall(address callee, bytes calldata data) external;
+
+    // Gas.
+    function lastCallGas() external view returns (Gas memory gas);
 
     // Files and JSON (test vectors shared with the Rust tests).
     function readFile(string calldata path) external view returns (string memory data);
@@ -69,7 +83,15 @@ interface Vm {
         pure
         returns (uint256[] memory);
     function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
+    function parseJsonAddressArray(string calldata json, string calldata key)
+        external
+        pure
+        returns (address[] memory);
     function parseJsonString(string calldata json, string calldata key) external pure returns (string memory);
+    function parseJsonStringArray(string calldata json, string calldata key)
+        external
+        pure
+        returns (string[] memory);
     function parseJsonBool(string calldata json, string calldata key) external pure returns (bool);
     function parseJsonKeys(string calldata json, string calldata key)
         external

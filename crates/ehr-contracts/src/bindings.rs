@@ -26,5 +26,16 @@ pub mod consent_registry {
     );
 }
 
+/// `RecordIndex`: the searchable index — accumulator, record events, write rule.
+pub mod record_index {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        RecordIndex,
+        "../../abi/RecordIndex.json"
+    );
+}
+
 pub use consent_registry::{ConsentRegistry, IConsentRegistry};
+pub use record_index::{IRecordIndex, RecordIndex};
 pub use role_registry::{IRoleRegistry, RoleRegistry};

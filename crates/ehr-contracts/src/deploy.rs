@@ -1,10 +1,11 @@
 //! Deploying ehrkit's contracts to any EVM chain.
 
-use crate::bindings::{ConsentRegistry, RoleRegistry};
+use crate::bindings::{ConsentRegistry, RecordIndex, RoleRegistry};
 use crate::deployment::{DEPLOYMENT_FORMAT, Deployment};
 use crate::{Error, Result, tx};
 use alloy::primitives::{Address, aliases::U48};
 use alloy::providers::Provider;
+use alloy::rpc::types::TransactionReceipt;
 
 const ACTION: &str = "deploy the contracts";
 
@@ -18,24 +19,36 @@ pub struct DeployOptions {
     pub admin_transfer_delay: u64,
 }
 
-/// Deploys `RoleRegistry` and `ConsentRegistry` from the provider's default signer and returns
-/// the deployment (not yet saved).
+/// Deploys `RecordIndex`, `RoleRegistry` and `ConsentRegistry` from the provider's default
+/// signer, wires the index to the registries (whose hooks keep its write-rule mirror), and
+/// returns the deployment (not yet saved).
+///
+/// The index is deployed first because both registries report to it from their first
+/// transaction on; until `wire` runs, the registries' state changes revert, so a half-finished
+/// deployment cannot be used by accident.
 pub async fn deploy<P: Provider>(provider: &P, options: DeployOptions) -> Result<Deployment> {
     let chain_id = provider
         .get_chain_id()
         .await
         .map_err(|e| Error::Rpc { action: "read the chain id", source: Box::new(e) })?;
-    let delay = U48::from(options.admin_transfer_delay);
-    let sent = RoleRegistry::deploy_builder(provider, delay, options.admin).send().await;
-    let receipt = tx::confirm(ACTION, sent.map_err(|e| Error::from_contract(ACTION, e))?).await?;
-    let role_registry =
-        receipt.contract_address.ok_or(Error::NotDeployed { contract: "RoleRegistry" })?;
+
+    let sent = RecordIndex::deploy_builder(provider).send().await;
+    let receipt = created("RecordIndex", sent).await?;
+    let record_index = address_of("RecordIndex", &receipt)?;
     let first_block = receipt.block_number.unwrap_or_default();
     let deployer = receipt.from;
-    let sent = ConsentRegistry::deploy_builder(provider, role_registry).send().await;
-    let receipt = tx::confirm(ACTION, sent.map_err(|e| Error::from_contract(ACTION, e))?).await?;
-    let consent_registry =
-        receipt.contract_address.ok_or(Error::NotDeployed { contract: "ConsentRegistry" })?;
+
+    let delay = U48::from(options.admin_transfer_delay);
+    let sent =
+        RoleRegistry::deploy_builder(provider, delay, options.admin, record_index).send().await;
+    let role_registry = address_of("RoleRegistry", &created("RoleRegistry", sent).await?)?;
+
+    let sent = ConsentRegistry::deploy_builder(provider, role_registry, record_index).send().await;
+    let consent_registry = address_of("ConsentRegistry", &created("ConsentRegistry", sent).await?)?;
+
+    let index = RecordIndex::new(record_index, provider);
+    tx::send("wire the record index", index.wire(role_registry, consent_registry)).await?;
+
     Ok(Deployment {
         format: DEPLOYMENT_FORMAT,
         chain_id,
@@ -43,5 +56,24 @@ pub async fn deploy<P: Provider>(provider: &P, options: DeployOptions) -> Result
         deployed_at_block: first_block,
         role_registry,
         consent_registry,
+        record_index,
     })
+}
+
+async fn created(
+    contract: &'static str,
+    sent: Result<
+        alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
+        alloy::contract::Error,
+    >,
+) -> Result<TransactionReceipt> {
+    let pending = sent.map_err(|e| Error::from_contract(ACTION, e))?;
+    tx::confirm(ACTION, pending).await.map_err(|e| match e {
+        Error::MinedButReverted { .. } => Error::NotDeployed { contract },
+        other => other,
+    })
+}
+
+fn address_of(contract: &'static str, receipt: &TransactionReceipt) -> Result<Address> {
+    receipt.contract_address.ok_or(Error::NotDeployed { contract })
 }

@@ -26,12 +26,18 @@ pub struct Deployment {
     pub role_registry: Address,
     /// `ConsentRegistry`.
     pub consent_registry: Address,
+    /// `RecordIndex`.
+    pub record_index: Address,
 }
 
 impl Deployment {
     /// Every contract with its name, for checks and display.
-    pub fn contracts(&self) -> [(&'static str, Address); 2] {
-        [("RoleRegistry", self.role_registry), ("ConsentRegistry", self.consent_registry)]
+    pub fn contracts(&self) -> [(&'static str, Address); 3] {
+        [
+            ("RoleRegistry", self.role_registry),
+            ("ConsentRegistry", self.consent_registry),
+            ("RecordIndex", self.record_index),
+        ]
     }
 
     /// Reads a deployment file.
@@ -112,6 +118,7 @@ mod tests {
             deployed_at_block: 3,
             role_registry: Address::repeat_byte(2),
             consent_registry: Address::repeat_byte(3),
+            record_index: Address::repeat_byte(4),
         }
     }
 

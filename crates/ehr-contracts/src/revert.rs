@@ -1,6 +1,7 @@
 //! Revert data decoded into the contracts' custom errors, with messages that say what is wrong.
 
 use crate::bindings::consent_registry::ConsentRegistry::ConsentRegistryErrors as C;
+use crate::bindings::record_index::RecordIndex::RecordIndexErrors as I;
 use crate::bindings::role_registry::RoleRegistry::RoleRegistryErrors as R;
 use crate::types::Role;
 use alloy::primitives::{Bytes, U256};
@@ -14,6 +15,8 @@ pub enum RevertReason {
     Role(R),
     /// A `ConsentRegistry` custom error (including OpenZeppelin's nonce errors).
     Consent(C),
+    /// A `RecordIndex` custom error.
+    Index(I),
     /// `revert("message")` / `require(…, "message")`.
     Message(String),
     /// A Solidity panic (arithmetic overflow, array bounds, …) with its code.
@@ -31,6 +34,9 @@ impl RevertReason {
         if let Ok(e) = C::abi_decode(data) {
             return Self::Consent(e);
         }
+        if let Ok(e) = I::abi_decode(data) {
+            return Self::Index(e);
+        }
         if let Ok(r) = Revert::abi_decode(data) {
             return Self::Message(r.reason);
         }
@@ -45,6 +51,7 @@ impl RevertReason {
         match self {
             Self::Role(e) => role_error_name(e),
             Self::Consent(e) => consent_error_name(e),
+            Self::Index(e) => index_error_name(e),
             Self::Message(_) => "Error",
             Self::Panic(_) => "Panic",
             Self::Unknown(_) => "Unknown",
@@ -297,11 +304,64 @@ fn fmt_consent(e: &C, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     }
 }
 
+fn index_error_name(e: &I) -> &'static str {
+    match e {
+        I::IndexInvalidBatchSize(_) => "IndexInvalidBatchSize",
+        I::IndexInvalidCategory(_) => "IndexInvalidCategory",
+        I::IndexInvalidTags(_) => "IndexInvalidTags",
+        I::IndexNotAuthorized(_) => "IndexNotAuthorized",
+        I::IndexNotGrantee(_) => "IndexNotGrantee",
+        I::IndexUnauthorizedHook(_) => "IndexUnauthorizedHook",
+        I::IndexUnknownRecord(_) => "IndexUnknownRecord",
+        I::IndexWiring(_) => "IndexWiring",
+        I::IndexWrongEpoch(_) => "IndexWrongEpoch",
+        I::IndexZeroDigest(_) => "IndexZeroDigest",
+    }
+}
+
+fn fmt_index(e: &I, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match e {
+        I::IndexInvalidBatchSize(e) => {
+            write!(f, "a batch holds 1 to {} records, not {}", e.max, e.size)
+        }
+        I::IndexInvalidCategory(e) => write!(f, "invalid category {}", e.category),
+        I::IndexInvalidTags(e) => write!(
+            f,
+            "a tag list is 8, 16, 32 or 64 tags of 16 bytes; {} bytes is not one of those",
+            e.length
+        ),
+        I::IndexNotAuthorized(e) => write!(
+            f,
+            "{} may not add {} records for patient {}: it needs to be the patient, or an active doctor with a grant for that category",
+            e.writer,
+            crate::types::bytes32_to_name(&e.category),
+            e.patient
+        ),
+        I::IndexNotGrantee(e) => {
+            write!(f, "{} holds no current grant from patient {}, so it cannot log a search", e.account, e.patient)
+        }
+        I::IndexUnauthorizedHook(e) => {
+            write!(f, "{} is not one of the registries wired to this index", e.caller)
+        }
+        I::IndexUnknownRecord(e) => write!(f, "patient {} has no record {}", e.patient, e.recordId),
+        I::IndexWiring(_) => f.write_str(
+            "the record index is not wired to its registries (or already is); finish the deployment",
+        ),
+        I::IndexWrongEpoch(e) => write!(
+            f,
+            "the record was encrypted with key epoch {} but the patient is at epoch {}; fetch the new epoch keys and retry",
+            e.given, e.current
+        ),
+        I::IndexZeroDigest(_) => f.write_str("a record digest must not be zero"),
+    }
+}
+
 impl fmt::Display for RevertReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Role(e) => fmt_role(e, f),
             Self::Consent(e) => fmt_consent(e, f),
+            Self::Index(e) => fmt_index(e, f),
             Self::Message(m) => write!(f, "reverted: {m}"),
             Self::Panic(code) => write!(f, "the contract panicked with code {code:#x}"),
             Self::Unknown(data) if data.is_empty() => f.write_str("reverted without a reason"),

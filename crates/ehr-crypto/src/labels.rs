@@ -20,6 +20,38 @@ pub const ECIES_KEK: &[u8] = b"ehrkit/v1/ecies/kek";
 pub const ECIES_SLOT_PURPOSE: &str = "ehrkit/v1/envelope/ecies-slot";
 /// HKDF-SHA256 `info` prefix for the wrapping key of a symmetric slot; the key id follows.
 pub const SYMMETRIC_SLOT_KEK: &[u8] = b"ehrkit/v1/symmetric-slot/kek";
+/// HKDF-SHA256 `info` deriving a patient's master secret from its wallet signature.
+pub const MASTER_SECRET: &[u8] = b"ehrkit/v1/master-secret";
+/// HKDF-SHA256 `info` prefix deriving an epoch key from the master secret; `be64(epoch)` follows.
+pub const EPOCH_KEY: &[u8] = b"ehrkit/v1/epoch";
+/// HKDF-SHA256 `info` prefix deriving a category's index key from the epoch key; the 32-byte
+/// category follows.
+pub const INDEX_KEY: &[u8] = b"ehrkit/v1/index";
+/// HKDF-SHA256 `info` prefix deriving a category's data key-encryption key from the epoch
+/// key; the 32-byte category follows.
+pub const DATA_KEK: &[u8] = b"ehrkit/v1/data";
+/// HMAC-SHA256 prefix for a record's symmetric-slot key id; the 16-byte record id follows.
+pub const KEY_ID: &[u8] = b"ehrkit/v1/key-id";
+/// ECIES purpose label for grant key material wrapped to a grantee.
+pub const GRANT_KEYS_PURPOSE: &str = "ehrkit/v1/grant-keys";
+
+/// Every label above, for prefix-freedom checks (here and in crates that add their own).
+pub const ALL: [&[u8]; 14] = [
+    CONTENT_KEY,
+    NONCE_PREFIX,
+    HEADER_MAC,
+    HEADER_HASH,
+    SLOT_BINDING,
+    ECIES_KEK,
+    ECIES_SLOT_PURPOSE.as_bytes(),
+    SYMMETRIC_SLOT_KEK,
+    MASTER_SECRET,
+    EPOCH_KEY,
+    INDEX_KEY,
+    DATA_KEK,
+    KEY_ID,
+    GRANT_KEYS_PURPOSE.as_bytes(),
+];
 
 #[cfg(test)]
 mod tests {
@@ -27,16 +59,7 @@ mod tests {
 
     #[test]
     fn no_label_is_a_prefix_of_another() {
-        let all: [&[u8]; 8] = [
-            CONTENT_KEY,
-            NONCE_PREFIX,
-            HEADER_MAC,
-            HEADER_HASH,
-            SLOT_BINDING,
-            ECIES_KEK,
-            ECIES_SLOT_PURPOSE.as_bytes(),
-            SYMMETRIC_SLOT_KEK,
-        ];
+        let all = ALL;
         for (i, a) in all.iter().enumerate() {
             for (j, b) in all.iter().enumerate() {
                 if i != j {

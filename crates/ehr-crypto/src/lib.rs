@@ -9,6 +9,7 @@ mod error;
 mod keys;
 pub mod labels;
 pub mod padding;
+pub mod patient_keys;
 
 pub use address::{RAW_PUBLIC_KEY_LEN, eth_address, public_key_for_address, raw_public_key};
 pub use envelope::{
@@ -18,6 +19,9 @@ pub use envelope::{
 pub use error::{Error, Result};
 pub use k256::{PublicKey, SecretKey};
 pub use keys::{DataKey, KEY_LEN, KeyEncryptionKey, KeyId};
+pub use patient_keys::{
+    CategoryKeys, EpochKey, GrantKeys, GrantParties, GrantScope, IndexKey, MasterSecret,
+};
 
 /// Test-vector plumbing: injected randomness and intermediate values. Not a stable API and
 /// never for production use.

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IClaimRegistry
+/// @notice Insurance claims over a patient's records: the patient files a claim naming an
+/// insurer and exactly the records it covers (after granting that insurer Insurance-purpose
+/// access to each of them in the consent registry); the insurer reviews and decides. Every
+/// step is an event, so the audit trail shows the whole life of a claim.
+/// @dev States: Submitted → UnderReview → Approved | Rejected. Only the named insurer (the
+/// organization's account or its active staff) moves a claim on.
+interface IClaimRegistry {
+    /// @notice Where a claim stands.
+    enum ClaimStatus {
+        None,
+        Submitted,
+        UnderReview,
+        Approved,
+        Rejected
+    }
+
+    /// @notice A stored claim.
+    struct Claim {
+        address patient;
+        address insurer;
+        ClaimStatus status;
+        uint64 submittedAt;
+        uint64 decidedAt;
+        uint128 amount;
+        bytes3 currency;
+        uint64[] recordIds;
+    }
+
+    /// @notice A patient filed claim `claimId` with `insurer` over `recordIds`.
+    event ClaimSubmitted(
+        uint256 indexed claimId,
+        address indexed patient,
+        address indexed insurer,
+        uint64[] recordIds,
+        uint128 amount,
+        bytes3 currency
+    );
+    /// @notice The insurer (`reviewer`: its account or a staff member) started reviewing.
+    event ClaimReviewStarted(uint256 indexed claimId, address indexed insurer, address reviewer);
+    /// @notice The insurer decided; `reason` explains the decision.
+    event ClaimDecided(
+        uint256 indexed claimId, address indexed insurer, address reviewer, bool approved, string reason
+    );
+
+    /// @notice The caller is not a registered patient.
+    error ClaimNotPatient(address account);
+    /// @notice `insurer` is not an active organization of kind Insurer.
+    error ClaimInvalidInsurer(address insurer);
+    /// @notice A claim names 1 to `max` records, each at most once.
+    error ClaimInvalidRecords(uint256 count, uint256 max);
+    /// @notice The patient has no record `recordId` in the index.
+    error ClaimUnknownRecord(uint64 recordId);
+    /// @notice The insurer holds no access to record `recordId` (grant it first, purpose insurance).
+    error ClaimRecordNotGranted(uint64 recordId);
+    /// @notice The amount must be positive and the currency three upper-case letters.
+    error ClaimInvalidAmount();
+    /// @notice No claim has this id.
+    error ClaimUnknown(uint256 claimId);
+    /// @notice `caller` is neither the claim's insurer nor active staff of it.
+    error ClaimNotInsurer(uint256 claimId, address caller);
+    /// @notice The claim is `status`; this step is not allowed from there.
+    error ClaimInvalidTransition(uint256 claimId, ClaimStatus status);
+    /// @notice A decision reason must be 1 to 256 bytes.
+    error ClaimInvalidReason();
+
+    /// @notice Files a claim as the calling patient.
+    /// @param insurer The insurer organization's account.
+    /// @param recordIds The records the claim covers (1 to MAX_RECORDS, no repeats); the insurer
+    /// must already hold access to each (`hasAccess(patient, insurer, Record(id))`).
+    /// @param amount Amount claimed, in the currency's minor unit (e.g. cents).
+    /// @param currency ISO 4217 code, e.g. "EUR".
+    /// @return claimId The new claim's id (ids start at 1).
+    function submitClaim(address insurer, uint64[] calldata recordIds, uint128 amount, bytes3 currency)
+        external
+        returns (uint256 claimId);
+
+    /// @notice Moves a submitted claim to review (caller: the insurer or its active staff).
+    function startReview(uint256 claimId) external;
+
+    /// @notice Approves or rejects a claim under review (caller: the insurer or its active staff).
+    function decide(uint256 claimId, bool approved, string calldata reason) external;
+
+    /// @notice A stored claim.
+    function claim(uint256 claimId) external view returns (Claim memory);
+
+    /// @notice The number of claims filed so far (the last id).
+    function claimCount() external view returns (uint256);
+}

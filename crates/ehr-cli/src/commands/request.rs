@@ -1,0 +1,64 @@
+//! `ehr request`: staff or an organization asks a patient for access.
+
+use crate::cli::EthArgs;
+use crate::context::{Context, Signing};
+use crate::output::{Fields, Render, when};
+use alloy::primitives::Address;
+use ehr_contracts::{Purpose, Scope};
+use ehr_sdk::parse;
+use ehr_sdk::requests::{self, AccessRequestInfo, RequestSpec};
+use std::time::Duration;
+
+/// Ask a patient for access (staff or organization); the patient approves or denies.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  ehr request 0xPATIENT --scope category:lab --purpose treatment --reason \"follow-up visit\" --account doctor
+  ehr request 0xPATIENT --scope all --purpose insurance --reason \"claim 42\" --ttl 3d --json")]
+pub(crate) struct Args {
+    /// The patient.
+    #[arg(value_parser = parse::address)]
+    patient: Address,
+    /// What access should cover: all, category:NAME or record:ID.
+    #[arg(long, value_parser = parse::scope)]
+    scope: Scope,
+    /// Why: treatment, insurance, research or emergency.
+    #[arg(long, default_value = "treatment", value_parser = parse::purpose)]
+    purpose: Purpose,
+    /// The reason the patient sees (1 to 256 bytes).
+    #[arg(long)]
+    reason: String,
+    /// How long the patient may answer (at most 30d).
+    #[arg(long, default_value = "7d", value_parser = parse::duration, value_name = "DURATION")]
+    ttl: Duration,
+    #[command(flatten)]
+    eth: EthArgs,
+}
+
+pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
+    let session = context.session(&args.eth, Signing::Required, false).await?;
+    let spec = RequestSpec {
+        patient: args.patient,
+        scope: args.scope,
+        purpose: args.purpose,
+        ttl: args.ttl,
+        reason: args.reason,
+    };
+    context.print(&requests::request_access(&session, spec).await?)
+}
+
+impl Render for AccessRequestInfo {
+    fn render(&self) -> String {
+        Fields::new()
+            .add("request", self.id)
+            .add("status", self.status)
+            .add("patient", self.patient)
+            .add("requester", self.requester)
+            .add("scope", self.scope)
+            .add("purpose", self.purpose)
+            .add("reason", &self.reason)
+            .add("answer by", when(self.expires_at))
+            .tx(&self.tx)
+            .finish()
+    }
+}

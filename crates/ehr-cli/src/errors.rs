@@ -1,0 +1,145 @@
+//! Failures as users see them: one `error:` line on stderr saying what is wrong, and, when
+//! the fix is not obvious from it, one `hint:` line saying what to do.
+
+use ehr_sdk::Error as Sdk;
+use std::process::ExitCode;
+
+/// Prints `error` (and a hint) to stderr; returns the failure exit code.
+pub(crate) fn report(error: &eyre::Report) -> ExitCode {
+    eprintln!("error: {}", one_line(error));
+    if let Some(hint) = hint(error) {
+        eprintln!("hint: {hint}");
+    }
+    ExitCode::FAILURE
+}
+
+/// The error and its causes as one line, without repeating a cause already in the message.
+pub(crate) fn one_line(error: &eyre::Report) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn sdk_error(error: &eyre::Report) -> Option<&Sdk> {
+    error.chain().find_map(|cause| cause.downcast_ref::<Sdk>())
+}
+
+/// What to do about `error`, when that is worth a line.
+pub(crate) fn hint(error: &eyre::Report) -> Option<String> {
+    if let Some(e) = error.chain().find_map(|c| c.downcast_ref::<ehr_contracts::Error>()) {
+        return contract_hint(e);
+    }
+    let hint = match sdk_error(error)? {
+        Sdk::RpcUnreachable { .. } => {
+            "start a local chain with `ehr dev up`, or point --rpc-url / ETH_RPC_URL at a running node"
+        }
+        Sdk::NoDeployment { .. } => {
+            "deploy the contracts with `ehr deploy`, or pass --deployment FILE of an existing deployment"
+        }
+        Sdk::DeploymentForOtherChain { .. } => {
+            "use --rpc-url of that chain, or --deployment NEW_FILE to deploy elsewhere"
+        }
+        Sdk::DeploymentExists { .. } => "pass --force to deploy again and replace it",
+        Sdk::NoSigner => {
+            "pass --account NAME (see `ehr account list`), --keystore PATH or --private-key HEX"
+        }
+        Sdk::WrongPassword { .. } => {
+            "check --password-file, or re-import the key with `ehr account import`"
+        }
+        Sdk::NoKeystore { .. } => {
+            "create one with `ehr account new NAME`, or see `ehr account list`"
+        }
+        Sdk::AccountExists { .. } => "choose another name, or remove the old keystore file first",
+        Sdk::UnknownPatient { .. } => "the patient registers with `ehr patient register`",
+        Sdk::NoPublicKey { .. } => {
+            "the grantee must first run `ehr key register` so keys can be wrapped to it"
+        }
+        Sdk::RecordKeyNeeded { .. } => {
+            "pass --cid CID of the record's envelope (as `ehr upload` printed it)"
+        }
+        Sdk::NotADevChain { .. } => "on a real chain, send ether from a funded account instead",
+        Sdk::Contract(e) => return contract_hint(e),
+        _ => return None,
+    };
+    Some(hint.to_owned())
+}
+
+fn contract_hint(error: &ehr_contracts::Error) -> Option<String> {
+    use ehr_contracts::Error as C;
+    let hint = match error {
+        C::WrongChain { .. } => {
+            "use the --rpc-url of the deployment's chain, or the right --deployment file"
+        }
+        C::NoCode { .. } => "the chain was reset or is another one: run `ehr deploy` again",
+        C::Rpc { .. } => "check that the RPC node is running (`ehr dev status`) and --rpc-url",
+        C::Reverted { reason, .. } => return revert_hint(reason.error_name()),
+        _ => return None,
+    };
+    Some(hint.to_owned())
+}
+
+fn revert_hint(name: &str) -> Option<String> {
+    let hint = match name {
+        "AccessControlUnauthorizedAccount" => {
+            "sign as the system admin (the deployer, or --admin at deploy)"
+        }
+        "RoleNotOrganization" => {
+            "sign as the organization's admin account; the system admin adds it with `ehr org add`"
+        }
+        "ConsentNotPatient" => "the patient registers with `ehr patient register`",
+        "ConsentInvalidGrantee" => "the organization adds its staff with `ehr staff add`",
+        "ConsentNotHospitalDoctor" => "only staff of an active hospital may open emergency access",
+        "ConsentWrongEpoch" | "ConsentSignatureExpired" => {
+            "sign the grant again (`ehr grant … --signature-only`)"
+        }
+        "InvalidAccountNonce" => {
+            "this signed grant was already used; ask the patient for a new one"
+        }
+        "ConsentRequestNotPending" | "ConsentUnknownRequest" => {
+            "see `ehr requests` for the open requests"
+        }
+        _ => return None,
+    };
+    Some(hint.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eyre::WrapErr;
+
+    #[test]
+    fn causes_join_into_one_line_without_repeats() {
+        let io = std::io::Error::other("disk on fire\nreally");
+        let report = Err::<(), _>(io).wrap_err("cannot save").unwrap_err();
+        assert_eq!(one_line(&report), "cannot save: disk on fire really");
+    }
+
+    #[test]
+    fn sdk_errors_get_hints() {
+        let report = eyre::Report::new(Sdk::RpcUnreachable {
+            url: "http://127.0.0.1:1/".into(),
+            reason: "Connection refused".into(),
+        });
+        assert_eq!(
+            one_line(&report),
+            "cannot reach the RPC node at http://127.0.0.1:1/: Connection refused"
+        );
+        assert!(hint(&report).unwrap().contains("ehr dev up"));
+        let report = eyre::Report::new(Sdk::Contract(ehr_contracts::Error::WrongChain {
+            file_chain_id: 1,
+            rpc_chain_id: 31337,
+        }));
+        assert!(one_line(&report).contains("chain 1 but the RPC serves chain 31337"));
+        assert!(hint(&report).is_some());
+    }
+}

@@ -1,0 +1,507 @@
+//! A patient's audit trail, read from chain events: every registration, grant, revocation,
+//! epoch-key share, access request and answer, record write and correction, logged search and
+//! break-glass access, in chain order, with block times.
+//!
+//! Each kind of event is an [`EventSource`] (where it is emitted, which topic holds the
+//! patient, how to decode it); [`default_sources`] lists them, and a new contract's events
+//! (claims) join the trail by adding sources there.
+
+use crate::Result;
+use crate::logs::{BlockTimes, fetch_logs};
+use crate::serde_text::display;
+use crate::session::Session;
+use crate::time::rfc3339;
+use alloy::primitives::{Address, B256, TxHash};
+use alloy::rpc::types::{Filter, Log};
+use alloy::sol_types::SolEvent;
+use ehr_contracts::bindings::ConsentRegistry::{
+    AccessGranted, AccessRequestApproved, AccessRequestDenied, AccessRequested, AccessRevoked,
+    EmergencyAccessClosed, EmergencyAccessOpened, EpochKeysShared,
+};
+use ehr_contracts::bindings::RecordIndex::{RecordAdded, RecordSuperseded, SearchLogged};
+use ehr_contracts::bindings::RoleRegistry::PatientRegistered;
+use ehr_contracts::{Deployment, Purpose, Scope};
+use serde::Serialize;
+
+/// One thing that happened to a patient's records or consent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum AuditEvent {
+    /// The patient registered.
+    PatientRegistered,
+    /// A grant was created or replaced.
+    Granted {
+        /// The grantee.
+        grantee: Address,
+        /// What it covers.
+        #[serde(serialize_with = "display")]
+        scope: Scope,
+        /// Why.
+        #[serde(serialize_with = "display")]
+        purpose: Purpose,
+        /// Unix time it ends.
+        expiry: u64,
+        /// The key epoch.
+        epoch: u64,
+        /// Who sent it (the patient or a relayer).
+        submitter: Address,
+    },
+    /// Every grant to a grantee was revoked; the key epoch advanced.
+    Revoked {
+        /// The grantee.
+        grantee: Address,
+        /// The epoch after the revocation.
+        new_epoch: u64,
+        /// Who sent it.
+        submitter: Address,
+    },
+    /// A new epoch's keys were handed to a grantee that keeps access.
+    EpochKeysShared {
+        /// The grantee.
+        grantee: Address,
+        /// The epoch.
+        epoch: u64,
+    },
+    /// Someone asked for access.
+    AccessRequested {
+        /// The request.
+        request_id: u64,
+        /// Who asked.
+        requester: Address,
+        /// What for.
+        #[serde(serialize_with = "display")]
+        scope: Scope,
+        /// Why.
+        #[serde(serialize_with = "display")]
+        purpose: Purpose,
+        /// Unix time it stops being answerable.
+        expires_at: u64,
+        /// The stated reason.
+        reason: String,
+    },
+    /// The patient approved a request.
+    RequestApproved {
+        /// The request.
+        request_id: u64,
+        /// Who had asked.
+        requester: Address,
+    },
+    /// The patient denied a request.
+    RequestDenied {
+        /// The request.
+        request_id: u64,
+        /// Who had asked.
+        requester: Address,
+    },
+    /// A record was added.
+    RecordAdded {
+        /// The record's number.
+        record_id: u64,
+        /// Who wrote it.
+        writer: Address,
+        /// Its category.
+        category: String,
+        /// The key epoch it was written in.
+        epoch: u64,
+    },
+    /// A record was corrected by a newer one.
+    RecordSuperseded {
+        /// The corrected record.
+        record_id: u64,
+        /// The record replacing it.
+        superseded_by: u64,
+        /// Who corrected it.
+        writer: Address,
+        /// The category.
+        category: String,
+    },
+    /// A grantee logged a search.
+    SearchLogged {
+        /// Who searched.
+        searcher: Address,
+        /// The commitment to the query.
+        commitment: B256,
+    },
+    /// A doctor opened break-glass access.
+    EmergencyOpened {
+        /// The doctor.
+        doctor: Address,
+        /// The doctor's hospital.
+        hospital: Address,
+        /// Unix time it ends.
+        until: u64,
+        /// The stated reason.
+        reason: String,
+    },
+    /// Break-glass access was closed early.
+    EmergencyClosed {
+        /// The doctor.
+        doctor: Address,
+        /// Who closed it.
+        closed_by: Address,
+    },
+}
+
+fn category_name(value: &B256) -> String {
+    Scope::Category(*value).category_name().unwrap_or_default()
+}
+
+impl AuditEvent {
+    /// One line saying what happened, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::PatientRegistered => "registered as a patient".to_owned(),
+            Self::Granted { grantee, scope, purpose, expiry, epoch, submitter } => format!(
+                "granted {grantee} {scope} access for {purpose} until {} (epoch {epoch}, sent by {submitter})",
+                rfc3339(*expiry)
+            ),
+            Self::Revoked { grantee, new_epoch, .. } => {
+                format!("revoked every grant to {grantee}; key epoch is now {new_epoch}")
+            }
+            Self::EpochKeysShared { grantee, epoch } => {
+                format!("shared the keys of epoch {epoch} with {grantee}")
+            }
+            Self::AccessRequested { request_id, requester, scope, purpose, reason, .. } => {
+                format!(
+                    "request {request_id}: {requester} asked for {scope} access for {purpose}: {reason:?}"
+                )
+            }
+            Self::RequestApproved { request_id, requester } => {
+                format!("approved request {request_id} from {requester}")
+            }
+            Self::RequestDenied { request_id, requester } => {
+                format!("denied request {request_id} from {requester}")
+            }
+            Self::RecordAdded { record_id, writer, category, epoch } => {
+                format!("record {record_id} ({category}) added by {writer} (epoch {epoch})")
+            }
+            Self::RecordSuperseded { record_id, superseded_by, writer, .. } => {
+                format!("record {record_id} corrected by record {superseded_by} from {writer}")
+            }
+            Self::SearchLogged { searcher, .. } => format!("{searcher} searched the records"),
+            Self::EmergencyOpened { doctor, hospital, until, reason } => format!(
+                "emergency access opened by {doctor} of {hospital} until {}: {reason:?}",
+                rfc3339(*until)
+            ),
+            Self::EmergencyClosed { doctor, closed_by } => {
+                format!("emergency access of {doctor} closed by {closed_by}")
+            }
+        }
+    }
+}
+
+/// Where one kind of event comes from and how it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct EventSource {
+    /// The contract that emits it, if this deployment has one.
+    pub contract: fn(&Deployment) -> Option<Address>,
+    /// The event's topic 0.
+    pub signature: B256,
+    /// Which indexed topic holds the patient (1 to 3).
+    pub patient_topic: usize,
+    /// Decodes a log of this event (`None` if it does not decode).
+    pub decode: fn(&Log) -> Option<AuditEvent>,
+}
+
+fn decoded<E: SolEvent>(log: &Log) -> Option<E> {
+    log.log_decode::<E>().ok().map(|l| l.inner.data)
+}
+
+fn id(value: alloy::primitives::U256) -> u64 {
+    u64::try_from(value).unwrap_or(u64::MAX)
+}
+
+/// Every event source of the current contracts.
+pub fn default_sources() -> Vec<EventSource> {
+    let roles = |d: &Deployment| Some(d.role_registry);
+    let consent = |d: &Deployment| Some(d.consent_registry);
+    let index = |d: &Deployment| Some(d.record_index);
+    vec![
+        EventSource {
+            contract: roles,
+            signature: PatientRegistered::SIGNATURE_HASH,
+            patient_topic: 1,
+            decode: |log| decoded::<PatientRegistered>(log).map(|_| AuditEvent::PatientRegistered),
+        },
+        EventSource {
+            contract: consent,
+            signature: AccessGranted::SIGNATURE_HASH,
+            patient_topic: 1,
+            decode: |log| {
+                let e = decoded::<AccessGranted>(log)?;
+                Some(AuditEvent::Granted {
+                    grantee: e.grantee,
+                    scope: Scope::from_sol(&e.scope).ok()?,
+                    purpose: Purpose::from_u8(e.purpose).ok()?,
+                    expiry: e.expiry,
+                    epoch: e.epoch,
+                    submitter: e.submitter,
+                })
+            },
+        },
+        EventSource {
+            contract: consent,
+            signature: AccessRevoked::SIGNATURE_HASH,
+            patient_topic: 1,
+            decode: |log| {
+                let e = decoded::<AccessRevoked>(log)?;
+                Some(AuditEvent::Revoked {
+                    grantee: e.grantee,
+                    new_epoch: e.newEpoch,
+                    submitter: e.submitter,
+                })
+            },
+        },
+        EventSource {
+            contract: consent,
+            signature: EpochKeysShared::SIGNATURE_HASH,
+            patient_topic: 1,
+            decode: |log| {
+                let e = decoded::<EpochKeysShared>(log)?;
+                Some(AuditEvent::EpochKeysShared { grantee: e.grantee, epoch: e.epoch })
+            },
+        },
+        EventSource {
+            contract: consent,
+            signature: AccessRequested::SIGNATURE_HASH,
+            patient_topic: 2,
+            decode: |log| {
+                let e = decoded::<AccessRequested>(log)?;
+                Some(AuditEvent::AccessRequested {
+                    request_id: id(e.requestId),
+                    requester: e.requester,
+                    scope: Scope::from_sol(&e.scope).ok()?,
+                    purpose: Purpose::from_u8(e.purpose).ok()?,
+                    expires_at: e.expiresAt,
+                    reason: e.reason,
+                })
+            },
+        },
+        EventSource {
+            contract: consent,
+            signature: AccessRequestApproved::SIGNATURE_HASH,
+            patient_topic: 2,
+            decode: |log| {
+                let e = decoded::<AccessRequestApproved>(log)?;
+                Some(AuditEvent::RequestApproved {
+                    request_id: id(e.requestId),
+                    requester: e.requester,
+                })
+            },
+        },
+        EventSource {
+            contract: consent,
+            signature: AccessRequestDenied::SIGNATURE_HASH,
+            patient_topic: 2,
+            decode: |log| {
+                let e = decoded::<AccessRequestDenied>(log)?;
+                Some(AuditEvent::RequestDenied {
+                    request_id: id(e.requestId),
+                    requester: e.requester,
+                })
+            },
+        },
+        EventSource {
+            contract: consent,
+            signature: EmergencyAccessOpened::SIGNATURE_HASH,
+            patient_topic: 1,
+            decode: |log| {
+                let e = decoded::<EmergencyAccessOpened>(log)?;
+                Some(AuditEvent::EmergencyOpened {
+                    doctor: e.doctor,
+                    hospital: e.hospital,
+                    until: e.until,
+                    reason: e.reason,
+                })
+            },
+        },
+        EventSource {
+            contract: consent,
+            signature: EmergencyAccessClosed::SIGNATURE_HASH,
+            patient_topic: 1,
+            decode: |log| {
+                let e = decoded::<EmergencyAccessClosed>(log)?;
+                Some(AuditEvent::EmergencyClosed { doctor: e.doctor, closed_by: e.closedBy })
+            },
+        },
+        EventSource {
+            contract: index,
+            signature: RecordAdded::SIGNATURE_HASH,
+            patient_topic: 1,
+            decode: |log| {
+                let e = decoded::<RecordAdded>(log)?;
+                Some(AuditEvent::RecordAdded {
+                    record_id: e.recordId,
+                    writer: e.writer,
+                    category: category_name(&e.category),
+                    epoch: e.epoch,
+                })
+            },
+        },
+        EventSource {
+            contract: index,
+            signature: RecordSuperseded::SIGNATURE_HASH,
+            patient_topic: 1,
+            decode: |log| {
+                let e = decoded::<RecordSuperseded>(log)?;
+                Some(AuditEvent::RecordSuperseded {
+                    record_id: e.recordId,
+                    superseded_by: e.supersededBy,
+                    writer: e.writer,
+                    category: category_name(&e.category),
+                })
+            },
+        },
+        EventSource {
+            contract: index,
+            signature: SearchLogged::SIGNATURE_HASH,
+            patient_topic: 1,
+            decode: |log| {
+                let e = decoded::<SearchLogged>(log)?;
+                Some(AuditEvent::SearchLogged { searcher: e.searcher, commitment: e.commitment })
+            },
+        },
+    ]
+}
+
+/// One entry of the trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// The block.
+    pub block: u64,
+    /// The log's index in the block.
+    pub log_index: u64,
+    /// The block's unix time.
+    pub timestamp: u64,
+    /// The block's time, RFC 3339 UTC.
+    pub time: String,
+    /// The transaction.
+    pub tx_hash: TxHash,
+    /// What happened, typed.
+    pub event: AuditEvent,
+    /// What happened, as one line ([`AuditEvent::describe`]).
+    pub summary: String,
+}
+
+/// A patient's trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timeline {
+    /// The patient.
+    pub patient: Address,
+    /// The last block read (the trail is complete up to it).
+    pub to_block: u64,
+    /// Only entries at or after this unix time, when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    /// The entries, by (block, log index).
+    pub entries: Vec<AuditEntry>,
+}
+
+/// The audit trail of `patient` from every [`default_sources`] event, optionally only from
+/// unix time `since` on.
+pub async fn audit(session: &Session, patient: Address, since: Option<u64>) -> Result<Timeline> {
+    audit_with(session, patient, since, &default_sources()).await
+}
+
+/// [`audit`] over a chosen list of sources.
+pub async fn audit_with(
+    session: &Session,
+    patient: Address,
+    since: Option<u64>,
+    sources: &[EventSource],
+) -> Result<Timeline> {
+    session.require_patient(patient).await?;
+    let deployment = session.deployment();
+    let (head, _) = session.chain().head().await?;
+    // One query per (contract, patient topic): topic 0 matches any of the group's events.
+    let mut groups: Vec<(Address, usize, Vec<&EventSource>)> = Vec::new();
+    for source in sources {
+        let Some(contract) = (source.contract)(deployment) else { continue };
+        match groups.iter_mut().find(|(c, t, _)| *c == contract && *t == source.patient_topic) {
+            Some((_, _, members)) => members.push(source),
+            None => groups.push((contract, source.patient_topic, vec![source])),
+        }
+    }
+    let mut logs: Vec<(Log, AuditEvent)> = Vec::new();
+    for (contract, topic, members) in &groups {
+        let signatures: Vec<B256> = members.iter().map(|s| s.signature).collect();
+        let filter = Filter::new().address(*contract).event_signature(signatures);
+        let filter = match topic {
+            1 => filter.topic1(patient.into_word()),
+            2 => filter.topic2(patient.into_word()),
+            _ => filter.topic3(patient.into_word()),
+        };
+        for log in fetch_logs(session.chain(), &filter, deployment.deployed_at_block, head).await? {
+            let signature = log.topic0().copied().unwrap_or_default();
+            let event =
+                members.iter().filter(|s| s.signature == signature).find_map(|s| (s.decode)(&log));
+            if let Some(event) = event {
+                logs.push((log, event));
+            }
+        }
+    }
+    logs.sort_by_key(|(log, _)| (log.block_number, log.log_index));
+    let mut times = BlockTimes::default();
+    let mut entries = Vec::with_capacity(logs.len());
+    for (log, event) in logs {
+        let timestamp = times.of(session.chain(), &log).await?;
+        if since.is_some_and(|since| timestamp < since) {
+            continue;
+        }
+        entries.push(AuditEntry {
+            block: log.block_number.unwrap_or_default(),
+            log_index: log.log_index.unwrap_or_default(),
+            timestamp,
+            time: rfc3339(timestamp),
+            tx_hash: log.transaction_hash.unwrap_or_default(),
+            summary: event.describe(),
+            event,
+        });
+    }
+    Ok(Timeline { patient, to_block: head, since, entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_source_has_a_distinct_event() {
+        let sources = default_sources();
+        let mut signatures: Vec<B256> = sources.iter().map(|s| s.signature).collect();
+        signatures.sort();
+        signatures.dedup();
+        assert_eq!(signatures.len(), sources.len());
+        assert!(sources.iter().all(|s| (1..=3).contains(&s.patient_topic)));
+    }
+
+    #[test]
+    fn events_serialize_with_their_kind_and_read_as_one_line() {
+        let event = AuditEvent::Granted {
+            grantee: Address::repeat_byte(2),
+            scope: Scope::category("lab").unwrap(),
+            purpose: Purpose::Treatment,
+            expiry: 1_740_837_909,
+            epoch: 0,
+            submitter: Address::repeat_byte(1),
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["kind"], "granted");
+        assert_eq!(json["scope"], "category:lab");
+        assert_eq!(json["purpose"], "treatment");
+        assert_eq!(json["expiry"], 1_740_837_909u64);
+        assert_eq!(
+            event.describe(),
+            "granted 0x0202020202020202020202020202020202020202 category:lab access for treatment until 2025-03-01T14:05:09Z (epoch 0, sent by 0x0101010101010101010101010101010101010101)"
+        );
+        let json = serde_json::to_value(AuditEvent::RequestDenied {
+            request_id: 3,
+            requester: Address::ZERO,
+        })
+        .unwrap();
+        assert_eq!(json["kind"], "requestDenied");
+        assert_eq!(json["requestId"], 3);
+    }
+}

@@ -1,0 +1,135 @@
+//! The patient's key material, as grants hand it over: the master secret (derived from the
+//! signing key, as `ehr-index` defines it), the keys of a scope in an epoch, and a record's
+//! data key read from its envelope. Wrapping is `ehr_index::grant`'s; this module finds the
+//! inputs on chain and in the store.
+
+use crate::logs::fetch_logs;
+use crate::session::Session;
+use crate::{Error, Result};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
+use ehr_contracts::Scope;
+use ehr_contracts::bindings::record_index::RecordIndex::RecordAdded;
+use ehr_crypto::{
+    DataKey, DecryptionKey, EnvelopeReader, GrantKeys, Header, MasterSecret, SecretKey,
+};
+use ehr_index::grant::{grant_keys, grant_scope, wrap_grant};
+use ehr_store::{BlobStore, Cid};
+use futures_util::StreamExt;
+
+/// Envelope headers are a few KiB; anything longer than this is not a header.
+const MAX_HEADER_BYTES: usize = 1 << 20;
+
+/// The signer's master secret for this deployment (the signer must be the patient).
+pub async fn master_secret(session: &Session) -> Result<MasterSecret> {
+    let signer = session.chain().signer()?;
+    let d = session.deployment();
+    Ok(ehr_index::derive_master_secret(signer, d.chain_id, d.record_index).await?)
+}
+
+/// The signer's secp256k1 secret key, for opening envelope slots.
+pub fn signer_secret_key(session: &Session) -> Result<SecretKey> {
+    let bytes = session.chain().signer()?.credential().to_bytes();
+    SecretKey::from_bytes(&bytes).map_err(|_| Error::InvalidPrivateKey)
+}
+
+/// The keys a grant of `scope` in `epoch` hands over. A record scope needs the record's data
+/// key (see [`record_data_key`]); without it this is [`Error::RecordKeyNeeded`].
+pub fn scope_keys(
+    master: &MasterSecret,
+    scope: Scope,
+    epoch: u64,
+    record_key: Option<DataKey>,
+) -> Result<GrantKeys> {
+    match (scope, record_key) {
+        (Scope::Record(record), Some(key)) => Ok(GrantKeys::Record { record, key }),
+        (Scope::Record(record), None) => Err(Error::RecordKeyNeeded { record }),
+        (scope, _) => Ok(grant_keys(master, epoch, grant_scope(&scope))?),
+    }
+}
+
+/// `wrappedKeys` for a grant of `keys` to `grantee`, whose public key is read from the role
+/// registry and checked against its address.
+pub async fn wrap_for_grantee(
+    session: &Session,
+    keys: &GrantKeys,
+    patient: Address,
+    grantee: Address,
+    epoch: u64,
+) -> Result<Bytes> {
+    let public_key = crate::roles::registered_public_key(session, grantee).await?;
+    Ok(wrap_grant(keys, patient, grantee, &public_key, epoch)?)
+}
+
+/// The data key of the signer's record `record_id`, read from its envelope `cid`.
+///
+/// The CID is checked against the digest the record index holds for that record, and the
+/// envelope's context against this deployment and patient, so a wrong CID cannot make a grant
+/// hand over another record's key.
+pub async fn record_data_key(session: &Session, record_id: u64, cid: Cid) -> Result<DataKey> {
+    let patient = session.chain().address()?;
+    let digest = record_digest_on_chain(session, patient, record_id).await?;
+    if digest != ehr_index::record_digest(&cid) {
+        return Err(Error::InvalidRecordCid {
+            record: record_id,
+            cid: cid.to_string(),
+            reason: "its digest is not the one the record index holds for that record".into(),
+        });
+    }
+    let store = session.store().ok_or(Error::NoStore)?;
+    let header_bytes = read_header(store.as_ref(), cid).await?;
+    let (header, _) = Header::parse(&header_bytes)?;
+    let context = *header.context();
+    let d = session.deployment();
+    if context.chain_id != d.chain_id
+        || context.index_contract != d.record_index.0.0
+        || context.patient != patient.0.0
+    {
+        return Err(Error::InvalidRecordCid {
+            record: record_id,
+            cid: cid.to_string(),
+            reason: "the envelope belongs to another patient or deployment".into(),
+        });
+    }
+    let secret = signer_secret_key(session)?;
+    let reader = EnvelopeReader::new(
+        std::io::Cursor::new(header_bytes),
+        DecryptionKey::Secp256k1(&secret),
+        &context,
+    )?;
+    Ok(reader.data_key().clone())
+}
+
+/// The digest of `patient`'s record `record_id` from its `RecordAdded` event.
+async fn record_digest_on_chain(
+    session: &Session,
+    patient: Address,
+    record_id: u64,
+) -> Result<B256> {
+    let d = session.deployment();
+    let filter = Filter::new()
+        .address(d.record_index)
+        .event_signature(RecordAdded::SIGNATURE_HASH)
+        .topic1(patient.into_word())
+        .topic2(B256::from(U256::from(record_id)));
+    let (head, _) = session.chain().head().await?;
+    let logs = fetch_logs(session.chain(), &filter, d.deployed_at_block, head).await?;
+    logs.iter()
+        .find_map(|log| log.log_decode::<RecordAdded>().ok())
+        .map(|event| event.inner.data.digest)
+        .ok_or(Error::UnknownRecord { patient, record: record_id })
+}
+
+/// Reads the envelope's first bytes until they hold a whole header.
+async fn read_header(store: &dyn BlobStore, cid: Cid) -> Result<Vec<u8>> {
+    let mut stream = store.get(cid).await?;
+    let mut bytes = Vec::new();
+    while let Some(piece) = stream.next().await {
+        bytes.extend_from_slice(&piece?);
+        if Header::parse(&bytes).is_ok() || bytes.len() > MAX_HEADER_BYTES {
+            break;
+        }
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,29 @@
+#![doc = include_str!("../README.md")]
+
+pub mod accounts;
+pub mod audit;
+pub mod consent;
+mod dates;
+pub mod deploy;
+pub mod devnet;
+pub mod emergency;
+mod error;
+pub mod export;
+pub mod fetch;
+pub mod journal;
+pub mod keys;
+mod logs;
+pub mod parse;
+pub mod pipeline;
+pub mod record_keys;
+pub mod records;
+pub mod relay;
+pub mod requests;
+pub mod roles;
+pub mod search;
+mod serde_text;
+pub mod session;
+pub mod time;
+
+pub use error::{Error, Result};
+pub use session::{Chain, Session, SessionConfig, TxInfo, load_deployment};

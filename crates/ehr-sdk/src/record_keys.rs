@@ -1,0 +1,120 @@
+//! Which keys a writer or a reader of a patient's records uses.
+//!
+//! The patient derives everything from its master secret (`ehr_index::derive_master_secret`,
+//! a signature of its own account key). Anyone else holds what the patient's grants carried
+//! to it: per key epoch, an epoch key (All grants) or some categories' `K_idx ‖ K_data`
+//! (Category grants), and record data keys (Record grants), read from the consent registry's
+//! `AccessGranted` and `EpochKeysShared` events and unwrapped with its account key.
+//!
+//! - A writer needs `K_idx` (tags) and `K_data` (the envelope's symmetric slot) of the
+//!   patient's current epoch and the record's category ([`writer_keys`]).
+//! - A reader opens the patient's ECIES slot with the patient's account key, or the
+//!   symmetric slot with `K_data` of the record's (epoch, category), or uses a Record grant's
+//!   data key ([`reader_key`]).
+
+use alloy::primitives::{Address, B256};
+use alloy::providers::Provider;
+use alloy::signers::local::PrivateKeySigner;
+use ehr_crypto::{CategoryKeys, SecretKey};
+use ehr_index::{IndexClient, SearchKeys, UnreadableGrant, VerifiedRecord};
+
+use crate::pipeline::ReaderKey;
+use crate::{Error, Result};
+
+/// The keys an account holds for one patient's records.
+#[derive(Debug)]
+pub struct KeyRing {
+    /// The account holding them.
+    pub holder: Address,
+    /// The patient.
+    pub patient: Address,
+    /// The keys (every epoch's for the patient itself).
+    pub keys: SearchKeys,
+    /// Grant events whose key material did not unwrap (wrapped to another key, malformed).
+    pub unreadable: Vec<UnreadableGrant>,
+}
+
+impl KeyRing {
+    /// Whether the holder is the patient (and so holds every key).
+    pub fn is_patient(&self) -> bool {
+        self.holder == self.patient
+    }
+}
+
+/// The account's secret key as the envelope and grant cryptography uses it.
+pub fn secret_key(signer: &PrivateKeySigner) -> SecretKey {
+    SecretKey::from_slice(signer.to_bytes().as_slice())
+        .expect("a local signer's key is a valid secp256k1 scalar")
+}
+
+/// The keys `signer` holds for `patient`'s records, with grants read up to block `to_block`:
+/// its master secret's if it is the patient, else what its grants carried.
+pub async fn key_ring<P: Provider>(
+    client: &IndexClient<P>,
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    patient: Address,
+    to_block: u64,
+) -> Result<KeyRing> {
+    let holder = signer.address();
+    if holder == patient {
+        let master =
+            ehr_index::derive_master_secret(signer, chain_id, client.record_index()).await?;
+        return Ok(KeyRing {
+            holder,
+            patient,
+            keys: SearchKeys::patient(master),
+            unreadable: Vec::new(),
+        });
+    }
+    let granted = client.grantee_keys(patient, &secret_key(signer), to_block).await?;
+    Ok(KeyRing { holder, patient, keys: granted.keys, unreadable: granted.unreadable })
+}
+
+/// `K_idx` and `K_data` for writing a record of `category` in `epoch`.
+pub fn writer_keys(
+    ring: &KeyRing,
+    epoch: u64,
+    category: &ehr_index::Category,
+) -> Result<CategoryKeys> {
+    ring.keys.category_keys(epoch, category).ok_or_else(|| Error::NoCategoryKeys {
+        patient: ring.patient,
+        holder: ring.holder,
+        category: category.name(),
+        epoch,
+    })
+}
+
+/// The key that opens `record` for the holder of `ring`, whose account key `signer` is: the
+/// patient's account key (its ECIES slot), else `K_data` of the record's (epoch, category),
+/// else a Record grant's data key.
+///
+/// Break-glass access lets a doctor *write* without a grant, but hands over no keys: only
+/// grants carry key material.
+pub fn reader_key(
+    ring: &KeyRing,
+    signer: &PrivateKeySigner,
+    record: &VerifiedRecord,
+) -> Result<ReaderKey> {
+    if ring.is_patient() {
+        return Ok(ReaderKey::Secret(secret_key(signer)));
+    }
+    if let Some(keys) = ring.keys.category_keys(record.epoch, &record.category) {
+        return Ok(ReaderKey::Category(keys));
+    }
+    if let Some(key) = ring.keys.record_key(record.record_id) {
+        return Ok(ReaderKey::DataKey(key.clone()));
+    }
+    Err(Error::NoRecordKey {
+        patient: ring.patient,
+        reader: ring.holder,
+        record_id: record.record_id,
+        category: record.category.name(),
+        epoch: record.epoch,
+    })
+}
+
+/// The index's name for a record category.
+pub fn index_category(category: ehr_record::Category) -> ehr_index::Category {
+    ehr_index::Category::from_bytes32(B256::from(category.as_bytes32()))
+}

@@ -1,0 +1,262 @@
+//! Connections: a [`Chain`] is an RPC node (and, when given, the account that signs), a
+//! [`Session`] is a chain plus ehrkit's deployment on it (verified on open) and a blob store.
+//! Every workflow takes one of these, so a CLI, a server or a test sets things up once.
+
+use crate::{Error, Result};
+use alloy::primitives::{Address, TxHash};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::TransactionReceipt;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolEvent;
+use alloy::transports::{RpcError, TransportErrorKind};
+use ehr_contracts::Deployment;
+use ehr_contracts::bindings::consent_registry::ConsentRegistry::ConsentRegistryInstance;
+use ehr_contracts::bindings::record_index::RecordIndex::RecordIndexInstance;
+use ehr_contracts::bindings::role_registry::RoleRegistry::RoleRegistryInstance;
+use ehr_contracts::bindings::{ConsentRegistry, RecordIndex, RoleRegistry};
+use ehr_store::{BlobStore, StoreOptions, StoreUrl};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use url::Url;
+
+/// An RPC node, checked to answer, with an optional signing account.
+#[derive(Clone)]
+pub struct Chain {
+    rpc_url: Url,
+    chain_id: u64,
+    reader: DynProvider,
+    signer: Option<(PrivateKeySigner, DynProvider)>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The signer's key must never reach a log line: show its address only.
+        f.debug_struct("Chain")
+            .field("rpc_url", &self.rpc_url.as_str())
+            .field("chain_id", &self.chain_id)
+            .field("signer", &self.signer.as_ref().map(|(s, _)| s.address()))
+            .finish()
+    }
+}
+
+impl Chain {
+    /// Connects to `rpc_url` and reads its chain id, so an unreachable node fails here with
+    /// [`Error::RpcUnreachable`] rather than in the middle of a workflow.
+    pub async fn connect(rpc_url: Url, signer: Option<PrivateKeySigner>) -> Result<Self> {
+        let reader = ehr_contracts::read_provider(rpc_url.clone());
+        let chain_id =
+            reader.get_chain_id().await.map_err(|e| rpc_error(&rpc_url, "read the chain id", e))?;
+        tracing::debug!(%rpc_url, chain_id, "connected");
+        let signer = signer.map(|signer| {
+            let writer = ehr_contracts::signing_provider(rpc_url.clone(), signer.clone());
+            (signer, writer)
+        });
+        Ok(Self { rpc_url, chain_id, reader, signer })
+    }
+
+    /// The node's URL.
+    pub fn rpc_url(&self) -> &Url {
+        &self.rpc_url
+    }
+
+    /// The chain id the node reported.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// A provider for reads.
+    pub fn reader(&self) -> &DynProvider {
+        &self.reader
+    }
+
+    /// The signing account, or [`Error::NoSigner`].
+    pub fn signer(&self) -> Result<&PrivateKeySigner> {
+        self.signer.as_ref().map(|(s, _)| s).ok_or(Error::NoSigner)
+    }
+
+    /// A provider that signs as the account, or [`Error::NoSigner`].
+    pub fn writer(&self) -> Result<&DynProvider> {
+        self.signer.as_ref().map(|(_, w)| w).ok_or(Error::NoSigner)
+    }
+
+    /// The signing account's address, or [`Error::NoSigner`].
+    pub fn address(&self) -> Result<Address> {
+        Ok(self.signer()?.address())
+    }
+
+    /// The latest block's number and timestamp: "now" as the contracts see it.
+    pub async fn head(&self) -> Result<(u64, u64)> {
+        let block = self
+            .reader
+            .get_block_by_number(Default::default())
+            .await
+            .map_err(|e| rpc_error(&self.rpc_url, "read the latest block", e))?
+            .ok_or(Error::Rpc { action: "read the latest block", reason: "no block".into() })?;
+        Ok((block.header.number, block.header.timestamp))
+    }
+}
+
+/// Classifies a failed read: an answer with an error is the node's complaint, anything else
+/// means the node was not reached.
+pub(crate) fn rpc_error(url: &Url, action: &'static str, e: RpcError<TransportErrorKind>) -> Error {
+    match e {
+        RpcError::ErrorResp(payload) => Error::Rpc { action, reason: payload.message.to_string() },
+        other => Error::RpcUnreachable { url: url.to_string(), reason: root_cause(&other) },
+    }
+}
+
+/// The innermost cause ("Connection refused (os error 111)"), which says more than the
+/// wrappers around it.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+/// How to open a [`Session`].
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The RPC node.
+    pub rpc_url: Url,
+    /// The deployment file.
+    pub deployment: PathBuf,
+    /// The account that signs, if the workflow sends transactions or signs messages.
+    pub signer: Option<PrivateKeySigner>,
+    /// The blob store, if the workflow reads or writes records.
+    pub store: Option<StoreUrl>,
+}
+
+/// A chain with ehrkit deployed on it, verified, and a blob store.
+#[derive(Clone)]
+pub struct Session {
+    chain: Chain,
+    deployment: Deployment,
+    store: Option<Arc<dyn BlobStore>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("chain", &self.chain)
+            .field("deployment", &self.deployment)
+            .field("store", &self.store.is_some())
+            .finish()
+    }
+}
+
+/// Reads a deployment file; a missing file is [`Error::NoDeployment`].
+pub fn load_deployment(path: &Path) -> Result<Deployment> {
+    if !path.exists() {
+        return Err(Error::NoDeployment { path: path.to_path_buf() });
+    }
+    Ok(Deployment::load(path)?)
+}
+
+impl Session {
+    /// Loads the deployment file, connects, checks that the node serves the deployment's chain
+    /// and that every contract has code, and opens the store.
+    pub async fn open(config: SessionConfig) -> Result<Self> {
+        let deployment = load_deployment(&config.deployment)?;
+        let chain = Chain::connect(config.rpc_url, config.signer).await?;
+        Self::with_deployment(chain, deployment, config.store.as_ref()).await
+    }
+
+    /// A session from an existing connection and deployment (verified here).
+    pub async fn with_deployment(
+        chain: Chain,
+        deployment: Deployment,
+        store: Option<&StoreUrl>,
+    ) -> Result<Self> {
+        deployment.verify(chain.reader()).await?;
+        let store = match store {
+            Some(url) => Some(ehr_store::open_store(url, &StoreOptions::default()).await?),
+            None => None,
+        };
+        Ok(Self { chain, deployment, store })
+    }
+
+    /// The connection.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The verified deployment.
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
+    }
+
+    /// The blob store, when one was configured.
+    pub fn store(&self) -> Option<&Arc<dyn BlobStore>> {
+        self.store.as_ref()
+    }
+
+    /// The role registry, for reads.
+    pub fn roles(&self) -> RoleRegistryInstance<DynProvider> {
+        RoleRegistry::new(self.deployment.role_registry, self.chain.reader.clone())
+    }
+
+    /// The role registry, signing as the account.
+    pub fn roles_as_signer(&self) -> Result<RoleRegistryInstance<DynProvider>> {
+        Ok(RoleRegistry::new(self.deployment.role_registry, self.chain.writer()?.clone()))
+    }
+
+    /// The consent registry, for reads.
+    pub fn consent(&self) -> ConsentRegistryInstance<DynProvider> {
+        ConsentRegistry::new(self.deployment.consent_registry, self.chain.reader.clone())
+    }
+
+    /// The consent registry, signing as the account.
+    pub fn consent_as_signer(&self) -> Result<ConsentRegistryInstance<DynProvider>> {
+        Ok(ConsentRegistry::new(self.deployment.consent_registry, self.chain.writer()?.clone()))
+    }
+
+    /// The record index, for reads.
+    pub fn index(&self) -> RecordIndexInstance<DynProvider> {
+        RecordIndex::new(self.deployment.record_index, self.chain.reader.clone())
+    }
+
+    /// Fails with [`Error::UnknownPatient`] unless `account` is a registered patient.
+    pub async fn require_patient(&self, account: Address) -> Result<()> {
+        let registered =
+            ehr_contracts::tx::call("check the patient", self.roles().isPatient(account)).await?;
+        if !registered {
+            return Err(Error::UnknownPatient { account });
+        }
+        Ok(())
+    }
+}
+
+/// Where a transaction landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TxInfo {
+    /// The transaction hash.
+    pub tx_hash: TxHash,
+    /// The block it was mined in.
+    pub block: u64,
+}
+
+impl TxInfo {
+    /// From a receipt.
+    pub fn of(receipt: &TransactionReceipt) -> Self {
+        Self { tx_hash: receipt.transaction_hash, block: receipt.block_number.unwrap_or_default() }
+    }
+}
+
+/// The first `E` event `contract` emitted in `receipt`.
+pub(crate) fn event_in<E: SolEvent>(
+    receipt: &TransactionReceipt,
+    contract: Address,
+    action: &'static str,
+) -> Result<E> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .filter(|log| log.address() == contract)
+        .find_map(|log| E::decode_log_data(log.data()).ok())
+        .ok_or(Error::MissingEvent { action, event: E::SIGNATURE })
+}
