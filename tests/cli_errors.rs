@@ -40,8 +40,9 @@ fn broken_setups_say_what_is_wrong() {
     assert!(line.contains("no deployment file at .ehr/deployment.json"), "{line}");
     // An RPC node that is not there.
     let deployment = serde_json::json!({
-        "format": 1, "chainId": 31337, "deployer": SOMEONE, "deployedAtBlock": 1,
+        "format": 2, "chainId": 31337, "deployer": SOMEONE, "deployedAtBlock": 1,
         "roleRegistry": SOMEONE, "consentRegistry": SOMEONE, "recordIndex": SOMEONE,
+        "claimRegistry": SOMEONE,
     });
     std::fs::write(p.path().join("d.json"), deployment.to_string()).unwrap();
     let line =

@@ -45,7 +45,14 @@ const COMMANDS: &[&str] = &[
     "search",
     "fetch",
     "export",
+    "claim",
+    "claim submit",
+    "claim review",
+    "claim decide",
+    "claim list",
+    "claim show",
     "demo",
+    "serve",
 ];
 
 #[test]

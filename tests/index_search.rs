@@ -271,3 +271,72 @@ async fn verified_search_grants_revocation_and_paging() -> eyre::Result<()> {
     assert_eq!(ids(&search(&nurse_keys.keys, Query::new(["diabète"])?).await?), [1, 2, 3, 6]);
     Ok(())
 }
+
+#[tokio::test]
+async fn cached_searches_equal_full_ones_and_a_rolled_back_state_invalidates_the_cache()
+-> eyre::Result<()> {
+    let chain = TestChain::start(false).await?;
+    let d = chain.deployment.clone();
+    let cast = register(&chain).await?;
+    let patient = cast.patient.address();
+    let p = &cast.patient;
+    let lab = Category::new("lab")?;
+    let master = derive_master_secret(p, d.chain_id, d.record_index).await?;
+    let keys = SearchKeys::patient(master);
+    let provider = chain.reader();
+    let query = Query::new(["diabète"])?;
+    let client = IndexClient::from_deployment(provider.clone(), &d);
+    // Every answer of the cached client must be an uncached client's answer at that block.
+    let check = |expected: Vec<u64>| {
+        let (client, keys, query, provider, d) = (&client, &keys, &query, &provider, &d);
+        async move {
+            let head = client.latest_block().await?;
+            let cached = client.search(patient, keys, query, None).await?;
+            let fresh = IndexClient::from_deployment(provider.clone(), d).without_cache();
+            assert_eq!(cached, fresh.search(patient, keys, query, Some(head)).await?);
+            assert_eq!(ids(&cached), expected);
+            let at = client.cache().unwrap().get(patient).unwrap().index.at_block;
+            assert_eq!(at, head);
+            eyre::Ok(cached)
+        }
+    };
+
+    for words in [&["diabète"][..], &["knee"], &["diabète", "hba1c"]] {
+        add_record(&chain, p, patient, &keys, lab, words).await?;
+    }
+    check(vec![1, 3]).await?;
+    let snapshot: U256 = provider.raw_request("evm_snapshot".into(), ()).await?;
+    // Incremental: two more records, then nothing new at a later block.
+    add_record(&chain, p, patient, &keys, lab, &["diabète"]).await?;
+    add_record(&chain, p, patient, &keys, lab, &["other"]).await?;
+    check(vec![1, 3, 4]).await?;
+    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await?;
+    check(vec![1, 3, 4]).await?;
+    let cached_block = client.latest_block().await?;
+
+    // The chain rolls back to three records and grows past the cached block with one other
+    // record: fewer entries than cached, so the cache is dropped and the search is full.
+    let reverted: bool = provider.raw_request("evm_revert".into(), (snapshot,)).await?;
+    assert!(reverted);
+    let snapshot: U256 = provider.raw_request("evm_snapshot".into(), ()).await?;
+    while client.latest_block().await? < cached_block {
+        let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await?;
+    }
+    add_record(&chain, p, patient, &keys, lab, &["knee", "diabète"]).await?;
+    check(vec![1, 3, 4]).await?;
+    let record4 = client.verified_index(patient, None).await?.record(4).unwrap().digest;
+
+    // Rolled back again, and as many entries as cached but other ones: the accumulator
+    // differs, the cache is dropped again.
+    let reverted: bool = provider.raw_request("evm_revert".into(), (snapshot,)).await?;
+    assert!(reverted);
+    while client.latest_block().await? < cached_block + 1 {
+        let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await?;
+    }
+    add_record(&chain, p, patient, &keys, lab, &["other"]).await?;
+    let found = check(vec![1, 3]).await?;
+    assert_eq!(found.records_scanned, 4);
+    let now = client.verified_index(patient, None).await?;
+    assert_ne!(now.record(4).unwrap().digest, record4);
+    Ok(())
+}

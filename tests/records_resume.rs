@@ -155,5 +155,25 @@ async fn batched_uploads_pipeline_store_and_index() -> eyre::Result<()> {
     )
     .await?;
     assert_eq!(found.hits.iter().map(|h| h.record_id).collect::<Vec<_>>(), [8]);
+
+    // Records are prepared concurrently: the same new content twice in one batch is still
+    // refused as a duplicate, and stored and journaled once.
+    let twice: Vec<BatchItem> = (0..2)
+        .map(|_| BatchItem {
+            source: RecordSource::Bytes {
+                file_name: "same.txt".into(),
+                content_type: Some("text/plain".into()),
+                bytes: b"the same note".to_vec(),
+            },
+            category: None,
+            keywords: vec!["same".into()],
+        })
+        .collect();
+    let refused = upload_many(&world.patient, &journal, patient, twice, BatchOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, ehr_sdk::Error::Duplicate { .. }), "{refused:?}");
+    assert_eq!(journal.entries()?.len(), 11);
+    assert!(records_on_chain(&world, patient).await? <= 11);
     Ok(())
 }

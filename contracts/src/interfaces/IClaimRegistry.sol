@@ -40,10 +40,20 @@ interface IClaimRegistry {
         bytes3 currency
     );
     /// @notice The insurer (`reviewer`: its account or a staff member) started reviewing.
-    event ClaimReviewStarted(uint256 indexed claimId, address indexed insurer, address reviewer);
+    /// @dev `patient` is indexed (as in `ClaimSubmitted`, topic 2) so that a patient's audit
+    /// trail finds every step of its claims with one topic filter.
+    event ClaimReviewStarted(
+        uint256 indexed claimId, address indexed patient, address indexed insurer, address reviewer
+    );
     /// @notice The insurer decided; `reason` explains the decision.
+    /// @dev `patient` is indexed for the audit trail, as in `ClaimReviewStarted`.
     event ClaimDecided(
-        uint256 indexed claimId, address indexed insurer, address reviewer, bool approved, string reason
+        uint256 indexed claimId,
+        address indexed patient,
+        address indexed insurer,
+        address reviewer,
+        bool approved,
+        string reason
     );
 
     /// @notice The caller is not a registered patient.

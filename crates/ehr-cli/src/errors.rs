@@ -67,6 +67,9 @@ pub(crate) fn hint(error: &eyre::Report) -> Option<String> {
             "pass --cid CID of the record's envelope (as `ehr upload` printed it)"
         }
         Sdk::NotADevChain { .. } => "on a real chain, send ether from a funded account instead",
+        Sdk::TooManyClaimGrants { .. } => {
+            "`ehr grant INSURER --scope all --purpose insurance`, then `ehr claim submit … --no-grant`"
+        }
         Sdk::Contract(e) => return contract_hint(e),
         _ => return None,
     };
@@ -80,6 +83,9 @@ fn contract_hint(error: &ehr_contracts::Error) -> Option<String> {
             "use the --rpc-url of the deployment's chain, or the right --deployment file"
         }
         C::NoCode { .. } => "the chain was reset or is another one: run `ehr deploy` again",
+        C::DeploymentInvalid { .. } => {
+            "deploy this version's contracts with `ehr deploy --force`, which replaces the file"
+        }
         C::Rpc { .. } => "check that the RPC node is running (`ehr dev status`) and --rpc-url",
         C::Reverted { reason, .. } => return revert_hint(reason.error_name()),
         _ => return None,
@@ -106,6 +112,19 @@ fn revert_hint(name: &str) -> Option<String> {
         }
         "ConsentRequestNotPending" | "ConsentUnknownRequest" => {
             "see `ehr requests` for the open requests"
+        }
+        "ClaimNotPatient" => "the patient registers with `ehr patient register`",
+        "ClaimInvalidInsurer" => {
+            "the system admin adds insurers with `ehr org add ADDR --kind insurer --name NAME`"
+        }
+        "ClaimRecordNotGranted" => {
+            "submit without --no-grant, so each record is granted to the insurer first"
+        }
+        "ClaimNotInsurer" => {
+            "sign as the claim's insurer or one of its staff (`ehr claim show ID` names the insurer)"
+        }
+        "ClaimInvalidTransition" | "ClaimUnknown" => {
+            "see `ehr claim show ID` or `ehr claim list` for where the claims stand"
         }
         _ => return None,
     };

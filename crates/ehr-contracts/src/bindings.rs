@@ -36,6 +36,17 @@ pub mod record_index {
     );
 }
 
+/// `ClaimRegistry`: insurance claims — submission, review, decision.
+pub mod claim_registry {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        ClaimRegistry,
+        "../../abi/ClaimRegistry.json"
+    );
+}
+
+pub use claim_registry::{ClaimRegistry, IClaimRegistry};
 pub use consent_registry::{ConsentRegistry, IConsentRegistry};
 pub use record_index::{IRecordIndex, RecordIndex};
 pub use role_registry::{IRoleRegistry, RoleRegistry};

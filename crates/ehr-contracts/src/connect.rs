@@ -4,11 +4,43 @@
 //! so a transaction that reverts at estimation (a rejected grant, say) still uses up a nonce,
 //! and every later transaction from that account waits forever behind the gap. ehrkit asks the
 //! node for the pending nonce on every transaction instead.
+//!
+//! Both providers retry a call whose HTTP exchange failed after the connection was made (reset
+//! or closed before the answer; HTTP 429/503) up to 3 times, 150 ms apart. That
+//! is safe for every method ehrkit sends: reads are idempotent, and a retried
+//! `eth_sendRawTransaction` carries the same signed bytes (same hash and nonce), so a node that
+//! already has it answers with an error instead of executing it twice. JSON-RPC errors
+//! (reverts, bad nonces) are answers and are never retried.
 
 use alloy::network::EthereumWallet;
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::client::{ClientBuilder, RpcClient};
 use alloy::signers::local::PrivateKeySigner;
+use alloy::transports::TransportErrorKind;
+use alloy::transports::http::reqwest;
+use alloy::transports::layers::{RateLimitRetryPolicy, RetryBackoffLayer};
 use url::Url;
+
+/// How many times a call whose HTTP exchange failed is sent again.
+const RPC_RETRIES: u32 = 3;
+/// The pause before each retry, in milliseconds.
+const RPC_BACKOFF_MS: u64 = 150;
+
+/// An HTTP client for `rpc_url` that retries failed exchanges (see the module docs).
+fn retrying_client(rpc_url: Url) -> RpcClient {
+    let policy = RateLimitRetryPolicy::default().or(|error| match error.as_transport_err() {
+        Some(TransportErrorKind::BackendGone) => true,
+        // A connection that broke after it was made. A refused connection is not retried:
+        // the node is not there, and the error keeps its cause ("Connection refused").
+        Some(TransportErrorKind::Custom(inner)) => inner
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(|e| !e.is_connect() && (e.is_request() || e.is_timeout() || e.is_body())),
+        _ => false,
+    });
+    // No compute-unit budget: the backoff is the fixed pause only.
+    let layer = RetryBackoffLayer::new_with_policy(RPC_RETRIES, RPC_BACKOFF_MS, u64::MAX, policy);
+    ClientBuilder::default().layer(layer).http(rpc_url)
+}
 
 /// A provider that signs and sends transactions as `signer`.
 pub fn signing_provider(rpc_url: Url, signer: PrivateKeySigner) -> DynProvider {
@@ -17,11 +49,11 @@ pub fn signing_provider(rpc_url: Url, signer: PrivateKeySigner) -> DynProvider {
         .with_simple_nonce_management()
         .fetch_chain_id()
         .wallet(EthereumWallet::from(signer))
-        .connect_http(rpc_url)
+        .connect_client(retrying_client(rpc_url))
         .erased()
 }
 
 /// A provider for reads only.
 pub fn read_provider(rpc_url: Url) -> DynProvider {
-    ProviderBuilder::default().connect_http(rpc_url).erased()
+    ProviderBuilder::default().connect_client(retrying_client(rpc_url)).erased()
 }

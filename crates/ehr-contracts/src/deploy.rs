@@ -1,6 +1,6 @@
 //! Deploying ehrkit's contracts to any EVM chain.
 
-use crate::bindings::{ConsentRegistry, RecordIndex, RoleRegistry};
+use crate::bindings::{ClaimRegistry, ConsentRegistry, RecordIndex, RoleRegistry};
 use crate::deployment::{DEPLOYMENT_FORMAT, Deployment};
 use crate::{Error, Result, tx};
 use alloy::primitives::{Address, aliases::U48};
@@ -20,8 +20,8 @@ pub struct DeployOptions {
 }
 
 /// Deploys `RecordIndex`, `RoleRegistry` and `ConsentRegistry` from the provider's default
-/// signer, wires the index to the registries (whose hooks keep its write-rule mirror), and
-/// returns the deployment (not yet saved).
+/// signer, wires the index to the registries (whose hooks keep its write-rule mirror), deploys
+/// `ClaimRegistry` on top of the three, and returns the deployment (not yet saved).
 ///
 /// The index is deployed first because both registries report to it from their first
 /// transaction on; until `wire` runs, the registries' state changes revert, so a half-finished
@@ -49,6 +49,12 @@ pub async fn deploy<P: Provider>(provider: &P, options: DeployOptions) -> Result
     let index = RecordIndex::new(record_index, provider);
     tx::send("wire the record index", index.wire(role_registry, consent_registry)).await?;
 
+    let sent =
+        ClaimRegistry::deploy_builder(provider, role_registry, consent_registry, record_index)
+            .send()
+            .await;
+    let claim_registry = address_of("ClaimRegistry", &created("ClaimRegistry", sent).await?)?;
+
     Ok(Deployment {
         format: DEPLOYMENT_FORMAT,
         chain_id,
@@ -57,6 +63,7 @@ pub async fn deploy<P: Provider>(provider: &P, options: DeployOptions) -> Result
         role_registry,
         consent_registry,
         record_index,
+        claim_registry,
     })
 }
 

@@ -7,8 +7,9 @@ use alloy::providers::Provider;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The version of the deployment file format this crate writes and reads.
-pub const DEPLOYMENT_FORMAT: u32 = 1;
+/// The version of the deployment file format this crate writes and reads (2: with the claim
+/// registry).
+pub const DEPLOYMENT_FORMAT: u32 = 2;
 
 /// A deployment of ehrkit's contracts on one chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,15 +29,18 @@ pub struct Deployment {
     pub consent_registry: Address,
     /// `RecordIndex`.
     pub record_index: Address,
+    /// `ClaimRegistry`.
+    pub claim_registry: Address,
 }
 
 impl Deployment {
     /// Every contract with its name, for checks and display.
-    pub fn contracts(&self) -> [(&'static str, Address); 3] {
+    pub fn contracts(&self) -> [(&'static str, Address); 4] {
         [
             ("RoleRegistry", self.role_registry),
             ("ConsentRegistry", self.consent_registry),
             ("RecordIndex", self.record_index),
+            ("ClaimRegistry", self.claim_registry),
         ]
     }
 
@@ -44,18 +48,21 @@ impl Deployment {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| Error::DeploymentIo { path: path.into(), source })?;
-        let deployment: Self = serde_json::from_str(&text)
-            .map_err(|e| Error::DeploymentInvalid { path: path.into(), reason: e.to_string() })?;
-        if deployment.format != DEPLOYMENT_FORMAT {
-            return Err(Error::DeploymentInvalid {
-                path: path.into(),
-                reason: format!(
-                    "format {} is not supported (expected {DEPLOYMENT_FORMAT})",
-                    deployment.format
-                ),
-            });
+        let invalid = |reason: String| Error::DeploymentInvalid { path: path.into(), reason };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        // The format first: an older file lacks fields, and "missing field" would hide why.
+        match value.get("format").and_then(serde_json::Value::as_u64) {
+            Some(format) if format == u64::from(DEPLOYMENT_FORMAT) => {}
+            Some(format) => {
+                return Err(invalid(format!(
+                    "format {format} is not supported (expected {DEPLOYMENT_FORMAT}); deploy \
+                     this version's contracts again"
+                )));
+            }
+            None => return Err(invalid("it has no numeric \"format\" field".to_owned())),
         }
-        Ok(deployment)
+        serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
     }
 
     /// Writes the deployment file atomically (temporary file, fsync, rename), so a crash never
@@ -119,6 +126,7 @@ mod tests {
             role_registry: Address::repeat_byte(2),
             consent_registry: Address::repeat_byte(3),
             record_index: Address::repeat_byte(4),
+            claim_registry: Address::repeat_byte(5),
         }
     }
 
@@ -140,6 +148,18 @@ mod tests {
         d.format = 99;
         d.save(&path).unwrap();
         assert!(matches!(Deployment::load(&path), Err(Error::DeploymentInvalid { .. })));
+        // A format-1 file (before the claim registry) says so, not "missing field".
+        let mut value = serde_json::to_value(sample()).unwrap();
+        value["format"] = 1.into();
+        value.as_object_mut().unwrap().remove("claimRegistry");
+        std::fs::write(&path, value.to_string()).unwrap();
+        let message = Deployment::load(&path).unwrap_err().to_string();
+        assert!(message.contains("format 1 is not supported (expected 2)"), "{message}");
+        let mut value = serde_json::to_value(sample()).unwrap();
+        value.as_object_mut().unwrap().remove("claimRegistry");
+        std::fs::write(&path, value.to_string()).unwrap();
+        let message = Deployment::load(&path).unwrap_err().to_string();
+        assert!(message.contains("missing field `claimRegistry`"), "{message}");
         let mut value = serde_json::to_value(sample()).unwrap();
         value["surprise"] = 1.into();
         std::fs::write(&path, value.to_string()).unwrap();

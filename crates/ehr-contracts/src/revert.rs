@@ -1,9 +1,10 @@
 //! Revert data decoded into the contracts' custom errors, with messages that say what is wrong.
 
+use crate::bindings::claim_registry::ClaimRegistry::ClaimRegistryErrors as K;
 use crate::bindings::consent_registry::ConsentRegistry::ConsentRegistryErrors as C;
 use crate::bindings::record_index::RecordIndex::RecordIndexErrors as I;
 use crate::bindings::role_registry::RoleRegistry::RoleRegistryErrors as R;
-use crate::types::Role;
+use crate::types::{ClaimStatus, Role};
 use alloy::primitives::{Bytes, U256};
 use alloy::sol_types::{Panic, Revert, SolError, SolInterface};
 use std::fmt;
@@ -17,6 +18,8 @@ pub enum RevertReason {
     Consent(C),
     /// A `RecordIndex` custom error.
     Index(I),
+    /// A `ClaimRegistry` custom error.
+    Claim(K),
     /// `revert("message")` / `require(…, "message")`.
     Message(String),
     /// A Solidity panic (arithmetic overflow, array bounds, …) with its code.
@@ -37,6 +40,9 @@ impl RevertReason {
         if let Ok(e) = I::abi_decode(data) {
             return Self::Index(e);
         }
+        if let Ok(e) = K::abi_decode(data) {
+            return Self::Claim(e);
+        }
         if let Ok(r) = Revert::abi_decode(data) {
             return Self::Message(r.reason);
         }
@@ -52,6 +58,7 @@ impl RevertReason {
             Self::Role(e) => role_error_name(e),
             Self::Consent(e) => consent_error_name(e),
             Self::Index(e) => index_error_name(e),
+            Self::Claim(e) => claim_error_name(e),
             Self::Message(_) => "Error",
             Self::Panic(_) => "Panic",
             Self::Unknown(_) => "Unknown",
@@ -356,12 +363,78 @@ fn fmt_index(e: &I, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     }
 }
 
+fn claim_error_name(e: &K) -> &'static str {
+    match e {
+        K::ClaimInvalidAmount(_) => "ClaimInvalidAmount",
+        K::ClaimInvalidInsurer(_) => "ClaimInvalidInsurer",
+        K::ClaimInvalidReason(_) => "ClaimInvalidReason",
+        K::ClaimInvalidRecords(_) => "ClaimInvalidRecords",
+        K::ClaimInvalidTransition(_) => "ClaimInvalidTransition",
+        K::ClaimNotInsurer(_) => "ClaimNotInsurer",
+        K::ClaimNotPatient(_) => "ClaimNotPatient",
+        K::ClaimRecordNotGranted(_) => "ClaimRecordNotGranted",
+        K::ClaimUnknown(_) => "ClaimUnknown",
+        K::ClaimUnknownRecord(_) => "ClaimUnknownRecord",
+    }
+}
+
+fn claim_status_name(status: u8) -> String {
+    ClaimStatus::from_u8(status).map_or_else(|_| format!("in status {status}"), |s| s.to_string())
+}
+
+fn fmt_claim(e: &K, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match e {
+        K::ClaimInvalidAmount(_) => f.write_str(
+            "a claim's amount must be positive and its currency three upper-case letters (an ISO 4217 code such as EUR)",
+        ),
+        K::ClaimInvalidInsurer(e) => write!(
+            f,
+            "{} is not an active insurer organization, so no claim can be filed with it",
+            e.insurer
+        ),
+        K::ClaimInvalidReason(_) => f.write_str("a decision reason must be 1 to 256 bytes"),
+        K::ClaimInvalidRecords(e) if e.count.is_zero() => {
+            f.write_str("a claim must list at least one record")
+        }
+        K::ClaimInvalidRecords(e) if e.count > e.max => {
+            write!(f, "a claim lists at most {} records, not {}", e.max, e.count)
+        }
+        K::ClaimInvalidRecords(e) => {
+            write!(f, "a claim lists each record once; this list of {} repeats one", e.count)
+        }
+        K::ClaimInvalidTransition(e) => write!(
+            f,
+            "claim {} is {}: a claim is reviewed once submitted and decided once under review",
+            e.claimId,
+            claim_status_name(e.status)
+        ),
+        K::ClaimNotInsurer(e) => write!(
+            f,
+            "{} may not act on claim {}: only the claim's insurer or its active staff may, while the insurer is active",
+            e.caller, e.claimId
+        ),
+        K::ClaimNotPatient(e) => {
+            write!(f, "{} is not a registered patient, so it cannot file a claim", e.account)
+        }
+        K::ClaimRecordNotGranted(e) => write!(
+            f,
+            "the insurer holds no access to record {}; the patient grants it first (purpose insurance)",
+            e.recordId
+        ),
+        K::ClaimUnknown(e) => write!(f, "there is no claim {}", e.claimId),
+        K::ClaimUnknownRecord(e) => {
+            write!(f, "the patient has no record {} (record numbers start at 1)", e.recordId)
+        }
+    }
+}
+
 impl fmt::Display for RevertReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Role(e) => fmt_role(e, f),
             Self::Consent(e) => fmt_consent(e, f),
             Self::Index(e) => fmt_index(e, f),
+            Self::Claim(e) => fmt_claim(e, f),
             Self::Message(m) => write!(f, "reverted: {m}"),
             Self::Panic(code) => write!(f, "the contract panicked with code {code:#x}"),
             Self::Unknown(data) if data.is_empty() => f.write_str("reverted without a reason"),
@@ -394,6 +467,57 @@ mod tests {
         let reason = RevertReason::decode(&data);
         assert_eq!(reason.error_name(), "RoleAlreadyAssigned");
         assert!(reason.to_string().contains("already registered as patient"));
+    }
+
+    #[test]
+    fn decodes_claim_errors_into_sentences() {
+        use crate::bindings::claim_registry::ClaimRegistry::{
+            ClaimInvalidRecords, ClaimInvalidTransition, ClaimNotInsurer, ClaimRecordNotGranted,
+            ClaimUnknownRecord,
+        };
+        let caller = Address::repeat_byte(7);
+        let cases: [(Vec<u8>, &str, &str); 7] = [
+            (
+                ClaimInvalidTransition { claimId: U256::from(3), status: 3 }.abi_encode(),
+                "ClaimInvalidTransition",
+                "claim 3 is approved: a claim is reviewed once submitted and decided once under review",
+            ),
+            (
+                ClaimNotInsurer { claimId: U256::from(2), caller }.abi_encode(),
+                "ClaimNotInsurer",
+                "may not act on claim 2",
+            ),
+            (
+                ClaimRecordNotGranted { recordId: 9 }.abi_encode(),
+                "ClaimRecordNotGranted",
+                "the insurer holds no access to record 9",
+            ),
+            (
+                ClaimUnknownRecord { recordId: 12 }.abi_encode(),
+                "ClaimUnknownRecord",
+                "the patient has no record 12",
+            ),
+            (
+                ClaimInvalidRecords { count: U256::ZERO, max: U256::from(64) }.abi_encode(),
+                "ClaimInvalidRecords",
+                "at least one record",
+            ),
+            (
+                ClaimInvalidRecords { count: U256::from(65), max: U256::from(64) }.abi_encode(),
+                "ClaimInvalidRecords",
+                "at most 64 records, not 65",
+            ),
+            (
+                ClaimInvalidRecords { count: U256::from(3), max: U256::from(64) }.abi_encode(),
+                "ClaimInvalidRecords",
+                "repeats one",
+            ),
+        ];
+        for (data, name, text) in cases {
+            let reason = RevertReason::decode(&data);
+            assert_eq!(reason.error_name(), name);
+            assert!(reason.to_string().contains(text), "{reason}");
+        }
     }
 
     #[test]

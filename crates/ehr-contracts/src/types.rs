@@ -129,6 +129,60 @@ impl fmt::Display for Purpose {
     }
 }
 
+/// Where an insurance claim stands (`IClaimRegistry.ClaimStatus`): Submitted → UnderReview →
+/// Approved | Rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClaimStatus {
+    /// No claim (an unknown id).
+    None,
+    /// Filed by the patient, waiting for the insurer.
+    Submitted,
+    /// The insurer is reviewing it.
+    UnderReview,
+    /// The insurer approved it.
+    Approved,
+    /// The insurer rejected it.
+    Rejected,
+}
+
+impl ClaimStatus {
+    /// The contract's `uint8`.
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+
+    /// Decodes the contract's `uint8`.
+    pub fn from_u8(value: u8) -> Result<Self> {
+        Ok(match value {
+            0 => Self::None,
+            1 => Self::Submitted,
+            2 => Self::UnderReview,
+            3 => Self::Approved,
+            4 => Self::Rejected,
+            _ => {
+                return Err(Error::UnknownEnumValue { name: "ClaimStatus", value });
+            }
+        })
+    }
+
+    /// Whether the insurer has decided it.
+    pub fn is_decided(self) -> bool {
+        matches!(self, Self::Approved | Self::Rejected)
+    }
+}
+
+impl fmt::Display for ClaimStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::None => "unknown",
+            Self::Submitted => "submitted",
+            Self::UnderReview => "under review",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        })
+    }
+}
+
 /// What a grant covers (`IConsentRegistry.Scope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
@@ -236,6 +290,9 @@ mod tests {
         assert!(Role::from_u8(4).is_err());
         assert!(OrgKind::from_u8(3).is_err());
         assert!(Purpose::from_u8(9).is_err());
+        assert!(ClaimStatus::from_u8(5).is_err());
+        assert_eq!(ClaimStatus::from_u8(2).unwrap(), ClaimStatus::UnderReview);
+        assert_eq!(ClaimStatus::UnderReview.as_u8(), 2);
         let bad = IConsentRegistry::Scope { kind: 3, value: B256::ZERO };
         assert!(Scope::from_sol(&bad).is_err());
     }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod accumulator;
+pub mod cache;
 mod category;
 mod error;
 pub mod grant;
@@ -16,6 +17,7 @@ mod tags;
 pub mod verify;
 
 pub use accumulator::{EntryBody, IndexEntry, LogPosition, accumulate};
+pub use cache::{CachePlan, CachedIndex, IndexCache};
 pub use category::Category;
 pub use error::{Error, Result};
 pub use grant_events::{GranteeKeys, UnreadableGrant};
@@ -27,7 +29,11 @@ pub use master_secret::{
 pub use query::{KeywordMatches, MatchMode, Query, match_keywords};
 pub use search::{IndexClient, SearchHit, SearchResults};
 pub use search_keys::SearchKeys;
-pub use tags::{BUCKETS, MAX_KEYWORDS, TAG_LEN, Tag, TagList, bucket_for, record_digest};
-pub use verify::{Anomaly, IndexState, VerifiedIndex, VerifiedRecord, Verifier, verify_chain};
+pub use tags::{
+    BUCKETS, KeywordTagger, MAX_KEYWORDS, TAG_LEN, Tag, TagList, bucket_for, record_digest,
+};
+pub use verify::{
+    Anomaly, IndexState, VerifiedIndex, VerifiedRecord, Verifier, extend_verified, verify_chain,
+};
 
 pub use ehr_crypto::{CategoryKeys, EpochKey, GrantKeys, GrantScope, IndexKey, MasterSecret};

@@ -62,7 +62,15 @@ where
                 }
                 start = end + 1;
             }
-            Ok(_) => range = (end - start).div_ceil(2).max(1),
+            // Too many logs: shrink the range in proportion (to 90 % of what would fit at
+            // this page's density) rather than halving, so a dense history is not downloaded
+            // several times over before the range fits; never more than halving.
+            Ok(items) => {
+                let span = end - start + 1;
+                let fit = (span as u128 * options.max_logs_per_call as u128 * 9
+                    / (items.len() as u128 * 10)) as u64;
+                range = fit.clamp(1, (end - start).div_ceil(2).max(1));
+            }
             Err(PageError::Refused(reason)) => {
                 if start == end {
                     return Err(Error::RangeRefused { block: start, reason });

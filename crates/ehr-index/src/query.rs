@@ -4,8 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::category::Category;
-use crate::keyword::{Keyword, KeywordKey};
+use crate::keyword::Keyword;
 use crate::search_keys::SearchKeys;
+use crate::tags::KeywordTagger;
 use crate::verify::{VerifiedIndex, VerifiedRecord};
 use crate::{Error, Result};
 
@@ -113,31 +114,48 @@ pub struct KeywordMatches<'a> {
     pub not_readable: usize,
 }
 
+/// The prepared keyword keys of one (epoch, category), or `None` without its keys.
+type Taggers = Option<Vec<KeywordTagger>>;
+
 /// Matches `query`'s keywords and category against every live record of `index` that
-/// `keys` can read. Keyword keys are derived once per (epoch, category).
+/// `keys` can read. Keyword keys are derived once per (epoch, category) and prepared for
+/// tagging ([`KeywordTagger`]); consecutive records of the same (epoch, category) reuse them
+/// without a map lookup, and nothing is allocated per record.
 pub fn match_keywords<'a>(
     index: &'a VerifiedIndex,
     keys: &SearchKeys,
     query: &Query,
 ) -> KeywordMatches<'a> {
-    let mut keyword_keys: HashMap<(u64, Category), Option<Vec<KeywordKey>>> = HashMap::new();
+    let mut prepared: HashMap<(u64, Category), Taggers> = HashMap::new();
     let mut out = KeywordMatches { records: Vec::new(), scanned: 0, not_readable: 0 };
+    let mut current: Option<((u64, Category), Taggers)> = None;
     for record in index.live_records() {
         if query.category.is_some_and(|c| c != record.category) {
             continue;
         }
         out.scanned += 1;
-        let derived = keyword_keys.entry((record.epoch, record.category)).or_insert_with(|| {
-            keys.category_keys(record.epoch, &record.category).map(|category_keys| {
-                query.keywords.iter().map(|w| w.key(category_keys.index_key())).collect()
-            })
-        });
-        let Some(word_keys) = derived else {
+        let slot = (record.epoch, record.category);
+        if current.as_ref().is_none_or(|(at, _)| *at != slot) {
+            if let Some((at, taggers)) = current.take() {
+                prepared.insert(at, taggers);
+            }
+            let taggers = prepared.remove(&slot).unwrap_or_else(|| {
+                keys.category_keys(record.epoch, &record.category).map(|category_keys| {
+                    query
+                        .keywords
+                        .iter()
+                        .map(|w| KeywordTagger::new(&w.key(category_keys.index_key())))
+                        .collect()
+                })
+            });
+            current = Some((slot, taggers));
+        }
+        let Some((_, Some(taggers))) = &current else {
             out.not_readable += 1;
             continue;
         };
-        let mut hits = word_keys.iter().map(|k| record.tags.matches(k, &record.digest));
-        let matched = match (word_keys.is_empty(), query.mode) {
+        let mut hits = taggers.iter().map(|t| record.tags.matches_tagger(t, &record.digest));
+        let matched = match (taggers.is_empty(), query.mode) {
             (true, _) => true,
             (false, MatchMode::All) => hits.all(|hit| hit),
             (false, MatchMode::Any) => hits.any(|hit| hit),

@@ -2,9 +2,9 @@
 //! events up to that block, verify them, match.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use alloy::eips::BlockId;
+use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, B256};
 use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
@@ -13,11 +13,14 @@ use ehr_contracts::bindings::RecordIndex;
 use ehr_contracts::{Deployment, tx};
 
 use crate::accumulator::{EntryBody, IndexEntry, LogPosition};
+use crate::cache::{CachePlan, CachedIndex, IndexCache};
 use crate::category::Category;
 use crate::logs::{FetchOptions, fetch_logs, rpc};
 use crate::query::{Query, match_keywords};
 use crate::search_keys::SearchKeys;
-use crate::verify::{Anomaly, IndexState, VerifiedIndex, VerifiedRecord, verify_chain};
+use crate::verify::{
+    Anomaly, IndexState, VerifiedIndex, VerifiedRecord, extend_verified, verify_chain,
+};
 use crate::{Error, Result};
 
 /// One record a search found.
@@ -58,6 +61,11 @@ pub struct SearchResults {
 ///
 /// Nothing the node says is trusted beyond block positions and timestamps: every event list
 /// is verified against the contract's state at the same block ([`crate::verify`]).
+///
+/// A client keeps the indexes it verified ([`IndexCache`]): a later search of the same
+/// patient still reads the state at its own block, but fetches and verifies only the events
+/// after the cached block (see [`crate::cache`]); [`IndexClient::without_cache`] turns this
+/// off.
 #[derive(Debug)]
 pub struct IndexClient<P> {
     provider: P,
@@ -66,6 +74,7 @@ pub struct IndexClient<P> {
     start_block: u64,
     options: FetchOptions,
     timestamps: Mutex<HashMap<(u64, Option<B256>), u64>>,
+    cache: Option<IndexCache>,
 }
 
 impl<P: Provider> IndexClient<P> {
@@ -79,6 +88,7 @@ impl<P: Provider> IndexClient<P> {
             start_block,
             options: FetchOptions::default(),
             timestamps: Mutex::new(HashMap::new()),
+            cache: Some(IndexCache::new()),
         }
     }
 
@@ -100,6 +110,17 @@ impl<P: Provider> IndexClient<P> {
     pub fn with_options(mut self, options: FetchOptions) -> Self {
         self.options = options;
         self
+    }
+
+    /// Verifies every search in full (no [`IndexCache`]).
+    pub fn without_cache(mut self) -> Self {
+        self.cache = None;
+        self
+    }
+
+    /// The verified-index cache, unless turned off.
+    pub fn cache(&self) -> Option<&IndexCache> {
+        self.cache.as_ref()
     }
 
     /// The provider.
@@ -151,6 +172,20 @@ impl<P: Provider> IndexClient<P> {
     /// The patient's index events up to and including block `to_block`, decoded, in the
     /// node's order (unverified).
     pub async fn entries(&self, patient: Address, to_block: u64) -> Result<Vec<IndexEntry>> {
+        self.entries_between(patient, self.start_block, to_block).await
+    }
+
+    /// The patient's index events of blocks `from_block..=to_block`, decoded, in the node's
+    /// order (unverified).
+    pub async fn entries_between(
+        &self,
+        patient: Address,
+        from_block: u64,
+        to_block: u64,
+    ) -> Result<Vec<IndexEntry>> {
+        if from_block > to_block {
+            return Ok(Vec::new());
+        }
         let filter = Filter::new()
             .address(self.record_index)
             .event_signature(vec![
@@ -158,8 +193,7 @@ impl<P: Provider> IndexClient<P> {
                 RecordIndex::RecordSuperseded::SIGNATURE_HASH,
             ])
             .topic1(patient.into_word());
-        let logs =
-            fetch_logs(&self.provider, &filter, self.start_block, to_block, self.options).await?;
+        let logs = fetch_logs(&self.provider, &filter, from_block, to_block, self.options).await?;
         logs.iter().map(|log| decode_entry(log, self.record_index, patient)).collect()
     }
 
@@ -169,13 +203,93 @@ impl<P: Provider> IndexClient<P> {
         patient: Address,
         at_block: Option<u64>,
     ) -> Result<VerifiedIndex> {
-        let block = match at_block {
-            Some(block) => block,
-            None => self.latest_block().await?,
-        };
+        let index = self.verified_index_shared(patient, at_block).await?;
+        Ok(Arc::unwrap_or_clone(index))
+    }
+
+    /// The number and hash of block `at_block` (the latest block if `None`).
+    async fn block_ref(&self, at_block: Option<u64>) -> Result<(u64, Option<B256>)> {
+        let id = at_block.map_or(BlockNumberOrTag::Latest, BlockNumberOrTag::Number);
+        let block = self
+            .provider
+            .get_block_by_number(id)
+            .await
+            .map_err(|e| rpc("read a block header", e))?
+            .ok_or(Error::UnknownBlock { block: at_block.unwrap_or_default() })?;
+        Ok((block.header.number, Some(block.header.hash)))
+    }
+
+    /// [`IndexClient::verified_index`], through the cache: the state is always read at the
+    /// search's block and the result always equals it; only which events are fetched and
+    /// folded in again depends on the cache.
+    async fn verified_index_shared(
+        &self,
+        patient: Address,
+        at_block: Option<u64>,
+    ) -> Result<Arc<VerifiedIndex>> {
+        let (block, block_hash) = self.block_ref(at_block).await?;
         let state = self.state_at(patient, block).await?;
+        let Some(cache) = &self.cache else {
+            let entries = self.entries(patient, block).await?;
+            return Ok(Arc::new(verify_chain(entries, &state, block)?));
+        };
+        let mut keep = true;
+        if let Some(cached) = cache.take(patient) {
+            let plan = CachePlan::decide(&cached.index, &state, block);
+            if plan == CachePlan::Older {
+                keep = false;
+                cache.insert(patient, cached);
+            } else if plan != CachePlan::Invalidate
+                && self.still_canonical(&cached, block, block_hash).await?
+            {
+                let CachedIndex { index, block_hash: _ } = cached;
+                let extended = match plan {
+                    CachePlan::Reuse if index.at_block == block => Some(index),
+                    CachePlan::Reuse => {
+                        let mut index = index;
+                        let restamped = Arc::make_mut(&mut index);
+                        restamped.at_block = block;
+                        restamped.state = state;
+                        Some(index)
+                    }
+                    CachePlan::Extend { after } => {
+                        match self.entries_between(patient, after + 1, block).await {
+                            Ok(entries) => {
+                                extend_verified(Arc::unwrap_or_clone(index), entries, &state, block)
+                                    .ok()
+                                    .map(Arc::new)
+                            }
+                            Err(_) => None,
+                        }
+                    }
+                    CachePlan::Invalidate | CachePlan::Older => None,
+                };
+                if let Some(index) = extended {
+                    cache.insert(patient, CachedIndex { index: Arc::clone(&index), block_hash });
+                    return Ok(index);
+                }
+            }
+            // Otherwise the entry was taken out: invalidated.
+        }
         let entries = self.entries(patient, block).await?;
-        verify_chain(entries, &state, block)
+        let index = Arc::new(verify_chain(entries, &state, block)?);
+        if keep {
+            cache.insert(patient, CachedIndex { index: Arc::clone(&index), block_hash });
+        }
+        Ok(index)
+    }
+
+    /// Whether the block a cached index was verified at is still the chain's block of that
+    /// number (a reorganization may have replaced it).
+    async fn still_canonical(
+        &self,
+        cached: &CachedIndex,
+        block: u64,
+        block_hash: Option<B256>,
+    ) -> Result<bool> {
+        let at = cached.index.at_block;
+        let now = if at == block { block_hash } else { self.block_ref(Some(at)).await?.1 };
+        Ok(now.is_some() && now == cached.block_hash)
     }
 
     /// Searches the patient's index, verified at `at_block` (the latest block if `None`).
@@ -187,7 +301,7 @@ impl<P: Provider> IndexClient<P> {
         at_block: Option<u64>,
     ) -> Result<SearchResults> {
         query.validate()?;
-        let index = self.verified_index(patient, at_block).await?;
+        let index = self.verified_index_shared(patient, at_block).await?;
         self.search_verified(&index, keys, query).await
     }
 

@@ -41,14 +41,38 @@ impl fmt::Debug for Tag {
 impl KeywordKey {
     /// This keyword's tag for the record whose on-chain digest is `digest`.
     pub fn tag(&self, digest: &B256) -> Tag {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.as_bytes())
+        KeywordTagger::new(self).tag(digest)
+    }
+}
+
+/// A keyword key made ready to tag many records: the HMAC key schedule and the label are
+/// absorbed once, so each record costs only the digest and the finalization.
+#[derive(Clone)]
+pub struct KeywordTagger(Hmac<Sha256>);
+
+impl KeywordTagger {
+    /// Prepares `key`.
+    pub fn new(key: &KeywordKey) -> Self {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes())
             .expect("HMAC takes keys of any length");
         mac.update(labels::TAG);
+        Self(mac)
+    }
+
+    /// The keyword's tag for the record whose on-chain digest is `digest`.
+    pub fn tag(&self, digest: &B256) -> Tag {
+        let mut mac = self.0.clone();
         mac.update(digest.as_slice());
         let out = mac.finalize().into_bytes();
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(&out[..TAG_LEN]);
         Tag(tag)
+    }
+}
+
+impl fmt::Debug for KeywordTagger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeywordTagger([redacted])")
     }
 }
 
@@ -151,6 +175,11 @@ impl TagList {
     /// Whether the record whose digest is `digest` carries `keyword` under `keyword_key`.
     pub fn matches(&self, keyword_key: &KeywordKey, digest: &B256) -> bool {
         self.contains(&keyword_key.tag(digest))
+    }
+
+    /// [`TagList::matches`] with a prepared key.
+    pub fn matches_tagger(&self, tagger: &KeywordTagger, digest: &B256) -> bool {
+        self.contains(&tagger.tag(digest))
     }
 }
 

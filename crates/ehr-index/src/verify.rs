@@ -136,6 +136,8 @@ pub struct Verifier {
     pending: Option<(u64, u64, u64, B256)>,
     anomalies: Vec<Anomaly>,
     at_block: Option<u64>,
+    /// When resumed: the block verified before; entries must come after it.
+    after_block: Option<u64>,
 }
 
 impl Verifier {
@@ -145,12 +147,37 @@ impl Verifier {
         Self { at_block, ..Self::default() }
     }
 
+    /// A verifier that continues from an index verified earlier, so that only the entries
+    /// after it need to be fetched and checked (the incremental search cache).
+    ///
+    /// Its state is the one [`Verifier::finish`] checked against the contract: accumulator and
+    /// entry count from `index.state`, the last position from the last record (a verified
+    /// index never ends on a tombstone: each is followed by its superseding record). Entries
+    /// pushed later must lie after `index.at_block` and, when `at_block` is given, not after it.
+    pub fn resume(index: VerifiedIndex, at_block: Option<u64>) -> Self {
+        let VerifiedIndex { records, state, at_block: verified_at, anomalies } = index;
+        Self {
+            accumulator: state.accumulator,
+            entries: state.entries,
+            last: records.last().map(|record| record.position),
+            records,
+            pending: None,
+            anomalies,
+            at_block,
+            after_block: Some(verified_at),
+        }
+    }
+
     /// Checks and folds in the next entry.
     pub fn push(&mut self, entry: IndexEntry) -> Result<()> {
         let position = entry.position;
         let block = position.block;
         if let Some(at_block) = self.at_block.filter(|at_block| block > *at_block) {
             return Err(Error::EntryAfterBlock { block, at_block });
+        }
+        if self.after_block.is_some_and(|after| block <= after) {
+            // An entry inside the range already verified: the node lied now or then.
+            return Err(Error::OutOfOrder { block, log_index: position.log_index });
         }
         match self.last {
             Some(last) if last == position => {
@@ -265,6 +292,26 @@ impl Verifier {
             anomalies: self.anomalies,
         })
     }
+}
+
+/// Extends `index` (verified at `index.at_block`) with the entries of the blocks after it up
+/// to `at_block`, and checks the result against the state read at `at_block` exactly as a
+/// full verification would: the accumulator is a hash chain, so equality with `expected`
+/// proves the cached entries followed by `new_entries` are the contract's entries.
+pub fn extend_verified(
+    index: VerifiedIndex,
+    new_entries: impl IntoIterator<Item = IndexEntry>,
+    expected: &IndexState,
+    at_block: u64,
+) -> Result<VerifiedIndex> {
+    if at_block < index.at_block {
+        return Err(Error::EntryAfterBlock { block: index.at_block, at_block });
+    }
+    let mut verifier = Verifier::resume(index, Some(at_block));
+    for entry in new_entries {
+        verifier.push(entry)?;
+    }
+    verifier.finish(expected, at_block)
 }
 
 /// Verifies a whole entry list against the state read at `at_block` ([`Verifier`]).

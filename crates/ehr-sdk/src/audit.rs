@@ -1,12 +1,13 @@
 //! A patient's audit trail, read from chain events: every registration, grant, revocation,
-//! epoch-key share, access request and answer, record write and correction, logged search and
-//! break-glass access, in chain order, with block times.
+//! epoch-key share, access request and answer, record write and correction, logged search,
+//! break-glass access and insurance claim step, in chain order, with block times.
 //!
 //! Each kind of event is an [`EventSource`] (where it is emitted, which topic holds the
 //! patient, how to decode it); [`default_sources`] lists them, and a new contract's events
-//! (claims) join the trail by adding sources there.
+//! join the trail by adding sources there (as the claim registry's three did).
 
 use crate::Result;
+use crate::claims::Currency;
 use crate::logs::{BlockTimes, fetch_logs};
 use crate::serde_text::display;
 use crate::session::Session;
@@ -14,6 +15,7 @@ use crate::time::rfc3339;
 use alloy::primitives::{Address, B256, TxHash};
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
+use ehr_contracts::bindings::ClaimRegistry::{ClaimDecided, ClaimReviewStarted, ClaimSubmitted};
 use ehr_contracts::bindings::ConsentRegistry::{
     AccessGranted, AccessRequestApproved, AccessRequestDenied, AccessRequested, AccessRevoked,
     EmergencyAccessClosed, EmergencyAccessOpened, EpochKeysShared,
@@ -140,6 +142,41 @@ pub enum AuditEvent {
         /// Who closed it.
         closed_by: Address,
     },
+    /// The patient filed an insurance claim.
+    ClaimSubmitted {
+        /// The claim.
+        claim_id: u64,
+        /// The insurer it was filed with.
+        insurer: Address,
+        /// The records it covers.
+        record_ids: Vec<u64>,
+        /// The amount, e.g. `120.50`.
+        amount: String,
+        /// The ISO 4217 code.
+        currency: String,
+    },
+    /// The insurer started reviewing a claim.
+    ClaimReviewStarted {
+        /// The claim.
+        claim_id: u64,
+        /// The insurer.
+        insurer: Address,
+        /// Who started it: the insurer's account or a staff member.
+        reviewer: Address,
+    },
+    /// The insurer decided a claim.
+    ClaimDecided {
+        /// The claim.
+        claim_id: u64,
+        /// The insurer.
+        insurer: Address,
+        /// Who decided: the insurer's account or a staff member.
+        reviewer: Address,
+        /// Approved (true) or rejected.
+        approved: bool,
+        /// The insurer's reason.
+        reason: String,
+    },
 }
 
 fn category_name(value: &B256) -> String {
@@ -186,6 +223,20 @@ impl AuditEvent {
             Self::EmergencyClosed { doctor, closed_by } => {
                 format!("emergency access of {doctor} closed by {closed_by}")
             }
+            Self::ClaimSubmitted { claim_id, insurer, record_ids, amount, currency } => {
+                let records: Vec<String> = record_ids.iter().map(u64::to_string).collect();
+                format!(
+                    "claim {claim_id} filed with {insurer} for {amount} {currency} over records {}",
+                    records.join(", ")
+                )
+            }
+            Self::ClaimReviewStarted { claim_id, reviewer, .. } => {
+                format!("claim {claim_id} taken into review by {reviewer}")
+            }
+            Self::ClaimDecided { claim_id, reviewer, approved, reason, .. } => format!(
+                "claim {claim_id} {} by {reviewer}: {reason:?}",
+                if *approved { "approved" } else { "rejected" }
+            ),
         }
     }
 }
@@ -216,6 +267,7 @@ pub fn default_sources() -> Vec<EventSource> {
     let roles = |d: &Deployment| Some(d.role_registry);
     let consent = |d: &Deployment| Some(d.consent_registry);
     let index = |d: &Deployment| Some(d.record_index);
+    let claims = |d: &Deployment| Some(d.claim_registry);
     vec![
         EventSource {
             contract: roles,
@@ -361,6 +413,50 @@ pub fn default_sources() -> Vec<EventSource> {
                 Some(AuditEvent::SearchLogged { searcher: e.searcher, commitment: e.commitment })
             },
         },
+        EventSource {
+            contract: claims,
+            signature: ClaimSubmitted::SIGNATURE_HASH,
+            patient_topic: 2,
+            decode: |log| {
+                let e = decoded::<ClaimSubmitted>(log)?;
+                let currency = Currency::from_sol(e.currency).ok()?;
+                Some(AuditEvent::ClaimSubmitted {
+                    claim_id: id(e.claimId),
+                    insurer: e.insurer,
+                    record_ids: e.recordIds,
+                    amount: currency.format_amount(e.amount),
+                    currency: currency.to_string(),
+                })
+            },
+        },
+        EventSource {
+            contract: claims,
+            signature: ClaimReviewStarted::SIGNATURE_HASH,
+            patient_topic: 2,
+            decode: |log| {
+                let e = decoded::<ClaimReviewStarted>(log)?;
+                Some(AuditEvent::ClaimReviewStarted {
+                    claim_id: id(e.claimId),
+                    insurer: e.insurer,
+                    reviewer: e.reviewer,
+                })
+            },
+        },
+        EventSource {
+            contract: claims,
+            signature: ClaimDecided::SIGNATURE_HASH,
+            patient_topic: 2,
+            decode: |log| {
+                let e = decoded::<ClaimDecided>(log)?;
+                Some(AuditEvent::ClaimDecided {
+                    claim_id: id(e.claimId),
+                    insurer: e.insurer,
+                    reviewer: e.reviewer,
+                    approved: e.approved,
+                    reason: e.reason,
+                })
+            },
+        },
     ]
 }
 
@@ -503,5 +599,17 @@ mod tests {
         .unwrap();
         assert_eq!(json["kind"], "requestDenied");
         assert_eq!(json["requestId"], 3);
+        let decided = AuditEvent::ClaimDecided {
+            claim_id: 2,
+            insurer: Address::repeat_byte(3),
+            reviewer: Address::repeat_byte(4),
+            approved: true,
+            reason: "covered".into(),
+        };
+        assert_eq!(serde_json::to_value(&decided).unwrap()["kind"], "claimDecided");
+        assert_eq!(
+            decided.describe(),
+            "claim 2 approved by 0x0404040404040404040404040404040404040404: \"covered\""
+        );
     }
 }

@@ -149,6 +149,43 @@ pub enum Error {
         /// Why it does not fit.
         reason: String,
     },
+    /// The Record grants a claim needs would pass the consent registry's limit of separately
+    /// scoped grants per grantee.
+    #[error(
+        "granting {new} more records to insurer {insurer} would pass the limit of {max} \
+         separately scoped grants patient {patient} may give it (it holds {held}): grant it all \
+         records or a category with purpose insurance instead, and file the claim relying on \
+         that grant"
+    )]
+    TooManyClaimGrants {
+        /// The patient.
+        patient: Address,
+        /// The insurer.
+        insurer: Address,
+        /// Grants the insurer holds from the patient already.
+        held: usize,
+        /// Record grants the claim would add.
+        new: usize,
+        /// The consent registry's limit.
+        max: usize,
+    },
+    /// The reviewer holds no key for a record of the claim: the patient's grants carry the
+    /// keys to the insurer's own account, not to its staff.
+    #[error(
+        "{reviewer} holds no key for record {record_id} of claim {claim_id}: the patient's \
+         grants carry the record keys to the insurer's account {insurer}, so review as that \
+         account (its staff may decide)"
+    )]
+    NoClaimRecordKey {
+        /// The claim.
+        claim_id: u64,
+        /// The record.
+        record_id: u64,
+        /// Who tried to review.
+        reviewer: Address,
+        /// The claim's insurer.
+        insurer: Address,
+    },
     /// The patient has no such record in the index.
     #[error("patient {patient} has no record {record}")]
     UnknownRecord {

@@ -17,13 +17,14 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use alloy::primitives::{Address, B256};
+use ehr_index::VerifiedRecord;
 use ehr_record::{Limits, RecordError, read_frame};
 use ehr_store::{BlobStore, Cid, Codec};
 use futures_util::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::pipeline::{ExpectedContext, open_record, plaintext_read_error};
+use crate::pipeline::{ExpectedContext, ReaderKey, open_record, plaintext_read_error};
 use crate::record_keys::{key_ring, reader_key};
 use crate::records::{index_client, session_store};
 use crate::session::Session;
@@ -112,7 +113,24 @@ pub async fn fetch(
     let ring =
         key_ring(&client, signer, session.chain().chain_id(), patient, index.at_block).await?;
     let key = reader_key(&ring, signer, record)?;
-    let cid = locate_envelope(&**store, record_id, record.digest).await?;
+    fetch_verified(session, &**store, patient, record, index.at_block, key, output).await
+}
+
+/// Fetches `record`, an entry of `patient`'s index verified at block `verified_at_block`,
+/// with `key`: locates its envelope by the verified digest, decrypts and checks it, and
+/// writes it to `output`. [`fetch`] after the index and key lookups, shared with workflows
+/// that fetch many records of one verified index (claim reviews).
+pub(crate) async fn fetch_verified(
+    session: &Session,
+    store: &dyn BlobStore,
+    patient: Address,
+    record: &VerifiedRecord,
+    verified_at_block: u64,
+    key: ReaderKey,
+    output: FetchOutput,
+) -> Result<FetchReport> {
+    let record_id = record.record_id;
+    let cid = locate_envelope(store, record_id, record.digest).await?;
     let d = session.deployment();
     let expected = ExpectedContext::Patient {
         chain_id: d.chain_id,
@@ -121,7 +139,7 @@ pub async fn fetch(
     };
     let (written, output) = match output {
         FetchOutput::Writer(out) => {
-            let (written, _) = open_record(&**store, cid, key, expected, move |plaintext| {
+            let (written, _) = open_record(store, cid, key, expected, move |plaintext| {
                 write_record(plaintext, out)
             })
             .await?;
@@ -130,7 +148,7 @@ pub async fn fetch(
         FetchOutput::File(path) => {
             let partial = PartialFile::create(&path)?;
             let file = partial.file()?;
-            let opened = open_record(&**store, cid, key, expected, move |plaintext| {
+            let opened = open_record(store, cid, key, expected, move |plaintext| {
                 let out = BufWriter::new(file);
                 write_record(plaintext, out)
             })
@@ -148,7 +166,7 @@ pub async fn fetch(
         category: record.category.name(),
         epoch: record.epoch,
         writer: record.writer,
-        verified_at_block: index.at_block,
+        verified_at_block,
         superseded_by: record.superseded_by,
         resource_type: written.resource_type,
         content_type: written.content_type,

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod claims;
 pub mod consent;
 mod dates;
 pub mod deploy;

@@ -19,7 +19,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy::primitives::{Address, B256};
@@ -31,6 +32,7 @@ use ehr_crypto::{DataKey, PublicKey, Recipients, RecordContext, RecordId};
 use ehr_index::{IndexClient, Keyword, MAX_KEYWORDS, TagList, record_digest};
 use ehr_record::{Record, RecordInput};
 use ehr_store::BlobStore;
+use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -43,6 +45,10 @@ use crate::{Error, Result};
 
 /// Most records `addRecords` takes in one transaction (the contract's limit).
 pub const MAX_BATCH: usize = 256;
+
+/// How many records [`upload_many`] prepares (validates, encrypts, stores and journals, each
+/// fsynced) at once.
+const PREPARE_CONCURRENCY: usize = 16;
 
 /// What a record is made from.
 pub enum RecordSource {
@@ -260,7 +266,7 @@ pub async fn store_and_journal(
     journal: &Journal,
     request: UploadRequest,
 ) -> Result<PendingUpload> {
-    let mut writer = Writer::open(session, journal, request.patient).await?;
+    let writer = Writer::open(session, journal, request.patient).await?;
     let UploadRequest { source, category, keywords, allow_duplicate, progress, .. } = request;
     writer.prepare(source, category, &keywords, allow_duplicate, progress).await
 }
@@ -332,7 +338,10 @@ struct Writer<'a> {
     epoch: u64,
     ring: KeyRing,
     /// Categories `canWrite` allowed.
-    allowed: HashSet<ehr_record::Category>,
+    allowed: Mutex<HashSet<ehr_record::Category>>,
+    /// Content being uploaded by this writer and not yet journaled (the journal's duplicate
+    /// check cannot see it while records are prepared concurrently).
+    claimed: Mutex<HashSet<B256>>,
 }
 
 impl<'a> Writer<'a> {
@@ -355,13 +364,14 @@ impl<'a> Writer<'a> {
             patient_key,
             epoch,
             ring,
-            allowed: HashSet::new(),
+            allowed: Mutex::new(HashSet::new()),
+            claimed: Mutex::new(HashSet::new()),
         })
     }
 
     /// Fails unless the writer may write `category` for the patient now.
-    async fn check_allowed(&mut self, category: ehr_record::Category) -> Result<()> {
-        if self.allowed.contains(&category) {
+    async fn check_allowed(&self, category: ehr_record::Category) -> Result<()> {
+        if lock(&self.allowed).contains(&category) {
             return Ok(());
         }
         let writer = self.ring.holder;
@@ -374,12 +384,12 @@ impl<'a> Writer<'a> {
                 category: category.as_str().to_owned(),
             });
         }
-        self.allowed.insert(category);
+        lock(&self.allowed).insert(category);
         Ok(())
     }
 
     async fn prepare(
-        &mut self,
+        &self,
         source: RecordSource,
         category: Option<ehr_record::Category>,
         keywords: &[String],
@@ -408,6 +418,10 @@ impl<'a> Writer<'a> {
             if let Some(first) = earlier.first() {
                 let record_id = earlier.iter().find_map(|e| e.record_id).or(first.record_id);
                 return Err(Error::Duplicate { patient: self.patient, record_id });
+            }
+            // The same content earlier in this batch, still being prepared.
+            if !lock(&self.claimed).insert(validated.content_sha256) {
+                return Err(Error::Duplicate { patient: self.patient, record_id: None });
             }
         }
         let keys = writer_keys(&self.ring, self.epoch, &category)?;
@@ -453,9 +467,23 @@ impl<'a> Writer<'a> {
             tx_hash: None,
             problem: None,
         };
-        self.journal.write(&entry)?;
+        // fsyncs: off the async worker, so that concurrent preparations overlap.
+        write_journal(self.journal, &entry).await?;
         Ok(PendingUpload { entry, resource_type, content_type })
     }
+}
+
+/// Locks a mutex whose data stays consistent whatever panicked while it was held.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Writes a journal entry (atomically, fsynced: [`Journal::write`]) on the blocking pool.
+async fn write_journal(journal: &Journal, entry: &JournalEntry) -> Result<()> {
+    let (journal, entry) = (journal.clone(), entry.clone());
+    tokio::task::spawn_blocking(move || journal.write(&entry))
+        .await
+        .expect("writing a journal entry does not panic")
 }
 
 /// Normalizes keywords, refusing empty ones and more than 64 distinct.
@@ -663,19 +691,45 @@ pub async fn upload_many(
     options: BatchOptions,
 ) -> Result<BatchReport> {
     let batch_size = options.batch_size.clamp(1, MAX_BATCH);
-    let mut writer = Writer::open(session, journal, patient).await?;
+    let writer = Writer::open(session, journal, patient).await?;
     let epoch = writer.epoch;
     let (tx, mut rx) = mpsc::channel::<PendingUpload>(batch_size * 2);
-    let produce = async move {
-        for item in items {
-            let pending = writer
-                .prepare(item.source, item.category, &item.keywords, options.allow_duplicate, None)
-                .await?;
-            if tx.send(pending).await.is_err() {
-                break; // the indexing side failed; its error is reported
+    let produce = async {
+        // Up to PREPARE_CONCURRENCY records are validated, encrypted, stored (fsynced) and
+        // journaled (fsynced) at once; they reach the indexing side in input order. After a
+        // failure no new record is started, and those in flight are finished (stored and
+        // journaled as pending, for `resume`) but not indexed.
+        let failed = AtomicBool::new(false);
+        let (writer, failed) = (&writer, &failed);
+        let mut prepared = stream::iter(items)
+            .map(|item| async move {
+                if failed.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let BatchItem { source, category, keywords } = item;
+                let pending = writer
+                    .prepare(source, category, &keywords, options.allow_duplicate, None)
+                    .await;
+                if pending.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                Some(pending)
+            })
+            .buffered(PREPARE_CONCURRENCY);
+        let (mut error, mut sending) = (None, true);
+        while let Some(pending) = prepared.next().await {
+            match pending {
+                Some(Ok(pending)) if sending && error.is_none() => {
+                    // A send fails when the indexing side failed; its error is reported.
+                    sending = tx.send(pending).await.is_ok();
+                    failed.fetch_or(!sending, Ordering::Relaxed);
+                }
+                Some(Err(failure)) if error.is_none() => error = Some(failure),
+                _ => {}
             }
         }
-        Ok::<_, Error>(())
+        drop(tx);
+        error.map_or(Ok(()), Err)
     };
     let consume = async move {
         let mut records = Vec::new();
@@ -739,9 +793,14 @@ async fn index_batch(
         entry.status = EntryStatus::Done;
         entry.record_id = Some(record_id);
         entry.tx_hash = Some(tx.tx_hash);
-        journal.write(entry)?;
         ids.push(record_id);
     }
+    // Marking the entries done: fsynced writes, several at once.
+    stream::iter(entries.iter())
+        .map(|entry| write_journal(journal, entry))
+        .buffer_unordered(PREPARE_CONCURRENCY)
+        .try_collect::<()>()
+        .await?;
     Ok((tx, ids))
 }
 

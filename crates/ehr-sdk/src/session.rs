@@ -10,10 +10,11 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
 use alloy::transports::{RpcError, TransportErrorKind};
 use ehr_contracts::Deployment;
+use ehr_contracts::bindings::claim_registry::ClaimRegistry::ClaimRegistryInstance;
 use ehr_contracts::bindings::consent_registry::ConsentRegistry::ConsentRegistryInstance;
 use ehr_contracts::bindings::record_index::RecordIndex::RecordIndexInstance;
 use ehr_contracts::bindings::role_registry::RoleRegistry::RoleRegistryInstance;
-use ehr_contracts::bindings::{ConsentRegistry, RecordIndex, RoleRegistry};
+use ehr_contracts::bindings::{ClaimRegistry, ConsentRegistry, RecordIndex, RoleRegistry};
 use ehr_store::{BlobStore, StoreOptions, StoreUrl};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -216,6 +217,16 @@ impl Session {
     /// The record index, for reads.
     pub fn index(&self) -> RecordIndexInstance<DynProvider> {
         RecordIndex::new(self.deployment.record_index, self.chain.reader.clone())
+    }
+
+    /// The claim registry, for reads.
+    pub fn claims(&self) -> ClaimRegistryInstance<DynProvider> {
+        ClaimRegistry::new(self.deployment.claim_registry, self.chain.reader.clone())
+    }
+
+    /// The claim registry, signing as the account.
+    pub fn claims_as_signer(&self) -> Result<ClaimRegistryInstance<DynProvider>> {
+        Ok(ClaimRegistry::new(self.deployment.claim_registry, self.chain.writer()?.clone()))
     }
 
     /// Fails with [`Error::UnknownPatient`] unless `account` is a registered patient.

@@ -5,10 +5,11 @@ use crate::context::Context;
 use crate::output::Render;
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
-use ehr_contracts::{OrgKind, Purpose, Role, Scope};
+use ehr_contracts::{ClaimStatus, OrgKind, Purpose, Role, Scope};
 use ehr_devstack::{AnvilNode, AnvilOptions, Lifetime};
 use ehr_record::Category;
 use ehr_sdk::audit::{self, AuditEvent};
+use ehr_sdk::claims::{self, Currency, ReviewOutput};
 use ehr_sdk::consent::{self, GrantSpec};
 use ehr_sdk::deploy::DeployRequest;
 use ehr_sdk::devnet::{STACK_FORMAT, ServiceInfo, StackFile};
@@ -75,7 +76,6 @@ struct Step {
 #[serde(tag = "outcome", rename_all = "camelCase")]
 enum Outcome {
     Verified { check: String },
-    Skipped { reason: String },
 }
 
 /// The story so far; prints each step as it finishes unless the output is JSON.
@@ -107,10 +107,8 @@ impl Story {
     fn finish(&mut self, outcome: Outcome) {
         let (title, lines) = self.current.take().unwrap_or_default();
         if self.live {
-            match &outcome {
-                Outcome::Verified { check } => println!("   ✓ {check}"),
-                Outcome::Skipped { reason } => println!("   – SKIPPED: {reason}"),
-            }
+            let Outcome::Verified { check } = &outcome;
+            println!("   ✓ {check}");
         }
         self.steps.push(Step { number: self.steps.len() + 1, title, lines, outcome });
     }
@@ -192,16 +190,7 @@ fn json_output() -> bool {
 }
 
 fn summary(report: &DemoReport) -> String {
-    let skipped: Vec<&Step> =
-        report.steps.iter().filter(|s| matches!(s.outcome, Outcome::Skipped { .. })).collect();
-    let mut out = format!("All {} steps verified", report.steps.len() - skipped.len());
-    if !skipped.is_empty() {
-        let names: Vec<String> =
-            skipped.iter().map(|s| format!("{}. {}", s.number, s.title)).collect();
-        out.push_str(&format!(" ({} skipped: {})", skipped.len(), names.join("; ")));
-    }
-    out.push('.');
-    out
+    format!("All {} steps verified.", report.steps.len())
 }
 
 impl Render for DemoReport {
@@ -212,10 +201,8 @@ impl Render for DemoReport {
             for line in &step.lines {
                 out.push_str(&format!("   {line}\n"));
             }
-            match &step.outcome {
-                Outcome::Verified { check } => out.push_str(&format!("   ✓ {check}\n")),
-                Outcome::Skipped { reason } => out.push_str(&format!("   – SKIPPED: {reason}\n")),
-            }
+            let Outcome::Verified { check } = &step.outcome;
+            out.push_str(&format!("   ✓ {check}\n"));
         }
         out.push_str(&summary(self));
         out
@@ -302,6 +289,7 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
     story.line(format!("RoleRegistry    {}", d.role_registry));
     story.line(format!("ConsentRegistry {}", d.consent_registry));
     story.line(format!("RecordIndex     {}", d.record_index));
+    story.line(format!("ClaimRegistry   {}", d.claim_registry));
     let session_of = |key: &PrivateKeySigner| {
         let (url, deployment, store, key) =
             (rpc_url.clone(), d.clone(), store.clone(), key.clone());
@@ -334,7 +322,6 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
         .await?;
     roles::add_staff(&hospital.session, doctor.address()).await?;
     roles::register_public_key(&doctor.session).await?;
-    roles::register_public_key(&insurer.session).await?;
     roles::register_patient(&patient.session).await?;
     for actor in [&hospital, &doctor, &patient, &insurer] {
         story.line(format!("{:<8} {}", actor.name, actor.address()));
@@ -494,12 +481,94 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
     ));
 
     story.begin("An insurance claim is reviewed and decided");
-    story.line(format!("insurer {} is registered and ready", insurer.address()));
-    story.finish(Outcome::Skipped {
-        reason: "the ClaimRegistry contract is not part of this build yet (no \
-                 ehr_contracts::bindings::ClaimRegistry)"
-            .to_owned(),
+    roles::register_public_key(&insurer.session).await?;
+    let insurer_key = admin.roles().publicKeyOf(insurer.address()).call().await?;
+    story.line(format!("the insurer {} registered its public key", insurer.address()));
+    let eur = Currency::new("EUR")?;
+    let amount = eur.parse_amount("120.50")?;
+    let submitted =
+        claims::submit_claim(&patient.session, insurer.address(), &[1, 2], amount, eur).await?;
+    let claim_id = submitted.claim.id;
+    story.line(format!(
+        "the patient granted the insurer records 1 and 2 for insurance ({} grants, each with \
+         the record's key) and filed claim {claim_id} for {} {} in block {}",
+        submitted.grants.len(),
+        submitted.claim.amount,
+        submitted.claim.currency,
+        submitted.tx.block
+    ));
+    let review_dir = dir.join("claim-review");
+    let review = claims::review_claim(
+        &insurer.session,
+        claim_id,
+        ReviewOutput::Directory(review_dir.clone()),
+    )
+    .await?;
+    for record in &review.records {
+        story.line(format!(
+            "the insurer fetched record {} ({}, {} bytes), decrypted it and verified it at block {}",
+            record.record_id, record.resource_type, record.bytes, record.verified_at_block
+        ));
+    }
+    let beyond = fetch::fetch(
+        &insurer.session,
+        p,
+        3,
+        FetchOutput::Writer(Box::new(std::io::sink())),
+    )
+    .await;
+    story.line(match &beyond {
+        Err(e) => format!("the insurer's fetch of record 3: refused ({e})"),
+        Ok(_) => "the insurer's fetch of record 3 succeeded".to_owned(),
     });
+    let decided = claims::decide_claim(
+        &insurer.session,
+        claim_id,
+        true,
+        "HbA1c monitoring of type 2 diabetes is covered",
+    )
+    .await?;
+    story.line(format!(
+        "claim {claim_id} {} by {}",
+        decided.status,
+        decided.decision.as_ref().map_or(Address::ZERO, |d| d.reviewer)
+    ));
+    let granted_as_filed = submitted.grants.len() == 2
+        && submitted.grants.iter().zip([1, 2]).all(|(g, id)| {
+            g.grantee == insurer.address()
+                && g.scope == Scope::Record(id)
+                && g.purpose == Purpose::Insurance
+        });
+    story.ensure(insurer_key.len() == 64, "the insurer's public key is registered")?;
+    story.ensure(
+        granted_as_filed
+            && submitted.claim.status == ClaimStatus::Submitted
+            && submitted.claim.record_ids == [1, 2]
+            && submitted.claim.minor_units == 12_050,
+        "the claim is filed over records 1 and 2 for 120.50 EUR, each granted for insurance",
+    )?;
+    let read = |name: &str| std::fs::read(review_dir.join(name)).ok();
+    story.ensure(
+        review.review_started.is_some()
+            && review.claim.status == ClaimStatus::UnderReview
+            && review.records.iter().map(|r| r.record_id).eq([1, 2])
+            && read("record-1.json").as_deref() == Some(HBA1C.as_bytes())
+            && read("record-2.json").as_deref() == Some(DIABETES.as_bytes()),
+        "the insurer took the claim into review and decrypted exactly the two uploaded records",
+    )?;
+    story.ensure(
+        matches!(beyond, Err(ehr_sdk::Error::NoRecordKey { .. })),
+        "the insurer cannot decrypt a record the claim does not cover",
+    )?;
+    story.ensure(
+        decided.status == ClaimStatus::Approved
+            && decided.decision.as_ref().is_some_and(|d| d.approved && d.reviewer == insurer.address()),
+        "the claim is approved by the insurer",
+    )?;
+    story.verified(format!(
+        "the insurer read records 1 and 2 through its insurance grants (and nothing else), and \
+         claim {claim_id} is approved"
+    ));
 
     story.begin("Break-glass: the doctor opens emergency access");
     let opened = emergency::open(
@@ -534,6 +603,12 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
         has(|e| matches!(e, AuditEvent::EmergencyOpened { .. })),
         "the break-glass access is in the trail",
     )?;
+    story.ensure(
+        has(|e| matches!(e, AuditEvent::ClaimSubmitted { .. }))
+            && has(|e| matches!(e, AuditEvent::ClaimReviewStarted { .. }))
+            && has(|e| matches!(e, AuditEvent::ClaimDecided { approved: true, .. })),
+        "the claim's submission, review and decision are in the trail",
+    )?;
     let records_in_trail = timeline
         .entries
         .iter()
@@ -543,7 +618,10 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
         records_in_trail == 6,
         format!("six records in the trail, found {records_in_trail}"),
     )?;
-    story.verified("grant, revocation, break-glass access and all six records are in the trail");
+    story.verified(
+        "grants, revocation, the claim's three steps, break-glass access and all six records are \
+         in the trail",
+    );
     Ok(())
 }
 

@@ -54,5 +54,7 @@ commands! {
     Search => search,
     Fetch => fetch,
     Export => export,
+    Claim => claim,
     Demo => demo,
+    Serve => serve,
 }

@@ -1,0 +1,245 @@
+//! PHI canary, against a real anvil and the embedded store: the demo's record workflow (a
+//! patient, a hospital doctor with a grant, FHIR records, a wrapped PDF, search, fetch,
+//! revocation, a later record, break-glass access) runs with unique random marker strings in
+//! the record bodies, the keywords and the file names. Then every byte the chain holds is
+//! scanned — every block with its full transactions (calldata), every receipt and log, and
+//! the storage and code of every account from anvil's `anvil_dumpState` — and every stored
+//! blob, for each marker raw, lower-cased, as hex, upper-case hex, UTF-16 and base64: zero
+//! hits. A control marker deliberately put on chain (an organization's name: calldata, event
+//! and storage) proves the scanner finds what is there.
+
+mod records_support;
+mod security_support;
+
+use std::time::Duration;
+
+use ehr_contracts::{OrgKind, Purpose, Scope};
+use ehr_record::Category;
+use ehr_sdk::fetch::{FetchOutput, fetch};
+use ehr_sdk::journal::Journal;
+use ehr_sdk::records::{BatchItem, BatchOptions, RecordSource, UploadRequest, upload, upload_many};
+use ehr_sdk::search::{SearchRequest, search};
+use records_support::*;
+use security_support::{marker, scan};
+use serde_json::{Value, json};
+
+async fn rpc(url: &reqwest::Url, method: &str, params: Value) -> eyre::Result<Value> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let answer: Value =
+        reqwest::Client::new().post(url.clone()).json(&body).send().await?.json().await?;
+    if let Some(error) = answer.get("error") {
+        eyre::bail!("{method}: {error}");
+    }
+    Ok(answer["result"].clone())
+}
+
+fn hex_field(value: &Value) -> Vec<u8> {
+    value
+        .as_str()
+        .and_then(|s| alloy::hex::decode(s.trim_start_matches("0x")).ok())
+        .unwrap_or_default()
+}
+
+/// Everything the chain holds, as (what, bytes) pieces: each block's JSON with full
+/// transactions and the decoded calldata, each receipt's JSON with the decoded log data, and
+/// the decompressed state dump (code and storage of every account).
+async fn chain_bytes(url: &reqwest::Url) -> eyre::Result<Vec<(String, Vec<u8>)>> {
+    let mut pieces = Vec::new();
+    let head = rpc(url, "eth_blockNumber", json!([])).await?;
+    let head = u64::from_str_radix(head.as_str().unwrap().trim_start_matches("0x"), 16)?;
+    for n in 0..=head {
+        let tag = format!("0x{n:x}");
+        let block = rpc(url, "eth_getBlockByNumber", json!([tag, true])).await?;
+        pieces.push((format!("block {n}"), serde_json::to_vec(&block)?));
+        for tx in block["transactions"].as_array().into_iter().flatten() {
+            pieces.push((format!("calldata in block {n}"), hex_field(&tx["input"])));
+        }
+        let receipts = rpc(url, "eth_getBlockReceipts", json!([tag])).await?;
+        pieces.push((format!("receipts of block {n}"), serde_json::to_vec(&receipts)?));
+        for receipt in receipts.as_array().into_iter().flatten() {
+            for log in receipt["logs"].as_array().into_iter().flatten() {
+                pieces.push((format!("log data in block {n}"), hex_field(&log["data"])));
+            }
+        }
+    }
+    let dump = hex_field(&rpc(url, "anvil_dumpState", json!([])).await?);
+    let state = if dump.starts_with(&[0x1f, 0x8b]) {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("state.json.gz");
+        std::fs::write(&path, &dump)?;
+        let out = std::process::Command::new("gzip").arg("-dc").arg(&path).output()?;
+        eyre::ensure!(out.status.success(), "gzip -dc failed");
+        out.stdout
+    } else {
+        dump
+    };
+    assert!(state.len() > 1000 && state.starts_with(b"{"), "a JSON state dump");
+    // Storage values as bytes too (each slot's 32-byte word).
+    let parsed: Value = serde_json::from_slice(&state)?;
+    let mut words = Vec::new();
+    for account in parsed["accounts"].as_object().into_iter().flat_map(|m| m.values()) {
+        for value in account["storage"].as_object().into_iter().flat_map(|m| m.values()) {
+            words.extend(hex_field(value));
+        }
+        words.extend(hex_field(&account["code"]));
+    }
+    pieces.push(("state dump".into(), state));
+    pieces.push(("storage words and code".into(), words));
+    Ok(pieces)
+}
+
+fn store_bytes(dir: &std::path::Path) -> eyre::Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                stack.push(path);
+            } else {
+                out.push((format!("store file {}", path.display()), std::fs::read(&path)?));
+                // The file name too (a CID; a leak through names would show here).
+                out.push(("store file name".into(), path.to_string_lossy().as_bytes().to_vec()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn hits_in(pieces: &[(String, Vec<u8>)], markers: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (what, bytes) in pieces {
+        for (marker, encoding) in scan(bytes, markers) {
+            found.push(format!("{marker} ({encoding}) in {what}"));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_store()
+-> eyre::Result<()> {
+    let world = World::start(false).await?;
+    let patient = world.patient.chain().address()?;
+    let dir = tempfile::tempdir()?;
+    let journal = Journal::new(dir.path());
+    let [body, keyword, file_name, pdf_text, batch_word] =
+        ["Body", "Kw", "File", "Pdf", "Batch"].map(marker);
+    let markers = vec![
+        body.clone(),
+        keyword.clone(),
+        file_name.clone(),
+        pdf_text.clone(),
+        batch_word.clone(),
+    ];
+
+    // Records: FHIR bodies carrying the marker (patient name, note), a PDF whose file name and
+    // text carry markers, keywords that are markers; by the patient and a granted doctor.
+    world.grant(&world.doctor, Scope::category("lab")?, Purpose::Treatment).await?;
+    let hba1c = HBA1C_JSON.replace("Adaeze", &body).replace("follow-up", &body);
+    assert!(hba1c.contains(&body));
+    let request = UploadRequest::new(patient, RecordSource::FhirJson(hba1c.clone().into_bytes()))
+        .keywords([keyword.as_str(), "hba1c"]);
+    upload(&world.patient, &journal, request).await?;
+    let diabetes = DIABETES_JSON.replace("Adaeze", &body);
+    let request = UploadRequest::new(patient, RecordSource::FhirJson(diabetes.into_bytes()))
+        .keywords([keyword.as_str()]);
+    upload(&world.patient, &journal, request).await?;
+    let pdf = tiny_pdf(&pdf_text);
+    let request = UploadRequest::new(
+        patient,
+        RecordSource::Bytes {
+            file_name: format!("{file_name}.pdf"),
+            content_type: None,
+            bytes: pdf.clone(),
+        },
+    )
+    .category(Category::LAB)
+    .keywords([keyword.as_str(), file_name.as_str()]);
+    upload(&world.doctor, &journal, request).await?;
+    let items = (0..3)
+        .map(|i| BatchItem {
+            source: RecordSource::Bytes {
+                file_name: format!("{file_name}-{i}.txt"),
+                content_type: Some("text/plain".into()),
+                bytes: format!("{body} progress note {i}").into_bytes(),
+            },
+            category: None,
+            keywords: vec![batch_word.clone(), format!("{keyword}{i}")],
+        })
+        .collect();
+    upload_many(&world.patient, &journal, patient, items, BatchOptions::default()).await?;
+
+    // Search, fetch, revoke, a record after the revocation, break-glass access.
+    let request = SearchRequest { keywords: vec![keyword.clone()], ..Default::default() };
+    let found = search(&world.doctor, patient, &request).await?;
+    assert_eq!(found.hits.iter().map(|h| h.record_id).collect::<Vec<_>>(), [1, 3]);
+    let out = dir.path().join("fetched.json");
+    fetch(&world.doctor, patient, 1, FetchOutput::File(out.clone())).await?;
+    assert_eq!(std::fs::read_to_string(&out)?, hba1c, "the marker round-trips");
+    ehr_sdk::consent::revoke(&world.patient, world.doctor.chain().address()?).await?;
+    let request = UploadRequest::new(
+        patient,
+        RecordSource::FhirJson(METFORMIN_JSON.replace("Adaeze", &body).into_bytes()),
+    )
+    .keywords([keyword.as_str()]);
+    upload(&world.patient, &journal, request).await?;
+    ehr_sdk::emergency::open(
+        &world.doctor,
+        patient,
+        "unconscious in the ER",
+        Duration::from_secs(600),
+    )
+    .await?;
+    let found = search(
+        &world.patient,
+        patient,
+        &SearchRequest { keywords: vec![keyword.clone()], ..Default::default() },
+    )
+    .await?;
+    assert_eq!(found.hits.len(), 4, "records 1, 2, 3 and 7 carry the keyword");
+
+    let rpc_url = world.chain.stack.anvil().rpc_url().clone();
+    let chain = chain_bytes(&rpc_url).await?;
+    let store = store_bytes(world._store_dir.path())?;
+    let total: usize = chain.iter().chain(&store).map(|(_, b)| b.len()).sum();
+    let hits = hits_in(&chain, &markers);
+    let store_hits = hits_in(&store, &markers);
+    println!(
+        "scanned {} chain pieces and {} store files, {total} bytes, for {} markers × {} encodings",
+        chain.len(),
+        store.len() / 2,
+        markers.len(),
+        security_support::marker_encodings(&markers[0]).len()
+    );
+    assert!(hits.is_empty(), "PHI on chain:\n{}", hits.join("\n"));
+    assert!(store_hits.is_empty(), "PHI in the store:\n{}", store_hits.join("\n"));
+
+    // Control: a marker deliberately put on chain is found in calldata, logs and storage.
+    let control = marker("Ctl");
+    let org = world.chain.account().await?;
+    let admin = session(&world.chain, &world.chain.admin, &world.store_url).await?;
+    ehr_sdk::roles::add_organization(&admin, org.address(), OrgKind::Lab, &control).await?;
+    let chain = chain_bytes(&rpc_url).await?;
+    let found = hits_in(&chain, std::slice::from_ref(&control));
+    println!("control marker found {} times, e.g. {:?}", found.len(), &found[..found.len().min(4)]);
+    for place in ["calldata", "log data", "storage words", "state dump"] {
+        assert!(
+            found.iter().any(|h| h.contains(place)),
+            "the scanner finds the control in {place}: {found:?}"
+        );
+    }
+    // And a marker in a stored blob (stored unencrypted on purpose) is found.
+    let raw = ehr_store::BlobStoreExt::put_bytes(
+        &**world.patient.store().unwrap(),
+        control.clone().into_bytes(),
+    )
+    .await?;
+    let store = store_bytes(world._store_dir.path())?;
+    assert!(
+        !hits_in(&store, std::slice::from_ref(&control)).is_empty(),
+        "control blob {raw} found"
+    );
+    Ok(())
+}

@@ -1,0 +1,92 @@
+// Unit test of web/crypto.js against the Rust side's vectors (tests/vectors/). Run: node tests/web/crypto.test.mjs
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as c from '../../web/crypto.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const json = (p) => JSON.parse(readFileSync(root + p, 'utf8'));
+const hex = (b) => c.bytesToHex(b);
+let passed = 0, failed = 0;
+async function test(name, fn) {
+  try { await fn(); passed++; console.log(`ok   ${name}`); }
+  catch (e) { failed++; console.log(`FAIL ${name}: ${e.message}`); }
+}
+function eq(a, b, what) {
+  const x = typeof a === 'string' ? a.toLowerCase() : a, y = typeof b === 'string' ? b.toLowerCase() : b;
+  if (x !== y) throw new Error(`${what}: ${x} != ${y}`);
+}
+
+const k = json('tests/vectors/index/keys.json');
+const e = json('tests/vectors/envelope/ecies.json');
+
+await test('EIP-712 MasterSecret signing hash', () => {
+  const td = c.masterSecretTypedData(k.patient, k.chainId, k.recordIndex);
+  eq(hex(c.typedDataHash(td)), k.signingHash, 'signingHash');
+  eq(c.recoverAddress(c.typedDataHash(td), k.signature), k.patient, 'signer');
+});
+await test('master secret from the signature (and from its high-s twin)', () => {
+  eq(hex(c.masterSecretFromSignature(k.signature, k.patient)), k.masterSecret, 'masterSecret');
+  // A wallet may return the malleable twin (n - s, flipped v, or v as 0/1): same secret.
+  const sig = c.hexToBytes(k.signature);
+  const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+  const s = BigInt(c.bytesToHex(sig.slice(32, 64)));
+  const twin = c.concat(sig.slice(0, 32), c.hexToBytes((n - s).toString(16).padStart(64, '0')), new Uint8Array([(sig[64] - 27) ^ 1]));
+  eq(hex(c.masterSecretFromSignature(twin, k.patient)), k.masterSecret, 'twin');
+});
+await test('epoch, index and data keys; key ids', () => {
+  const m = c.hexToBytes(k.masterSecret);
+  k.epochs.forEach((epoch, i) => {
+    const ke = c.epochKey(m, epoch);
+    eq(hex(ke), k.epochKeys[i], `epochKey ${epoch}`);
+    k.categories.forEach((cat, j) => {
+      const { index, data } = c.categoryKeys(ke, c.hexToBytes(cat));
+      eq(hex(index), k.indexKeys[i * k.categories.length + j], 'indexKey');
+      eq(hex(data), k.dataKeys[i * k.categories.length + j], 'dataKey');
+    });
+  });
+  const first = c.categoryKeys(c.epochKey(m, k.epochs[0]), c.hexToBytes(k.categories[0]));
+  k.recordIds.forEach((r, i) => eq(hex(c.keyId(first.data, c.hexToBytes(r))), k.keyIds[i], 'keyId'));
+  eq(hex(c.categoryBytes32('lab')), k.categories[0], 'category bytes32');
+});
+await test('ECIES vectors', async () => {
+  const R = c.hexToBytes(e.recipient_public_key_compressed);
+  for (const v of e.vectors) {
+    const eph = c.hexToBytes(v.ephemeral_secret_key);
+    const { key, nonce } = c.eciesKeyNonce(eph, R, v.purpose);
+    eq(hex(key), '0x' + v.kek, 'kek');
+    eq(hex(nonce), '0x' + v.nonce, 'nonce');
+    const w = await c.eciesWrap(R, v.purpose, c.hexToBytes(v.aad), c.hexToBytes(v.plaintext), eph);
+    eq(hex(w), '0x' + v.wrapped, 'wrapped');
+  }
+});
+await test('grant scope ids, aads, plaintexts and wrappedKeys items', async () => {
+  const m = c.hexToBytes(k.masterSecret);
+  for (let i = 0; i < k.grantKinds.length; i++) {
+    const scope = { kind: k.grantKinds[i], value: k.grantScopeValues[i] };
+    eq(hex(c.scopeId(scope)), k.grantScopeIds[i], 'scopeId');
+    eq(hex(c.grantAad(k.patient, k.grantee, k.grantEpoch, scope)), k.grantAads[i], 'aad');
+    if (scope.kind !== 2) eq(hex(c.grantPlaintext(m, k.grantEpoch, scope)), k.grantPlaintexts[i], 'plaintext');
+    const item = await c.wrapGrantKeys({
+      plaintext: c.hexToBytes(k.grantPlaintexts[i]), scope, patient: k.patient, grantee: k.grantee,
+      granteePublicKey: k.granteePublicKey, epoch: k.grantEpoch, ephemeralSecret: c.hexToBytes(k.grantEphemeralKeys[i]),
+    });
+    eq(hex(item), k.grantItems[i], `item ${i}`);
+  }
+});
+await test('a public key that is not the grantee\'s is refused', async () => {
+  let threw = false;
+  try { c.publicKeyForAddress(k.granteePublicKey, k.patient); } catch { threw = true; }
+  if (!threw) throw new Error('accepted');
+  eq(c.addressOfPublicKey(c.hexToBytes(k.granteePublicKey)), k.grantee, 'address');
+});
+await test('EIP-712 Grant type string and hashing is deterministic', () => {
+  const domain = { name: 'ehrkit ConsentRegistry', version: '1', chainId: 31337n, verifyingContract: '0x' + '07'.repeat(20) };
+  const grant = { patient: k.patient, grantee: k.grantee, scope: { kind: 0, value: '0x' + '00'.repeat(32) }, purpose: 0, expiry: 1000n, epoch: 0n, wrappedKeys: '0x6b657973' };
+  const h1 = c.typedDataHash(c.grantTypedData(domain, grant, 0, 5));
+  const h2 = c.typedDataHash(c.grantTypedData({ ...domain, chainId: 1n }, grant, 0, 5));
+  if (hex(h1) === hex(h2)) throw new Error('chain id not bound');
+  JSON.parse(c.typedDataJson(c.grantTypedData(domain, grant, 0, 5)));
+});
+
+console.log(`\nweb crypto: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

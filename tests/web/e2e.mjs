@@ -1,0 +1,283 @@
+// End to end: the patient page in headless Chromium against a real anvil.
+//
+// `ehr dev up` in a temp dir; deploy; a hospital, a doctor (public key registered) and the
+// patient — one of anvil's own dev accounts (its key read from anvil's startup log), because
+// anvil signs eth_signTypedData_v4 only for those; a lab record; `ehr serve` relaying as the
+// admin. The page gets an injected EIP-1193 provider that forwards to anvil's JSON-RPC (and can
+// play a wallet on the wrong chain or a user who rejects). Checked on chain with the CLI.
+//
+//   node tests/web/e2e.mjs     (needs `cargo build -p ehr-cli`, Debian chromium, npm playwright-core)
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, copyFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const ehrBin = process.env.EHR_BIN ?? join(root, 'target/debug/ehr');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const dir = mkdtempSync(join(tmpdir(), 'ehr-web-e2e-'));
+const env = { ...process.env, PATH: `${join(root, '.tools/bin')}:${process.env.PATH}`, NO_COLOR: '1' };
+delete env.ETH_RPC_URL; delete env.EHR_PRIVATE_KEY; delete env.EHR_DEPLOYMENT; delete env.EHR_STORE;
+const started = Date.now();
+let passed = 0, failed = 0;
+let serve = null, browser = null, stackUp = false, anvilPid = null;
+
+function ehr(...args) {
+  const out = execFileSync(ehrBin, [...args, '--json'], { cwd: dir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return JSON.parse(out);
+}
+function ehrFails(...args) {
+  try { execFileSync(ehrBin, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] }); } catch (e) { return String(e.stderr); }
+  throw new Error(`ehr ${args.join(' ')} should have failed`);
+}
+const as = (name) => ['--account', name, '--password-file', 'pw'];
+async function check(name, fn) {
+  try { await fn(); passed++; console.log(`ok   ${name}`); }
+  catch (e) { failed++; console.log(`FAIL ${name}: ${e.stack ?? e}`); }
+}
+function assert(cond, what) { if (!cond) throw new Error(what); }
+
+async function cleanup() {
+  try { await browser?.close(); } catch {}
+  if (serve && serve.exitCode === null) { serve.kill('SIGTERM'); }
+  if (stackUp) { try { execFileSync(ehrBin, ['dev', 'down'], { cwd: dir, env, stdio: 'ignore' }); } catch {} }
+  if (anvilPid) { try { process.kill(anvilPid, 0); process.kill(anvilPid, 'SIGKILL'); } catch {} }
+  rmSync(dir, { recursive: true, force: true });
+}
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, async () => { await cleanup(); process.exit(130); });
+
+try {
+  // --- the chain and the cast ----------------------------------------------------------------
+  writeFileSync(join(dir, 'pw'), 'correct horse\n');
+  const up = ehr('dev', 'up');
+  stackUp = true;
+  anvilPid = up.stack.anvil.pid;
+  const rpc = up.stack.anvil.url;
+  const account = (name) => {
+    const a = ehr('account', 'new', name, '--password-file', 'pw').address;
+    ehr('dev', 'fund', a);
+    return a.toLowerCase();
+  };
+  const admin = account('admin');
+  const hospital = account('hospital');
+  const doctor = account('doctor');
+  // The patient is anvil's dev account (1): its key from anvil's own startup log.
+  const log = readFileSync(join(dir, up.stack.anvil.log), 'utf8');
+  const key = /^\(1\) (0x[0-9a-f]{64})$/m.exec(log.slice(log.indexOf('Private Keys')))?.[1];
+  assert(key, 'no private key (1) in the anvil log');
+  const patient = ehr('account', 'import', 'alice', '--private-key', key, '--password-file', 'pw').address.toLowerCase();
+  ehr('deploy', ...as('admin'));
+  ehr('org', 'add', hospital, '--kind', 'hospital', '--name', 'General Hospital', ...as('admin'));
+  ehr('staff', 'add', doctor, ...as('hospital'));
+  ehr('key', 'register', ...as('doctor'));
+  ehr('patient', 'register', ...as('alice'));
+  copyFileSync(join(root, 'tests/vectors/fhir/valid/observation-lab.json'), join(dir, 'lab.json'));
+  ehr('upload', 'lab.json', '--fhir', '--patient', patient, '--category', 'lab', '--keywords', 'hba1c', ...as('alice'));
+  const request = ehr('request', patient, '--scope', 'category:lab', '--purpose', 'treatment', '--reason', 'Diabetes follow-up', '--ttl', '7d', ...as('doctor'));
+  const deployment = JSON.parse(readFileSync(join(dir, '.ehr/deployment.json'), 'utf8'));
+
+  // --- ehr serve, relaying as the admin ---------------------------------------------------------
+  serve = spawn(ehrBin, ['serve', '--listen', '127.0.0.1:0', ...as('admin'), '--json'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let serveErr = '';
+  serve.stderr.on('data', (d) => { serveErr += d; });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`ehr serve did not start: ${serveErr}`)), 20000);
+    serve.stdout.on('data', (d) => {
+      out += d;
+      try { const j = JSON.parse(out); clearTimeout(timer); resolve(j.url); } catch {}
+    });
+    serve.on('exit', (code) => reject(new Error(`ehr serve exited ${code}: ${serveErr}`)));
+  });
+
+  // --- the browser and the wallet -----------------------------------------------------------
+  // playwright-core gives every launch a fresh temporary --user-data-dir of its own.
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const walletMode = { chainId: null, reject: false };
+  let rpcId = 0;
+  async function forward(method, params) {
+    const r = await fetch(rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method, params }) });
+    const j = await r.json();
+    return j.error ? { error: { code: j.error.code, message: j.error.message, data: j.error.data } } : { result: j.result };
+  }
+  async function walletRequest({ method, params }) {
+    if (method === 'eth_requestAccounts' || method === 'eth_accounts') return { result: [patient] };
+    if (method === 'eth_chainId' && walletMode.chainId) return { result: walletMode.chainId };
+    if ((method === 'eth_signTypedData_v4' || method === 'eth_sendTransaction') && walletMode.reject) {
+      return { error: { code: 4001, message: 'User rejected the request.' } };
+    }
+    return forward(method, params ?? []);
+  }
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  await context.exposeBinding('__ehrWallet', (_source, request) => walletRequest(request));
+  await context.addInitScript(() => {
+    window.ethereum = {
+      isEhrTestWallet: true,
+      async request(args) {
+        const r = await window.__ehrWallet({ method: args.method, params: args.params });
+        if (r.error) { const e = new Error(r.error.message); e.code = r.error.code; e.data = r.error.data; throw e; }
+        return r.result;
+      },
+      on() {},
+    };
+  });
+  const page = await context.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  const errorBox = page.locator('#error');
+  const status = page.locator('#status');
+
+  await check('wrong chain: a clear message, nothing shown as connected', async () => {
+    walletMode.chainId = '0x1';
+    await page.goto(url);
+    await page.getByRole('button', { name: 'Connect wallet' }).click();
+    await errorBox.waitFor({ state: 'visible' });
+    const text = await errorBox.textContent();
+    assert(/chain 1\b.*chain 31337/.test(text), text);
+    assert((await page.locator('#wallet-state').textContent()).includes('No wallet connected'), 'connected anyway');
+    walletMode.chainId = null;
+  });
+
+  await check('connect: registration, the pending request, the audit trail', async () => {
+    await page.reload();
+    await page.getByRole('button', { name: 'Connect wallet' }).click();
+    await page.getByRole('button', { name: `Approve request #${request.id}` }).waitFor();
+    const reg = await page.locator('#registration').textContent();
+    assert(reg.includes(patient) && reg.includes('patient'), reg);
+    assert((await page.locator('#requests').textContent()).includes('Diabetes follow-up'), 'reason missing');
+    assert((await page.locator('#audit li').count()) >= 2, 'audit trail empty');
+    assert((await page.locator('#grants').textContent()).includes('Nobody holds a grant'), 'grants not empty');
+  });
+
+  await check('the user rejects the signature: a clear message, nothing on chain', async () => {
+    walletMode.reject = true;
+    await page.getByRole('button', { name: `Approve request #${request.id}` }).click();
+    await page.waitForFunction(() => !document.getElementById('error').hidden);
+    const text = await errorBox.textContent();
+    assert(/rejected the request in your wallet/.test(text), text);
+    const requests = ehr('requests', '--patient', patient).requests;
+    assert(requests[0].status === 'pending', `status ${requests[0].status}`);
+    walletMode.reject = false;
+  });
+
+  await check('approve in the page: the grant is on chain and the doctor can search and fetch', async () => {
+    await page.getByRole('button', { name: `Approve request #${request.id}` }).click();
+    await page.waitForFunction(() => /approved/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
+    assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
+    const requests = ehr('requests', '--patient', patient).requests;
+    assert(requests[0].status === 'approved', `status ${requests[0].status}`);
+    const grants = ehr('audit', patient).entries.filter((e) => e.event.kind === 'granted');
+    assert(grants.length === 1 && grants[0].event.grantee.toLowerCase() === doctor, JSON.stringify(grants));
+    assert(grants[0].event.submitter.toLowerCase() === admin, 'not relayed by the server');
+    // The doctor unwraps the page-built wrappedKeys: search (index key) and fetch (data key).
+    const found = ehr('search', patient, 'hba1c', ...as('doctor'));
+    assert(found.hits.length === 1 && found.hits[0].recordId === 1, JSON.stringify(found));
+    const fetched = ehr('fetch', '1', '--patient', patient, '-o', 'out.json', ...as('doctor'));
+    assert(fetched.resourceType === 'Observation', JSON.stringify(fetched));
+    assert(readFileSync(join(dir, 'out.json'), 'utf8') === readFileSync(join(dir, 'lab.json'), 'utf8'), 'fetched record differs');
+    await page.locator('#grants').getByText(doctor).waitFor();
+  });
+
+  await check('an expired request: a clear message, nothing signed', async () => {
+    const r2 = ehr('request', patient, '--scope', 'all', '--purpose', 'treatment', '--reason', 'Second opinion', '--ttl', '1m', ...as('doctor'));
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByRole('button', { name: `Approve request #${r2.id}` }).waitFor();
+    await forward('evm_increaseTime', [120]);
+    await forward('evm_mine', []);
+    await page.getByRole('button', { name: `Approve request #${r2.id}` }).click();
+    await page.waitForFunction(() => !document.getElementById('error').hidden);
+    const text = await errorBox.textContent();
+    assert(/has expired/.test(text), text);
+    const grants = ehr('audit', patient).entries.filter((e) => e.event.kind === 'granted');
+    assert(grants.length === 1, 'a grant was made');
+  });
+
+  await check('revoke in the page: gone on chain', async () => {
+    await page.getByRole('button', { name: `Revoke every grant to ${doctor}` }).click();
+    await page.waitForFunction(() => /revoked/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
+    assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
+    const isGrantee = execFileSync('cast', ['call', deployment.consentRegistry, 'isGrantee(address,address)(bool)', patient, doctor, '--rpc-url', rpc], { env, encoding: 'utf8' }).trim();
+    assert(isGrantee === 'false', `isGrantee ${isGrantee}`);
+    const revoked = ehr('audit', patient).entries.filter((e) => e.event.kind === 'revoked');
+    assert(revoked.length === 1 && revoked[0].event.submitter.toLowerCase() === patient, JSON.stringify(revoked));
+    assert((await page.locator('#grants').textContent()).includes('Nobody holds a grant'), 'grant still listed');
+  });
+
+  await check('grant from the form (epoch 1, after the revocation), relayed; the doctor searches again', async () => {
+    await page.getByLabel('Grantee address').fill(doctor);
+    await page.getByLabel('Scope').selectOption('category');
+    await page.getByLabel('Category (when one category)').fill('lab');
+    await page.getByLabel('Lasts (days)').fill('10');
+    await page.getByRole('button', { name: 'Sign and grant' }).click();
+    await page.waitForFunction(() => /Access granted/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
+    assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
+    const grants = ehr('audit', patient).entries.filter((e) => e.event.kind === 'granted');
+    assert(grants.length === 2 && grants[1].event.epoch === 1, JSON.stringify(grants.map((g) => g.event)));
+    // A record written in epoch 1 is readable with the keys the page wrapped for epoch 1.
+    ehr('upload', 'lab.json', '--fhir', '--patient', patient, '--category', 'lab', '--keywords', 'hba1c', '--allow-duplicate', ...as('alice'));
+    const found = ehr('search', patient, 'hba1c', ...as('doctor'));
+    assert(found.hits.some((h) => h.recordId === 2), JSON.stringify(found));
+    ehr('fetch', '2', '--patient', patient, '-o', 'out2.json', ...as('doctor'));
+  });
+
+  await check('a bad grantee in the form: a clear message, nothing signed', async () => {
+    await page.getByLabel('Grantee address').fill(hospital.slice(0, 20));
+    await page.getByRole('button', { name: 'Sign and grant' }).click();
+    await page.waitForFunction(() => !document.getElementById('error').hidden);
+    assert(/must be an address/.test(await errorBox.textContent()), await errorBox.textContent());
+    await page.getByLabel('Grantee address').fill('');
+  });
+
+  await check('emergency access: listed, ended in the page, gone on chain', async () => {
+    ehr('emergency', 'open', patient, '--reason', 'Unconscious in the ER', '--hours', '4', ...as('doctor'));
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByRole('button', { name: `End emergency access of ${doctor}` }).waitFor();
+    await page.screenshot({ path: join(root, 'docs/web-page.png'), fullPage: true });
+    await page.getByRole('button', { name: `End emergency access of ${doctor}` }).click();
+    await page.waitForFunction(() => /ended/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
+    assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
+    const until = execFileSync('cast', ['call', deployment.consentRegistry, 'emergencyUntil(address,address)(uint64)', patient, doctor, '--rpc-url', rpc], { env, encoding: 'utf8' }).trim();
+    assert(until === '0', `emergencyUntil ${until}`);
+  });
+
+  await check('the API: JSON errors with status codes', async () => {
+    let r = await fetch(new URL('/api/patients/0x12/grants', url));
+    assert(r.status === 400 && (await r.json()).error.includes('not an address'), `bad address ${r.status}`);
+    r = await fetch(new URL('/api/relay/grant', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"grant":1}' });
+    assert(r.status === 400, `bad body ${r.status}`);
+    r = await fetch(new URL('/api/nothing', url));
+    assert(r.status === 404, `unknown ${r.status}`);
+    r = await fetch(new URL('/api/relay/grant', url));
+    assert(r.status === 405, `GET relay ${r.status}`);
+    assert(!/correct horse|0x[0-9a-f]{64}/.test(serveErr), 'the server logged a secret');
+  });
+
+  await check('read-only without a wallet', async () => {
+    const plain = await browser.newContext();
+    const p = await plain.newPage();
+    await p.goto(url);
+    await p.getByText('No wallet found: read-only mode').waitFor();
+    await p.getByLabel('Patient address (read-only)').fill(patient);
+    await p.getByLabel('Patient address (read-only)').press('Enter');
+    await p.locator('#audit li').first().waitFor();
+    assert(await p.getByRole('button', { name: /Revoke|Approve|Sign and grant|Connect/ }).count() === 0, 'actions offered read-only');
+    await plain.close();
+  });
+
+  await check('no uncaught page errors', async () => {
+    assert(pageErrors.length === 0, pageErrors.join('\n'));
+  });
+} catch (e) {
+  failed++;
+  console.log(`FAIL setup: ${e.stack ?? e}${e.stderr ? `\n${e.stderr}` : ''}`);
+} finally {
+  await cleanup();
+}
+console.log(`\nweb e2e: ${passed} passed, ${failed} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+process.exit(failed ? 1 : 0);
