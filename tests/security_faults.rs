@@ -2,7 +2,8 @@
 //! anvil SIGKILLed and restarted from its periodic state file; an RPC node (a proxy in front
 //! of the real anvil) that drops connections before a request reaches the node or after the
 //! node executed it; a blob store on a size-capped file system (RLIMIT_FSIZE in a child
-//! process: writes past the cap fail in the kernel); re-uploading the same content. In every
+//! process: writes past the cap fail in the kernel); a record lost because anvil came back from
+//! a state dump older than it; re-uploading the same content. In every
 //! case: no orphan index entry, no lost or doubled record, and `resume` (or a plain retry)
 //! completes the work once the fault is gone.
 
@@ -20,7 +21,7 @@ use ehr_devstack::{AnvilOptions, DevStack, KuboNode, KuboOptions, StackOptions};
 use ehr_sdk::fetch::{FetchOutput, fetch};
 use ehr_sdk::journal::{EntryStatus, Journal};
 use ehr_sdk::records::{
-    RecordSource, ResumeOutcome, UploadProgress, UploadRequest, UploadStage, resume,
+    RecordSource, ResumeOutcome, ResumedEntry, UploadProgress, UploadRequest, UploadStage, resume,
     store_and_journal, upload,
 };
 use ehr_sdk::search::{SearchRequest, search};
@@ -191,6 +192,54 @@ async fn anvil_sigkilled_and_restarted_from_its_state_file() -> eyre::Result<()>
     let out = dir.path().join("metformin.json");
     fetch(&patient, me, 3, FetchOutput::File(out.clone())).await?;
     assert_eq!(std::fs::read(&out)?, METFORMIN_JSON.as_bytes());
+
+    // A record indexed after the last dump is lost with the crash, although the journal marked
+    // it done. Made deterministic: keep the state file of one dump, index record 4, SIGKILL,
+    // put that state file back (= the crash came right after that dump), restart.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let state_path = chain.stack.anvil().state_path().to_path_buf();
+    let snapshot = loop {
+        let bytes = std::fs::read(&state_path)?;
+        if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() {
+            break bytes;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let note = b"note written just before the crash".to_vec();
+    let request = UploadRequest::new(
+        me,
+        RecordSource::Bytes {
+            file_name: "late.txt".into(),
+            content_type: Some("text/plain".into()),
+            bytes: note.clone(),
+        },
+    );
+    let late = upload(&patient, &journal, request).await?;
+    assert_eq!(late.record_id, 4);
+    chain.stack.anvil_mut().kill()?;
+    std::fs::write(&state_path, &snapshot)?;
+    chain.stack.anvil_mut().restart().await?;
+    let patient =
+        connect(chain.stack.anvil().rpc_url(), &patient_key, &chain.deployment, &store).await?;
+    assert_eq!(records_on_chain(&patient, me).await?, 3, "record 4 was mined after the last dump");
+    // resume sees a "done" entry the chain no longer counts and indexes it again.
+    let report = resume(&patient, &journal).await?;
+    println!(
+        "resume after the rollback: {:?}",
+        report.entries.iter().map(|e| &e.outcome).collect::<Vec<_>>()
+    );
+    assert!(
+        matches!(
+            report.entries[..],
+            [ResumedEntry { outcome: ResumeOutcome::Indexed { record_id: 4, .. }, .. }]
+        ),
+        "{report:?}"
+    );
+    assert_eq!(records_on_chain(&patient, me).await?, 4);
+    let out = dir.path().join("late.txt");
+    fetch(&patient, me, 4, FetchOutput::File(out.clone())).await?;
+    assert_eq!(std::fs::read(&out)?, note);
+    assert!(resume(&patient, &journal).await?.entries.is_empty(), "nothing left to do");
     Ok(())
 }
 

@@ -905,12 +905,16 @@ pub async fn resume(session: &Session, journal: &Journal) -> Result<ResumeReport
     let store = session_store(session)?;
     let client = index_client(session);
     let mut by_patient: BTreeMap<Address, Vec<JournalEntry>> = BTreeMap::new();
+    let mut done: BTreeMap<Address, Vec<JournalEntry>> = BTreeMap::new();
     let mut report = ResumeReport::default();
     for entry in journal.entries()? {
         if !entry.is_for(d.chain_id, d.record_index) {
             continue;
         }
         match entry.status {
+            EntryStatus::Done if entry.writer == me => {
+                done.entry(entry.patient).or_default().push(entry);
+            }
             EntryStatus::Done => {}
             EntryStatus::NeedsReupload => {
                 let reason = entry.problem.clone().unwrap_or_else(|| "unknown".into());
@@ -923,6 +927,16 @@ pub async fn resume(session: &Session, journal: &Journal) -> Result<ResumeReport
             EntryStatus::Pending => by_patient.entry(entry.patient).or_default().push(entry),
         }
     }
+    // Entries marked done whose record the chain no longer counts (a node restarted from an
+    // older state, a reorg): they go back through the lookup below, which finds them indexed
+    // or indexes them again, instead of being lost behind their "done" mark.
+    for (patient, entries) in done {
+        let records =
+            tx::call("read the record count", session.index().stateOf(patient)).await?.records;
+        let lost = entries.into_iter().filter(|e| e.record_id.is_some_and(|id| id > records));
+        by_patient.entry(patient).or_default().extend(lost);
+    }
+    by_patient.retain(|_, entries| !entries.is_empty());
     for (patient, entries) in by_patient {
         let index = client.verified_index(patient, None).await?;
         let on_chain: HashMap<B256, u64> =
