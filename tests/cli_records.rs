@@ -22,8 +22,19 @@ fn ids(found: &Value) -> Vec<u64> {
 }
 
 #[test]
-fn upload_search_fetch_export_through_the_cli() {
-    let p = Project::with_stack();
+fn upload_search_fetch_export_through_the_cli_with_the_embedded_store() {
+    upload_search_fetch_export(Project::with_stack());
+}
+
+#[test]
+fn upload_search_fetch_export_through_the_cli_with_kubo() {
+    let p = Project::with_kubo_stack();
+    let status: Value = p.json(&["dev", "status"]);
+    assert!(status.to_string().contains("kubo:"), "the dev stack's store is kubo: {status}");
+    upload_search_fetch_export(p);
+}
+
+fn upload_search_fetch_export(p: Project) {
     let _admin = p.account("admin");
     let hospital = p.account("hospital");
     let doctor = p.account("doctor");

@@ -63,10 +63,19 @@ impl Project {
         Self { dir: tempfile::tempdir().expect("a temporary directory"), stack: false }
     }
 
-    /// A project with `ehr dev up` already run.
+    /// A project with `ehr dev up` already run (the embedded store).
     pub fn with_stack() -> Self {
+        Self::with_stack_args(&["dev", "up"])
+    }
+
+    /// A project with `ehr dev up --kubo` already run (a real kubo as the store).
+    pub fn with_kubo_stack() -> Self {
+        Self::with_stack_args(&["dev", "up", "--kubo"])
+    }
+
+    fn with_stack_args(args: &[&str]) -> Self {
         let mut project = Self::new();
-        project.ok(&["dev", "up"]);
+        project.ok(args);
         project.stack = true;
         project
     }
