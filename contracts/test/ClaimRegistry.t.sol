@@ -10,13 +10,12 @@ import {IClaimRegistry} from "../src/interfaces/IClaimRegistry.sol";
 import {IConsentRegistry} from "../src/interfaces/IConsentRegistry.sol";
 import {IRecordIndex} from "../src/interfaces/IRecordIndex.sol";
 import {IRoleRegistry} from "../src/interfaces/IRoleRegistry.sol";
-import {Test} from "./utils/Test.sol";
+import {EhrFixture} from "./utils/EhrFixture.sol";
 import {Vm} from "./utils/Vm.sol";
 
 /// @notice The whole stack (index, role registry, consent registry wired together, and the
 /// claim registry on top), the cast, and the helpers every ClaimRegistry test uses.
-abstract contract ClaimRegistryBase is Test {
-    uint256 internal constant T0 = 1_700_000_000;
+abstract contract ClaimRegistryBase is EhrFixture {
     uint256 internal constant ALICE_PK = 0xA11CE;
     uint256 internal constant BOB_PK = 0xB0B;
     uint256 internal constant CAROL_PK = 0xCA401;
@@ -25,44 +24,24 @@ abstract contract ClaimRegistryBase is Test {
     bytes32 internal constant LAB = bytes32("lab");
     bytes3 internal constant EUR = "EUR";
 
-    RecordIndex internal index;
-    RoleRegistry internal roles;
-    ConsentRegistry internal consent;
     ClaimRegistry internal claims;
 
-    address internal admin = address(0xAD);
-    address internal hospital = address(0x1001);
-    address internal lab = address(0x1002);
-    address internal insurer = address(0x1003);
     address internal insurer2 = address(0x1004);
-    address internal doctor = address(0x2001);
-    address internal clerk = address(0x2003);
     address internal clerk2 = address(0x2004);
-    address internal outsider = address(0x3001);
     address internal alice;
     address internal bob;
     address internal carol; // never registers
 
     function setUp() public virtual {
         vm.warp(T0);
-        index = new RecordIndex();
-        roles = new RoleRegistry(1 days, admin, IAccessHooks(address(index)));
-        consent = new ConsentRegistry(roles, IAccessHooks(address(index)));
-        index.wire(address(roles), address(consent));
+        _deployStack();
         claims = new ClaimRegistry(roles, consent, index);
 
-        vm.startPrank(admin);
-        roles.addOrganization(hospital, IRoleRegistry.OrgKind.Hospital, "St. Mary");
-        roles.addOrganization(lab, IRoleRegistry.OrgKind.Lab, "Quest Lab");
-        roles.addOrganization(insurer, IRoleRegistry.OrgKind.Insurer, "Acme Health");
-        roles.addOrganization(insurer2, IRoleRegistry.OrgKind.Insurer, "Beta Mutual");
-        vm.stopPrank();
-        vm.prank(hospital);
-        roles.addStaff(doctor);
-        vm.prank(insurer);
-        roles.addStaff(clerk);
-        vm.prank(insurer2);
-        roles.addStaff(clerk2);
+        _addOrganizations();
+        _addOrg(insurer2, IRoleRegistry.OrgKind.Insurer, "Beta Mutual");
+        _addStaff(hospital, doctor);
+        _addStaff(insurer, clerk);
+        _addStaff(insurer2, clerk2);
 
         alice = _registerPatient(ALICE_PK);
         bob = _registerPatient(BOB_PK);
@@ -72,13 +51,6 @@ abstract contract ClaimRegistryBase is Test {
     // ---------------------------------------------------------------------------------
     // Helpers
     // ---------------------------------------------------------------------------------
-
-    function _registerPatient(uint256 privateKey) internal returns (address account) {
-        account = vm.addr(privateKey);
-        bytes memory key = publicKeyOf(privateKey);
-        vm.prank(account);
-        roles.registerPatient(key);
-    }
 
     /// @dev `count` records for `patient`, written by the patient.
     function _addRecords(address patient, uint256 count) internal {
@@ -90,10 +62,6 @@ abstract contract ClaimRegistryBase is Test {
         uint64 epoch = consent.epochOf(patient);
         vm.prank(patient);
         index.addRecords(patient, epoch, records);
-    }
-
-    function _recordScope(uint256 recordId) internal pure returns (IConsentRegistry.Scope memory) {
-        return IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Record, bytes32(recordId));
     }
 
     function _grantScope(
@@ -124,9 +92,7 @@ abstract contract ClaimRegistryBase is Test {
     }
 
     function _grantAll(address patient, address grantee) internal {
-        _grantScope(
-            patient, grantee, IConsentRegistry.Scope(IConsentRegistry.ScopeKind.All, bytes32(0)), 90 days
-        );
+        _grantScope(patient, grantee, _allScope(), 90 days);
     }
 
     function _ids(uint64 a) internal pure returns (uint64[] memory ids) {

@@ -8,13 +8,9 @@ import {IAccessHooks} from "../src/interfaces/IAccessHooks.sol";
 import {IConsentRegistry} from "../src/interfaces/IConsentRegistry.sol";
 import {IRoleRegistry} from "../src/interfaces/IRoleRegistry.sol";
 import {HooksRecorder} from "./utils/HooksRecorder.sol";
-import {Test} from "./utils/Test.sol";
+import {EhrFixture} from "./utils/EhrFixture.sol";
 
-contract ConsentRegistryTest is Test {
-    /// @dev Registries deployed standalone, without a record index.
-    IAccessHooks internal constant NO_HOOKS = IAccessHooks(address(0));
-
-    uint256 internal constant T0 = 1_700_000_000;
+contract ConsentRegistryTest is EhrFixture {
     uint256 internal constant ALICE_PK = 0xA11CE;
     uint256 internal constant BOB_PK = 0xB0B;
     uint256 internal constant MALLORY_PK = 0xBAD;
@@ -33,17 +29,6 @@ contract ConsentRegistryTest is Test {
     uint64 internal constant MAX_EMERGENCY = 72 hours;
     uint64 internal constant MAX_TTL = 30 days;
 
-    RoleRegistry internal roles;
-    ConsentRegistry internal consent;
-
-    address internal admin = address(0xAD);
-    address internal hospital = address(0x1001);
-    address internal lab = address(0x1002);
-    address internal insurer = address(0x1003);
-    address internal doctor = address(0x2001);
-    address internal tech = address(0x2002);
-    address internal clerk = address(0x2003);
-    address internal outsider = address(0x3001);
     address internal relayer = address(0x4001);
     address internal alice;
     address internal bob;
@@ -53,20 +38,8 @@ contract ConsentRegistryTest is Test {
 
     function setUp() public virtual {
         vm.warp(T0);
-        roles = new RoleRegistry(1 days, admin, NO_HOOKS);
-        consent = new ConsentRegistry(roles, NO_HOOKS);
-
-        vm.startPrank(admin);
-        roles.addOrganization(hospital, IRoleRegistry.OrgKind.Hospital, "St. Mary");
-        roles.addOrganization(lab, IRoleRegistry.OrgKind.Lab, "Quest Lab");
-        roles.addOrganization(insurer, IRoleRegistry.OrgKind.Insurer, "Acme Health");
-        vm.stopPrank();
-        vm.prank(hospital);
-        roles.addStaff(doctor);
-        vm.prank(lab);
-        roles.addStaff(tech);
-        vm.prank(insurer);
-        roles.addStaff(clerk);
+        _deployRegistries();
+        _setUpOrgs();
 
         alice = _registerPatient(ALICE_PK);
         bob = _registerPatient(BOB_PK);
@@ -76,25 +49,6 @@ contract ConsentRegistryTest is Test {
     // ---------------------------------------------------------------------------------
     // Helpers
     // ---------------------------------------------------------------------------------
-
-    function _registerPatient(uint256 privateKey) internal returns (address account) {
-        account = vm.addr(privateKey);
-        bytes memory key = publicKeyOf(privateKey);
-        vm.prank(account);
-        roles.registerPatient(key);
-    }
-
-    function _all() internal pure returns (IConsentRegistry.Scope memory) {
-        return IConsentRegistry.Scope(IConsentRegistry.ScopeKind.All, bytes32(0));
-    }
-
-    function _category(bytes32 name) internal pure returns (IConsentRegistry.Scope memory) {
-        return IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Category, name);
-    }
-
-    function _record(uint256 index) internal pure returns (IConsentRegistry.Scope memory) {
-        return IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Record, bytes32(index));
-    }
 
     function _request(address patient, address grantee, IConsentRegistry.Scope memory scope)
         internal
@@ -118,7 +72,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function _grantAll(address patient, address grantee) internal {
-        _grant(_request(patient, grantee, _all()));
+        _grant(_request(patient, grantee, _allScope()));
     }
 
     function _signGrant(
@@ -266,16 +220,16 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_scopeIdOf_matchesAbiEncode() public view {
-        assertEq(consent.scopeIdOf(_all()), keccak256(abi.encode(uint8(0), bytes32(0))));
+        assertEq(consent.scopeIdOf(_allScope()), keccak256(abi.encode(uint8(0), bytes32(0))));
         assertEq(
-            consent.scopeIdOf(_all()), 0xad3228b676f7d3cd4284a5443f17f1962b36e491b30a40b2405849e597ba5fb5
+            consent.scopeIdOf(_allScope()), 0xad3228b676f7d3cd4284a5443f17f1962b36e491b30a40b2405849e597ba5fb5
         );
-        assertEq(consent.scopeIdOf(_category("lab")), keccak256(abi.encode(uint8(1), bytes32("lab"))));
-        assertEq(consent.scopeIdOf(_record(7)), keccak256(abi.encode(uint8(2), bytes32(uint256(7)))));
+        assertEq(consent.scopeIdOf(_categoryScope("lab")), keccak256(abi.encode(uint8(1), bytes32("lab"))));
+        assertEq(consent.scopeIdOf(_recordScope(7)), keccak256(abi.encode(uint8(2), bytes32(uint256(7)))));
     }
 
     function test_grantDigest_matchesIndependentComputation() public view {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _category("lab"));
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _categoryScope("lab"));
         req.purpose = IConsentRegistry.Purpose.Research;
         assertEq(
             consent.grantDigest(req, 3, T0 + 1 hours),
@@ -297,7 +251,7 @@ contract ConsentRegistryTest is Test {
         assertEq(consent.requestCount(), 0);
         assertEq(consent.emergencyUntil(alice, doctor), 0);
         assertEq(consent.scopeIdsOf(alice, doctor).length, 0);
-        _assertNoGrant(alice, doctor, _all());
+        _assertNoGrant(alice, doctor, _allScope());
         IConsentRegistry.AccessRequest memory req = consent.accessRequest(1);
         assertEq(req.requester, address(0));
         assertEq(uint8(req.status), uint8(IConsentRegistry.RequestStatus.None));
@@ -308,7 +262,7 @@ contract ConsentRegistryTest is Test {
     // ---------------------------------------------------------------------------------
 
     function test_grant_storesAndEmits() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _category("lab"));
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _categoryScope("lab"));
         req.purpose = IConsentRegistry.Purpose.Insurance;
         vm.expectEmit(true, true, true, true, address(consent));
         emit IConsentRegistry.AccessGranted(
@@ -335,12 +289,12 @@ contract ConsentRegistryTest is Test {
         address[4] memory grantees = [hospital, insurer, tech, clerk];
         for (uint256 i; i < grantees.length; ++i) {
             _grantAll(alice, grantees[i]);
-            assertTrue(consent.hasAccess(alice, grantees[i], _record(1)));
+            assertTrue(consent.hasAccess(alice, grantees[i], _recordScope(1)));
         }
     }
 
     function test_grant_replacesSameScope() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _record(9));
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _recordScope(9));
         _grant(req);
         vm.warp(T0 + 100);
         req.expiry = uint64(T0 + 1 days);
@@ -359,14 +313,14 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_grant_revertsWhenPatientFieldIsNotCaller() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentNotPatient.selector, bob));
         vm.prank(bob);
         consent.grant(req);
     }
 
     function test_grant_revertsForUnregisteredPatient() public {
-        IConsentRegistry.GrantRequest memory req = _request(mallory, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(mallory, doctor, _allScope());
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentNotPatient.selector, mallory));
         vm.prank(mallory);
         consent.grant(req);
@@ -389,7 +343,7 @@ contract ConsentRegistryTest is Test {
 
         address[6] memory grantees = [outsider, bob, lab, tech, address(0x2009), address(0)];
         for (uint256 i; i < grantees.length; ++i) {
-            IConsentRegistry.GrantRequest memory req = _request(alice, grantees[i], _all());
+            IConsentRegistry.GrantRequest memory req = _request(alice, grantees[i], _allScope());
             vm.expectRevert(
                 abi.encodeWithSelector(IConsentRegistry.ConsentInvalidGrantee.selector, grantees[i])
             );
@@ -417,11 +371,11 @@ contract ConsentRegistryTest is Test {
             consent.grant(req);
         }
         // The largest record index is fine.
-        _grant(_request(alice, doctor, _record(type(uint64).max)));
+        _grant(_request(alice, doctor, _recordScope(type(uint64).max)));
     }
 
     function test_grant_expiryBoundaries() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
 
         req.expiry = uint64(T0);
         vm.expectRevert(
@@ -460,15 +414,15 @@ contract ConsentRegistryTest is Test {
 
         req.expiry = uint64(T0 + 1);
         _grant(req);
-        assertTrue(consent.hasAccess(alice, doctor, _all()));
+        assertTrue(consent.hasAccess(alice, doctor, _allScope()));
 
         req.expiry = uint64(T0 + MAX_GRANT);
         _grant(req);
-        assertEq(consent.grantOf(alice, doctor, _all()).expiry, T0 + MAX_GRANT);
+        assertEq(consent.grantOf(alice, doctor, _allScope()).expiry, T0 + MAX_GRANT);
     }
 
     function test_grant_revertsForWrongEpoch() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         req.epoch = 1;
         vm.expectRevert(
             abi.encodeWithSelector(IConsentRegistry.ConsentWrongEpoch.selector, uint64(1), uint64(0))
@@ -488,11 +442,11 @@ contract ConsentRegistryTest is Test {
         consent.grant(req);
         req.epoch = 1;
         _grant(req);
-        assertEq(consent.grantOf(alice, doctor, _all()).epoch, 1);
+        assertEq(consent.grantOf(alice, doctor, _allScope()).epoch, 1);
     }
 
     function test_grant_wrappedKeysBounds() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         req.wrappedKeys = "";
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentInvalidWrappedKeys.selector, 0));
         vm.prank(alice);
@@ -511,11 +465,11 @@ contract ConsentRegistryTest is Test {
 
     function test_grant_scopeCap() public {
         for (uint256 i = 1; i <= 32; ++i) {
-            _grant(_request(alice, doctor, _record(i)));
+            _grant(_request(alice, doctor, _recordScope(i)));
         }
         assertEq(consent.scopeIdsOf(alice, doctor).length, 32);
 
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _record(33));
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _recordScope(33));
         vm.expectRevert(
             abi.encodeWithSelector(IConsentRegistry.ConsentTooManyScopes.selector, alice, doctor, uint256(32))
         );
@@ -523,8 +477,8 @@ contract ConsentRegistryTest is Test {
         consent.grant(req);
 
         // Replacing an existing scope at the cap is fine; another grantee has its own cap.
-        _grant(_request(alice, doctor, _record(32)));
-        _grant(_request(alice, tech, _record(33)));
+        _grant(_request(alice, doctor, _recordScope(32)));
+        _grant(_request(alice, tech, _recordScope(33)));
 
         // A revoke frees the pair's slots.
         vm.prank(alice);
@@ -535,7 +489,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_grant_revertsOnOutOfRangeEnums() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory good = abi.encodeCall(IConsentRegistry.grant, (req));
         // Calldata: selector, offset of the struct (0x20), then the struct: patient, grantee,
         // scope.kind (+0x40), scope.value (+0x60), purpose (+0x80), expiry, ...
@@ -560,16 +514,16 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_grantOf_inactiveAfterExpiry() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         _grant(req);
         vm.warp(req.expiry - 1);
-        assertTrue(consent.grantOf(alice, doctor, _all()).active);
-        assertTrue(consent.hasAccess(alice, doctor, _all()));
+        assertTrue(consent.grantOf(alice, doctor, _allScope()).active);
+        assertTrue(consent.hasAccess(alice, doctor, _allScope()));
         vm.warp(req.expiry);
-        IConsentRegistry.GrantInfo memory info = consent.grantOf(alice, doctor, _all());
+        IConsentRegistry.GrantInfo memory info = consent.grantOf(alice, doctor, _allScope());
         assertFalse(info.active);
         assertEq(info.expiry, req.expiry);
-        assertFalse(consent.hasAccess(alice, doctor, _all()));
+        assertFalse(consent.hasAccess(alice, doctor, _allScope()));
     }
 
     // ---------------------------------------------------------------------------------
@@ -577,7 +531,7 @@ contract ConsentRegistryTest is Test {
     // ---------------------------------------------------------------------------------
 
     function test_grantWithSig_relayed() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _category("imaging"));
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _categoryScope("imaging"));
         uint256 deadline = T0 + 1 hours;
         bytes memory sig = _signGrant(ALICE_PK, req, 0, deadline);
 
@@ -594,7 +548,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_grantWithSig_patientMaySubmitOwnSignature() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
         vm.prank(alice);
         consent.grantWithSig(req, 0, T0, sig);
@@ -602,7 +556,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_grantWithSig_deadlineBoundaries() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
 
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0 - 1);
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentSignatureExpired.selector, T0 - 1, T0));
@@ -621,14 +575,14 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_grantWithSig_deadlineCheckedBeforeSignature() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentSignatureExpired.selector, T0 - 1, T0));
         vm.prank(relayer);
         consent.grantWithSig(req, 0, T0 - 1, hex"00");
     }
 
     function test_grantWithSig_revertsOnMalformedSignature() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
         (bytes32 r, bytes32 s, uint8 v) = _split(sig);
 
@@ -649,7 +603,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_grantWithSig_revertsOnWrongSigner() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(BOB_PK, req, 0, T0);
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentInvalidSigner.selector, bob, alice));
         vm.prank(relayer);
@@ -657,9 +611,9 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_grantWithSig_revertsOnTamperedGrant() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _category("lab"));
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _categoryScope("lab"));
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
-        req.scope = _all();
+        req.scope = _allScope();
         bytes32 digest = consent.grantDigest(req, 0, T0);
         _expectBadSignature(sig, digest, alice);
         vm.prank(relayer);
@@ -667,7 +621,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_grantWithSig_revertsOnWrongNonceAndReplay() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig1 = _signGrant(ALICE_PK, req, 1, T0);
         vm.expectRevert(abi.encodeWithSelector(Nonces.InvalidAccountNonce.selector, alice, 0));
         vm.prank(relayer);
@@ -688,7 +642,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_grantWithSig_grantChecksRunAfterSignature() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, outsider, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, outsider, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentInvalidGrantee.selector, outsider));
         vm.prank(relayer);
@@ -696,7 +650,7 @@ contract ConsentRegistryTest is Test {
         assertEq(consent.nonces(alice), 0);
 
         // A signature by a non-patient fails on the patient check once signer and nonce pass.
-        IConsentRegistry.GrantRequest memory forged = _request(mallory, doctor, _all());
+        IConsentRegistry.GrantRequest memory forged = _request(mallory, doctor, _allScope());
         sig = _signGrant(MALLORY_PK, forged, 0, T0);
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentNotPatient.selector, mallory));
         vm.prank(relayer);
@@ -705,7 +659,7 @@ contract ConsentRegistryTest is Test {
 
     function test_grantWithSig_staleAfterRevoke() public {
         // A signature made in epoch 0 cannot be submitted after a revocation.
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0 + 1 days);
         _grantAll(alice, tech);
         vm.prank(alice);
@@ -718,7 +672,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_grantWithSig_otherChainOrContractInvalidates() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
 
         ConsentRegistry other = new ConsentRegistry(roles, NO_HOOKS);
@@ -745,8 +699,8 @@ contract ConsentRegistryTest is Test {
 
     function test_revoke_deletesAllScopesAndAdvancesEpoch() public {
         _grantAll(alice, doctor);
-        _grant(_request(alice, doctor, _category("lab")));
-        _grant(_request(alice, doctor, _record(5)));
+        _grant(_request(alice, doctor, _categoryScope("lab")));
+        _grant(_request(alice, doctor, _recordScope(5)));
         _grantAll(alice, tech);
         _grantAll(bob, doctor);
 
@@ -757,22 +711,22 @@ contract ConsentRegistryTest is Test {
 
         assertEq(consent.epochOf(alice), 1);
         assertEq(consent.scopeIdsOf(alice, doctor).length, 0);
-        _assertNoGrant(alice, doctor, _all());
-        _assertNoGrant(alice, doctor, _category("lab"));
-        _assertNoGrant(alice, doctor, _record(5));
-        assertFalse(consent.hasAccess(alice, doctor, _all()));
-        assertFalse(consent.hasAccess(alice, doctor, _category("lab")));
-        assertFalse(consent.hasAccess(alice, doctor, _record(5)));
+        _assertNoGrant(alice, doctor, _allScope());
+        _assertNoGrant(alice, doctor, _categoryScope("lab"));
+        _assertNoGrant(alice, doctor, _recordScope(5));
+        assertFalse(consent.hasAccess(alice, doctor, _allScope()));
+        assertFalse(consent.hasAccess(alice, doctor, _categoryScope("lab")));
+        assertFalse(consent.hasAccess(alice, doctor, _recordScope(5)));
 
         // Other pairs keep their grants (the tech now needs the new epoch's keys).
-        assertTrue(consent.hasAccess(alice, tech, _all()));
-        assertEq(consent.grantOf(alice, tech, _all()).epoch, 0);
-        assertTrue(consent.hasAccess(bob, doctor, _all()));
+        assertTrue(consent.hasAccess(alice, tech, _allScope()));
+        assertEq(consent.grantOf(alice, tech, _allScope()).epoch, 0);
+        assertTrue(consent.hasAccess(bob, doctor, _allScope()));
         assertEq(consent.epochOf(bob), 0);
     }
 
     function test_revoke_expiredGrantStillRevocable() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         _grant(req);
         vm.warp(req.expiry + 1);
         vm.prank(alice);
@@ -803,11 +757,11 @@ contract ConsentRegistryTest is Test {
         _grantAll(alice, doctor);
         vm.prank(alice);
         consent.revoke(doctor);
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _record(3));
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _recordScope(3));
         assertEq(req.epoch, 1);
         _grant(req);
-        assertTrue(consent.hasAccess(alice, doctor, _record(3)));
-        assertFalse(consent.hasAccess(alice, doctor, _record(4)));
+        assertTrue(consent.hasAccess(alice, doctor, _recordScope(3)));
+        assertFalse(consent.hasAccess(alice, doctor, _recordScope(4)));
     }
 
     function test_revokeWithSig_relayed() public {
@@ -819,7 +773,7 @@ contract ConsentRegistryTest is Test {
         consent.revokeWithSig(alice, doctor, 0, T0 + 10, sig);
         assertEq(consent.nonces(alice), 1);
         assertEq(consent.epochOf(alice), 1);
-        assertFalse(consent.hasAccess(alice, doctor, _all()));
+        assertFalse(consent.hasAccess(alice, doctor, _allScope()));
     }
 
     function test_revokeWithSig_reverts() public {
@@ -854,7 +808,7 @@ contract ConsentRegistryTest is Test {
         consent.revokeWithSig(alice, doctor, 0, T0, sig);
 
         // Replay: the nonce is spent (even after a new grant).
-        _grant(_request(alice, doctor, _all()));
+        _grant(_request(alice, doctor, _allScope()));
         vm.expectRevert(abi.encodeWithSelector(Nonces.InvalidAccountNonce.selector, alice, 1));
         vm.prank(relayer);
         consent.revokeWithSig(alice, doctor, 0, T0, sig);
@@ -896,10 +850,10 @@ contract ConsentRegistryTest is Test {
         vm.prank(alice);
         consent.shareEpochKeys(doctor, hex"01");
 
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _record(1));
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _recordScope(1));
         req.expiry = uint64(T0 + 10);
         _grant(req);
-        _grant(_request(alice, doctor, _record(2))); // 30 days
+        _grant(_request(alice, doctor, _recordScope(2))); // 30 days
 
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentInvalidWrappedKeys.selector, 0));
         vm.prank(alice);
@@ -924,7 +878,7 @@ contract ConsentRegistryTest is Test {
     // ---------------------------------------------------------------------------------
 
     function test_requestAccess_storesAndEmits() public {
-        IConsentRegistry.Scope memory scope = _category("lab");
+        IConsentRegistry.Scope memory scope = _categoryScope("lab");
         vm.expectEmit(true, true, true, true, address(consent));
         emit IConsentRegistry.AccessRequested(
             1, alice, tech, scope, IConsentRegistry.Purpose.Research, uint64(T0 + 2 days), "study"
@@ -946,7 +900,7 @@ contract ConsentRegistryTest is Test {
 
         // Organizations may request too; ids increase.
         vm.prank(insurer);
-        assertEq(consent.requestAccess(bob, _all(), IConsentRegistry.Purpose.Insurance, 1, "claim"), 2);
+        assertEq(consent.requestAccess(bob, _allScope(), IConsentRegistry.Purpose.Insurance, 1, "claim"), 2);
         assertEq(consent.requestCount(), 2);
     }
 
@@ -959,18 +913,18 @@ contract ConsentRegistryTest is Test {
                 abi.encodeWithSelector(IConsentRegistry.ConsentInvalidGrantee.selector, callers[i])
             );
             vm.prank(callers[i]);
-            consent.requestAccess(alice, _all(), IConsentRegistry.Purpose.Treatment, 1 days, "x");
+            consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, "x");
         }
     }
 
     function test_requestAccess_revertsForNonPatient() public {
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentNotPatient.selector, tech));
         vm.prank(doctor);
-        consent.requestAccess(tech, _all(), IConsentRegistry.Purpose.Treatment, 1 days, "x");
+        consent.requestAccess(tech, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, "x");
     }
 
     function test_requestAccess_revertsForInvalidScope() public {
-        IConsentRegistry.Scope memory scope = _record(0);
+        IConsentRegistry.Scope memory scope = _recordScope(0);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IConsentRegistry.ConsentInvalidScope.selector, IConsentRegistry.ScopeKind.Record, bytes32(0)
@@ -983,32 +937,33 @@ contract ConsentRegistryTest is Test {
     function test_requestAccess_reasonBounds() public {
         vm.expectRevert(IConsentRegistry.ConsentInvalidReason.selector);
         vm.prank(doctor);
-        consent.requestAccess(alice, _all(), IConsentRegistry.Purpose.Treatment, 1 days, "");
+        consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, "");
 
         string memory tooLong = string(new bytes(257));
         vm.expectRevert(IConsentRegistry.ConsentInvalidReason.selector);
         vm.prank(doctor);
-        consent.requestAccess(alice, _all(), IConsentRegistry.Purpose.Treatment, 1 days, tooLong);
+        consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, tooLong);
 
         vm.prank(doctor);
         consent.requestAccess(
-            alice, _all(), IConsentRegistry.Purpose.Treatment, 1 days, string(new bytes(256))
+            alice, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, string(new bytes(256))
         );
     }
 
     function test_requestAccess_ttlBounds() public {
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentInvalidRequestTtl.selector, uint64(0)));
         vm.prank(doctor);
-        consent.requestAccess(alice, _all(), IConsentRegistry.Purpose.Treatment, 0, "x");
+        consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, 0, "x");
 
         vm.expectRevert(
             abi.encodeWithSelector(IConsentRegistry.ConsentInvalidRequestTtl.selector, uint64(MAX_TTL + 1))
         );
         vm.prank(doctor);
-        consent.requestAccess(alice, _all(), IConsentRegistry.Purpose.Treatment, MAX_TTL + 1, "x");
+        consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, MAX_TTL + 1, "x");
 
         vm.prank(doctor);
-        uint256 id = consent.requestAccess(alice, _all(), IConsentRegistry.Purpose.Treatment, MAX_TTL, "x");
+        uint256 id =
+            consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, MAX_TTL, "x");
         assertEq(consent.accessRequest(id).expiresAt, T0 + MAX_TTL);
     }
 
@@ -1017,7 +972,7 @@ contract ConsentRegistryTest is Test {
     // ---------------------------------------------------------------------------------
 
     function test_approveRequest_createsGrant() public {
-        IConsentRegistry.Scope memory scope = _record(77);
+        IConsentRegistry.Scope memory scope = _recordScope(77);
         vm.prank(clerk);
         uint256 id =
             consent.requestAccess(alice, scope, IConsentRegistry.Purpose.Insurance, 1 days, "claim 77");
@@ -1041,17 +996,17 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_approveRequest_usesCurrentEpoch() public {
-        uint256 id = _fileRequest(doctor, alice, _all());
+        uint256 id = _fileRequest(doctor, alice, _allScope());
         _grantAll(alice, tech);
         vm.prank(alice);
         consent.revoke(tech);
         vm.prank(alice);
         consent.approveRequest(id, uint64(T0 + 1 days), keys);
-        assertEq(consent.grantOf(alice, doctor, _all()).epoch, 1);
+        assertEq(consent.grantOf(alice, doctor, _allScope()).epoch, 1);
     }
 
     function test_approveRequest_revertsForUnknownId() public {
-        _fileRequest(doctor, alice, _all());
+        _fileRequest(doctor, alice, _allScope());
         uint256[2] memory ids = [uint256(0), 2];
         for (uint256 i; i < ids.length; ++i) {
             vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentUnknownRequest.selector, ids[i]));
@@ -1061,7 +1016,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_approveRequest_revertsForOtherCaller() public {
-        uint256 id = _fileRequest(doctor, alice, _all());
+        uint256 id = _fileRequest(doctor, alice, _allScope());
         address[3] memory callers = [bob, doctor, relayer];
         for (uint256 i; i < callers.length; ++i) {
             vm.expectRevert(
@@ -1073,7 +1028,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_approveRequest_revertsWhenNotPending() public {
-        uint256 id = _fileRequest(doctor, alice, _all());
+        uint256 id = _fileRequest(doctor, alice, _allScope());
         vm.prank(alice);
         consent.approveRequest(id, uint64(T0 + 1 days), keys);
         vm.expectRevert(
@@ -1086,7 +1041,7 @@ contract ConsentRegistryTest is Test {
         vm.prank(alice);
         consent.approveRequest(id, uint64(T0 + 1 days), keys);
 
-        uint256 id2 = _fileRequest(doctor, alice, _record(1));
+        uint256 id2 = _fileRequest(doctor, alice, _recordScope(1));
         vm.prank(alice);
         consent.denyRequest(id2);
         vm.expectRevert(
@@ -1099,7 +1054,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_approveRequest_expiryBoundary() public {
-        uint256 id = _fileRequest(doctor, alice, _all()); // expires at T0 + 7 days
+        uint256 id = _fileRequest(doctor, alice, _allScope()); // expires at T0 + 7 days
         uint64 expiresAt = uint64(T0 + 7 days);
         vm.warp(expiresAt + 1);
         vm.expectRevert(
@@ -1111,11 +1066,11 @@ contract ConsentRegistryTest is Test {
         vm.warp(expiresAt);
         vm.prank(alice);
         consent.approveRequest(id, expiresAt + 1 days, keys);
-        assertTrue(consent.hasAccess(alice, doctor, _all()));
+        assertTrue(consent.hasAccess(alice, doctor, _allScope()));
     }
 
     function test_approveRequest_grantChecksApply() public {
-        uint256 id = _fileRequest(tech, alice, _category("lab"));
+        uint256 id = _fileRequest(tech, alice, _categoryScope("lab"));
 
         vm.expectRevert(
             abi.encodeWithSelector(IConsentRegistry.ConsentExpired.selector, uint64(T0), uint64(T0))
@@ -1154,7 +1109,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_approveRequestWithSig_relayed() public {
-        uint256 id = _fileRequest(doctor, alice, _category("cardio"));
+        uint256 id = _fileRequest(doctor, alice, _categoryScope("cardio"));
         IConsentRegistry.GrantRequest memory req = _approvalFor(id);
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0 + 1 hours);
 
@@ -1169,11 +1124,11 @@ contract ConsentRegistryTest is Test {
 
         assertEq(consent.nonces(alice), 1);
         assertEq(uint8(consent.accessRequest(id).status), uint8(IConsentRegistry.RequestStatus.Approved));
-        assertTrue(consent.hasAccess(alice, doctor, _category("cardio")));
+        assertTrue(consent.hasAccess(alice, doctor, _categoryScope("cardio")));
     }
 
     function test_approveRequestWithSig_revertsOnMismatch() public {
-        uint256 id = _fileRequest(doctor, alice, _category("cardio"));
+        uint256 id = _fileRequest(doctor, alice, _categoryScope("cardio"));
         for (uint256 i; i < 5; ++i) {
             IConsentRegistry.GrantRequest memory req = _approvalFor(id);
             if (i == 0) req.patient = bob;
@@ -1189,13 +1144,13 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_approveRequestWithSig_revertsOnRequestState() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0 + 30 days);
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentUnknownRequest.selector, 1));
         vm.prank(relayer);
         consent.approveRequestWithSig(1, req, 0, T0 + 30 days, sig);
 
-        uint256 id = _fileRequest(doctor, alice, _all());
+        uint256 id = _fileRequest(doctor, alice, _allScope());
         vm.warp(T0 + 7 days + 1);
         vm.expectRevert(
             abi.encodeWithSelector(IConsentRegistry.ConsentRequestExpired.selector, id, uint64(T0 + 7 days))
@@ -1215,7 +1170,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_approveRequestWithSig_revertsOnSignature() public {
-        uint256 id = _fileRequest(doctor, alice, _all());
+        uint256 id = _fileRequest(doctor, alice, _allScope());
         IConsentRegistry.GrantRequest memory req = _approvalFor(id);
 
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0 - 1);
@@ -1252,7 +1207,7 @@ contract ConsentRegistryTest is Test {
         consent.approveRequestWithSig(id, req, 0, T0, sig);
 
         // Replay against another pending request for the same pair and scope.
-        uint256 id2 = _fileRequest(doctor, alice, _all());
+        uint256 id2 = _fileRequest(doctor, alice, _allScope());
         vm.expectRevert(abi.encodeWithSelector(Nonces.InvalidAccountNonce.selector, alice, 1));
         vm.prank(relayer);
         consent.approveRequestWithSig(id2, req, 0, T0, sig);
@@ -1263,17 +1218,17 @@ contract ConsentRegistryTest is Test {
     // ---------------------------------------------------------------------------------
 
     function test_denyRequest_emits() public {
-        uint256 id = _fileRequest(doctor, alice, _all());
+        uint256 id = _fileRequest(doctor, alice, _allScope());
         vm.expectEmit(true, true, true, true, address(consent));
         emit IConsentRegistry.AccessRequestDenied(id, alice, doctor);
         vm.prank(alice);
         consent.denyRequest(id);
         assertEq(uint8(consent.accessRequest(id).status), uint8(IConsentRegistry.RequestStatus.Denied));
-        assertFalse(consent.hasAccess(alice, doctor, _all()));
+        assertFalse(consent.hasAccess(alice, doctor, _allScope()));
     }
 
     function test_denyRequest_expiredRequestMayBeDenied() public {
-        uint256 id = _fileRequest(doctor, alice, _all());
+        uint256 id = _fileRequest(doctor, alice, _allScope());
         vm.warp(T0 + 365 days);
         vm.prank(alice);
         consent.denyRequest(id);
@@ -1285,7 +1240,7 @@ contract ConsentRegistryTest is Test {
         vm.prank(alice);
         consent.denyRequest(1);
 
-        uint256 id = _fileRequest(doctor, alice, _all());
+        uint256 id = _fileRequest(doctor, alice, _allScope());
         vm.expectRevert(
             abi.encodeWithSelector(IConsentRegistry.ConsentNotRequestPatient.selector, id, doctor)
         );
@@ -1302,7 +1257,7 @@ contract ConsentRegistryTest is Test {
         vm.prank(alice);
         consent.denyRequest(id);
 
-        uint256 id2 = _fileRequest(doctor, alice, _record(1));
+        uint256 id2 = _fileRequest(doctor, alice, _recordScope(1));
         vm.prank(alice);
         consent.approveRequest(id2, uint64(T0 + 1 days), keys);
         vm.expectRevert(
@@ -1328,15 +1283,15 @@ contract ConsentRegistryTest is Test {
         consent.openEmergencyAccess(alice, "unconscious in ER", 6 hours);
 
         assertEq(consent.emergencyUntil(alice, doctor), until);
-        assertTrue(consent.hasAccess(alice, doctor, _all()));
-        assertTrue(consent.hasAccess(alice, doctor, _category("lab")));
-        assertTrue(consent.hasAccess(alice, doctor, _record(123)));
-        assertFalse(consent.hasAccess(bob, doctor, _all()));
+        assertTrue(consent.hasAccess(alice, doctor, _allScope()));
+        assertTrue(consent.hasAccess(alice, doctor, _categoryScope("lab")));
+        assertTrue(consent.hasAccess(alice, doctor, _recordScope(123)));
+        assertFalse(consent.hasAccess(bob, doctor, _allScope()));
 
         vm.warp(until - 1);
-        assertTrue(consent.hasAccess(alice, doctor, _all()));
+        assertTrue(consent.hasAccess(alice, doctor, _allScope()));
         vm.warp(until);
-        assertFalse(consent.hasAccess(alice, doctor, _all()));
+        assertFalse(consent.hasAccess(alice, doctor, _allScope()));
         assertEq(consent.emergencyUntil(alice, doctor), 0);
     }
 
@@ -1418,7 +1373,7 @@ contract ConsentRegistryTest is Test {
         consent.openEmergencyAccess(alice, "x", 1 hours);
         vm.prank(hospital);
         roles.removeStaff(doctor);
-        assertFalse(consent.hasAccess(alice, doctor, _all()));
+        assertFalse(consent.hasAccess(alice, doctor, _allScope()));
         assertEq(consent.emergencyUntil(alice, doctor), T0 + 1 hours);
     }
 
@@ -1432,7 +1387,7 @@ contract ConsentRegistryTest is Test {
             vm.prank(closers[i]);
             consent.closeEmergencyAccess(alice, doctor);
             assertEq(consent.emergencyUntil(alice, doctor), 0);
-            assertFalse(consent.hasAccess(alice, doctor, _all()));
+            assertFalse(consent.hasAccess(alice, doctor, _allScope()));
         }
     }
 
@@ -1469,32 +1424,32 @@ contract ConsentRegistryTest is Test {
 
     function test_hasAccess_scopeCoverage() public {
         _grantAll(alice, doctor);
-        _grant(_request(alice, tech, _category("lab")));
-        _grant(_request(alice, clerk, _record(42)));
+        _grant(_request(alice, tech, _categoryScope("lab")));
+        _grant(_request(alice, clerk, _recordScope(42)));
 
         // All covers everything.
-        assertTrue(consent.hasAccess(alice, doctor, _all()));
-        assertTrue(consent.hasAccess(alice, doctor, _category("imaging")));
-        assertTrue(consent.hasAccess(alice, doctor, _record(1)));
+        assertTrue(consent.hasAccess(alice, doctor, _allScope()));
+        assertTrue(consent.hasAccess(alice, doctor, _categoryScope("imaging")));
+        assertTrue(consent.hasAccess(alice, doctor, _recordScope(1)));
         // A category covers that category only.
-        assertTrue(consent.hasAccess(alice, tech, _category("lab")));
-        assertFalse(consent.hasAccess(alice, tech, _category("imaging")));
-        assertFalse(consent.hasAccess(alice, tech, _all()));
-        assertFalse(consent.hasAccess(alice, tech, _record(42)));
+        assertTrue(consent.hasAccess(alice, tech, _categoryScope("lab")));
+        assertFalse(consent.hasAccess(alice, tech, _categoryScope("imaging")));
+        assertFalse(consent.hasAccess(alice, tech, _allScope()));
+        assertFalse(consent.hasAccess(alice, tech, _recordScope(42)));
         // A record covers that record only.
-        assertTrue(consent.hasAccess(alice, clerk, _record(42)));
-        assertFalse(consent.hasAccess(alice, clerk, _record(43)));
-        assertFalse(consent.hasAccess(alice, clerk, _all()));
-        assertFalse(consent.hasAccess(alice, clerk, _category("lab")));
+        assertTrue(consent.hasAccess(alice, clerk, _recordScope(42)));
+        assertFalse(consent.hasAccess(alice, clerk, _recordScope(43)));
+        assertFalse(consent.hasAccess(alice, clerk, _allScope()));
+        assertFalse(consent.hasAccess(alice, clerk, _categoryScope("lab")));
     }
 
     function test_hasAccess_expiredExactFallsBackToAll() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _category("lab"));
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _categoryScope("lab"));
         req.expiry = uint64(T0 + 1 hours);
         _grant(req);
         _grantAll(alice, doctor); // 30 days
         vm.warp(T0 + 2 hours);
-        assertTrue(consent.hasAccess(alice, doctor, _category("lab")));
+        assertTrue(consent.hasAccess(alice, doctor, _categoryScope("lab")));
     }
 
     function test_hasAccess_followsGranteeStatus() public {
@@ -1502,35 +1457,35 @@ contract ConsentRegistryTest is Test {
         _grantAll(alice, hospital);
         vm.prank(admin);
         roles.removeOrganization(hospital);
-        assertFalse(consent.hasAccess(alice, doctor, _all()));
-        assertFalse(consent.hasAccess(alice, hospital, _all()));
-        assertTrue(consent.grantOf(alice, doctor, _all()).active);
+        assertFalse(consent.hasAccess(alice, doctor, _allScope()));
+        assertFalse(consent.hasAccess(alice, hospital, _allScope()));
+        assertTrue(consent.grantOf(alice, doctor, _allScope()).active);
 
         vm.prank(admin);
         roles.addOrganization(hospital, IRoleRegistry.OrgKind.Hospital, "St. Mary");
-        assertTrue(consent.hasAccess(alice, doctor, _all()));
+        assertTrue(consent.hasAccess(alice, doctor, _allScope()));
 
         vm.prank(hospital);
         roles.removeStaff(doctor);
-        assertFalse(consent.hasAccess(alice, doctor, _all()));
+        assertFalse(consent.hasAccess(alice, doctor, _allScope()));
     }
 
     function test_hasAccess_grantAndEmergencyTogether() public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _record(1));
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _recordScope(1));
         req.expiry = uint64(T0 + 1 hours);
         _grant(req);
         vm.prank(doctor);
         consent.openEmergencyAccess(alice, "x", 3 hours);
         vm.warp(T0 + 2 hours);
-        assertTrue(consent.hasAccess(alice, doctor, _record(1)));
+        assertTrue(consent.hasAccess(alice, doctor, _recordScope(1)));
         vm.prank(alice);
         consent.closeEmergencyAccess(alice, doctor);
-        assertFalse(consent.hasAccess(alice, doctor, _record(1)));
+        assertFalse(consent.hasAccess(alice, doctor, _recordScope(1)));
     }
 
     function test_hasAccess_doesNotCallRolesWithoutGrant() public {
         vm.record();
-        assertFalse(consent.hasAccess(alice, doctor, _record(1)));
+        assertFalse(consent.hasAccess(alice, doctor, _recordScope(1)));
         (bytes32[] memory reads,) = vm.accesses(address(roles));
         assertEq(reads.length, 0);
         (reads,) = vm.accesses(address(consent));
@@ -1538,9 +1493,9 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_hasAccess_readsOneGrantSlotForExactHit() public {
-        _grant(_request(alice, doctor, _record(1)));
+        _grant(_request(alice, doctor, _recordScope(1)));
         vm.record();
-        assertTrue(consent.hasAccess(alice, doctor, _record(1)));
+        assertTrue(consent.hasAccess(alice, doctor, _recordScope(1)));
         (bytes32[] memory reads,) = vm.accesses(address(consent));
         assertEq(reads.length, 1);
         (reads,) = vm.accesses(address(roles));
@@ -1571,8 +1526,8 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_gas_hasAccess_exactHit() public {
-        _grant(_request(alice, doctor, _record(1)));
-        (uint256 cold, uint256 warm) = _measureHasAccess(alice, doctor, _record(1), true);
+        _grant(_request(alice, doctor, _recordScope(1)));
+        (uint256 cold, uint256 warm) = _measureHasAccess(alice, doctor, _recordScope(1), true);
         emit log_named_uint("hasAccess exact hit (staff), cold", cold);
         emit log_named_uint("hasAccess exact hit (staff), warm", warm);
         assertLt(cold, 20_000);
@@ -1581,7 +1536,7 @@ contract ConsentRegistryTest is Test {
 
     function test_gas_hasAccess_allFallbackHit() public {
         _grantAll(alice, doctor);
-        (uint256 cold, uint256 warm) = _measureHasAccess(alice, doctor, _category("lab"), true);
+        (uint256 cold, uint256 warm) = _measureHasAccess(alice, doctor, _categoryScope("lab"), true);
         emit log_named_uint("hasAccess via All grant (staff), cold", cold);
         emit log_named_uint("hasAccess via All grant (staff), warm", warm);
         assertLt(cold, 22_000);
@@ -1589,7 +1544,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_gas_hasAccess_miss() public {
-        (uint256 cold, uint256 warm) = _measureHasAccess(alice, doctor, _record(1), false);
+        (uint256 cold, uint256 warm) = _measureHasAccess(alice, doctor, _recordScope(1), false);
         emit log_named_uint("hasAccess miss, cold", cold);
         emit log_named_uint("hasAccess miss, warm", warm);
         assertLt(cold, 15_000);
@@ -1599,7 +1554,7 @@ contract ConsentRegistryTest is Test {
     function test_gas_hasAccess_emergency() public {
         vm.prank(doctor);
         consent.openEmergencyAccess(alice, "x", 1 hours);
-        (uint256 cold, uint256 warm) = _measureHasAccess(alice, doctor, _record(1), true);
+        (uint256 cold, uint256 warm) = _measureHasAccess(alice, doctor, _recordScope(1), true);
         emit log_named_uint("hasAccess via emergency, cold", cold);
         emit log_named_uint("hasAccess via emergency, warm", warm);
         assertLt(cold, 25_000);
@@ -1607,9 +1562,9 @@ contract ConsentRegistryTest is Test {
     }
 
     function test_hasAccess_unknownAccounts() public view {
-        assertFalse(consent.hasAccess(address(0), address(0), _all()));
-        assertFalse(consent.hasAccess(outsider, mallory, _record(1)));
-        assertFalse(consent.hasAccess(alice, outsider, _category("x")));
+        assertFalse(consent.hasAccess(address(0), address(0), _allScope()));
+        assertFalse(consent.hasAccess(outsider, mallory, _recordScope(1)));
+        assertFalse(consent.hasAccess(alice, outsider, _categoryScope("x")));
     }
 
     // ---------------------------------------------------------------------------------
@@ -1618,10 +1573,10 @@ contract ConsentRegistryTest is Test {
 
     function test_isGrantee_anyUnexpiredGrantOfAnActiveParticipant() public {
         assertFalse(consent.isGrantee(alice, doctor));
-        _grant(_request(alice, doctor, _record(3))); // any scope counts
+        _grant(_request(alice, doctor, _recordScope(3))); // any scope counts
         assertTrue(consent.isGrantee(alice, doctor));
         assertFalse(consent.isGrantee(bob, doctor));
-        _grant(_request(alice, lab, _category("lab"))); // organizations too
+        _grant(_request(alice, lab, _categoryScope("lab"))); // organizations too
         assertTrue(consent.isGrantee(alice, lab));
         // Not while the grantee's organization is removed; again once re-added.
         vm.prank(admin);
@@ -1673,61 +1628,64 @@ contract ConsentRegistryTest is Test {
         assertEq(consent.hooks(), hooks);
 
         // Direct grants: All and Category are reported, a Record scope is not.
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         vm.expectCall(
-            hooks, abi.encodeCall(IAccessHooks.onGrant, (alice, doctor, _scopeId(_all()), req.expiry))
+            hooks, abi.encodeCall(IAccessHooks.onGrant, (alice, doctor, _scopeId(_allScope()), req.expiry))
         );
         _grant(req);
-        req = _request(alice, doctor, _category("lab"));
+        req = _request(alice, doctor, _categoryScope("lab"));
         vm.expectCall(
             hooks,
-            abi.encodeCall(IAccessHooks.onGrant, (alice, doctor, _scopeId(_category("lab")), req.expiry))
+            abi.encodeCall(IAccessHooks.onGrant, (alice, doctor, _scopeId(_categoryScope("lab")), req.expiry))
         );
         _grant(req);
-        _grant(_request(alice, doctor, _record(1)));
+        _grant(_request(alice, doctor, _recordScope(1)));
         assertEq(recorder.calls(), 2);
         // Replacing a grant reports the new expiry.
         vm.warp(block.timestamp + 1 days);
-        req = _request(alice, doctor, _category("lab"));
+        req = _request(alice, doctor, _categoryScope("lab"));
         vm.expectCall(
             hooks,
-            abi.encodeCall(IAccessHooks.onGrant, (alice, doctor, _scopeId(_category("lab")), req.expiry))
+            abi.encodeCall(IAccessHooks.onGrant, (alice, doctor, _scopeId(_categoryScope("lab")), req.expiry))
         );
         _grant(req);
 
         // Signed grants and both kinds of approval.
-        req = _request(bob, doctor, _category("imaging"));
+        req = _request(bob, doctor, _categoryScope("imaging"));
         bytes memory sig = _signGrant(BOB_PK, req, 0, block.timestamp);
         vm.expectCall(
             hooks, abi.encodeCall(IAccessHooks.onGrant, (bob, doctor, _scopeId(req.scope), req.expiry))
         );
         vm.prank(relayer);
         consent.grantWithSig(req, 0, block.timestamp, sig);
-        uint256 id = _fileRequest(tech, alice, _category("lab"));
+        uint256 id = _fileRequest(tech, alice, _categoryScope("lab"));
         uint64 expiry = uint64(block.timestamp + 2 days);
         vm.expectCall(
-            hooks, abi.encodeCall(IAccessHooks.onGrant, (alice, tech, _scopeId(_category("lab")), expiry))
+            hooks,
+            abi.encodeCall(IAccessHooks.onGrant, (alice, tech, _scopeId(_categoryScope("lab")), expiry))
         );
         vm.prank(alice);
         consent.approveRequest(id, expiry, keys);
-        id = _fileRequest(tech, bob, _all());
+        id = _fileRequest(tech, bob, _allScope());
         req = _approvalFor(id);
         sig = _signGrant(BOB_PK, req, 1, block.timestamp);
-        vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onGrant, (bob, tech, _scopeId(_all()), req.expiry)));
+        vm.expectCall(
+            hooks, abi.encodeCall(IAccessHooks.onGrant, (bob, tech, _scopeId(_allScope()), req.expiry))
+        );
         vm.prank(relayer);
         consent.approveRequestWithSig(id, req, 1, block.timestamp, sig);
         assertEq(recorder.calls(), 6);
 
         // Revocations report every revoked scopeId (in grant order) and the new epoch.
         bytes32[] memory ids = new bytes32[](3);
-        ids[0] = _scopeId(_all());
-        ids[1] = _scopeId(_category("lab"));
-        ids[2] = _scopeId(_record(1));
+        ids[0] = _scopeId(_allScope());
+        ids[1] = _scopeId(_categoryScope("lab"));
+        ids[2] = _scopeId(_recordScope(1));
         vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onRevoke, (alice, doctor, ids, uint64(1))));
         vm.prank(alice);
         consent.revoke(doctor);
         ids = new bytes32[](1);
-        ids[0] = _scopeId(_category("imaging"));
+        ids[0] = _scopeId(_categoryScope("imaging"));
         sig = _signRevoke(BOB_PK, bob, doctor, 2, block.timestamp);
         vm.expectCall(hooks, abi.encodeCall(IAccessHooks.onRevoke, (bob, doctor, ids, uint64(1))));
         vm.prank(relayer);
@@ -1740,7 +1698,7 @@ contract ConsentRegistryTest is Test {
         consent = new ConsentRegistry(roles, IAccessHooks(address(recorder)));
         _grantAll(alice, doctor);
         recorder.setFailing(true);
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _category("lab"));
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _categoryScope("lab"));
         vm.prank(alice);
         vm.expectRevert(HooksRecorder.HooksRecorderFailure.selector);
         consent.grant(req);
@@ -1748,7 +1706,7 @@ contract ConsentRegistryTest is Test {
         vm.expectRevert(HooksRecorder.HooksRecorderFailure.selector);
         consent.revoke(doctor);
         assertEq(consent.epochOf(alice), 0);
-        assertTrue(consent.hasAccess(alice, doctor, _all()));
+        assertTrue(consent.hasAccess(alice, doctor, _allScope()));
     }
 
     // ---------------------------------------------------------------------------------
@@ -1764,18 +1722,18 @@ contract ConsentRegistryTest is Test {
 
     function testFuzz_grantWithSig_anyPatientKey(uint256 privateKey, address submitter) public {
         (uint256 pk, address patient) = _freshPatient(privateKey);
-        IConsentRegistry.GrantRequest memory req = _request(patient, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(patient, doctor, _allScope());
         bytes memory sig = _signGrant(pk, req, 0, T0);
         vm.prank(submitter);
         consent.grantWithSig(req, 0, T0, sig);
         assertEq(consent.nonces(patient), 1);
-        assertTrue(consent.hasAccess(patient, doctor, _all()));
+        assertTrue(consent.hasAccess(patient, doctor, _allScope()));
     }
 
     function testFuzz_grantWithSig_wrongSigner(uint256 signerKey) public {
         signerKey = bound(signerKey, 1, SECP256K1_N - 1);
         vm.assume(signerKey != ALICE_PK);
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(signerKey, req, 0, T0);
         vm.expectRevert(
             abi.encodeWithSelector(IConsentRegistry.ConsentInvalidSigner.selector, vm.addr(signerKey), alice)
@@ -1786,7 +1744,7 @@ contract ConsentRegistryTest is Test {
 
     function testFuzz_grantWithSig_highSRejected(uint256 privateKey, uint64 expiryOffset) public {
         (uint256 pk, address patient) = _freshPatient(privateKey);
-        IConsentRegistry.GrantRequest memory req = _request(patient, tech, _category("lab"));
+        IConsentRegistry.GrantRequest memory req = _request(patient, tech, _categoryScope("lab"));
         req.expiry = uint64(T0 + bound(expiryOffset, 1, MAX_GRANT));
         bytes32 digest = consent.grantDigest(req, 0, T0);
         (bytes32 r, bytes32 s, uint8 v) = _split(_signGrant(pk, req, 0, T0));
@@ -1805,7 +1763,7 @@ contract ConsentRegistryTest is Test {
     function testFuzz_grantWithSig_badLengthRejected(uint256 privateKey, uint256 length) public {
         length = bound(length, 0, 160);
         vm.assume(length != 65);
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
         bytes memory cut = new bytes(length);
         for (uint256 i; i < length; ++i) {
@@ -1817,7 +1775,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function testFuzz_grantWithSig_garbageRejected(bytes32 r, bytes32 s, uint8 v) public {
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = abi.encodePacked(r, s, v);
         _expectBadSignature(sig, consent.grantDigest(req, 0, T0), alice);
         vm.prank(relayer);
@@ -1826,7 +1784,7 @@ contract ConsentRegistryTest is Test {
 
     function testFuzz_grantWithSig_wrongNonce(uint256 nonce) public {
         vm.assume(nonce != 0);
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, nonce, T0);
         vm.expectRevert(abi.encodeWithSelector(Nonces.InvalidAccountNonce.selector, alice, 0));
         vm.prank(relayer);
@@ -1835,7 +1793,7 @@ contract ConsentRegistryTest is Test {
 
     function testFuzz_grantWithSig_replayRejected(uint8 uses) public {
         uses = uint8(bound(uses, 1, 5));
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         for (uint256 n; n < uses; ++n) {
             bytes memory sig = _signGrant(ALICE_PK, req, n, T0);
             vm.prank(relayer);
@@ -1853,7 +1811,7 @@ contract ConsentRegistryTest is Test {
     function testFuzz_grantWithSig_deadline(uint256 deadline, uint256 warpBy) public {
         warpBy = bound(warpBy, 0, 365 days);
         deadline = bound(deadline, T0, T0 + 400 days);
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         req.expiry = uint64(T0 + 500 days);
         bytes memory sig = _signGrant(ALICE_PK, req, 0, deadline);
         vm.warp(T0 + warpBy);
@@ -1870,7 +1828,7 @@ contract ConsentRegistryTest is Test {
 
     function testFuzz_grantWithSig_otherChainId(uint64 chainId) public {
         vm.assume(chainId != block.chainid && chainId != 0);
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
         vm.chainId(chainId);
         bytes32 digest = consent.grantDigest(req, 0, T0);
@@ -1885,7 +1843,7 @@ contract ConsentRegistryTest is Test {
 
     function testFuzz_grantWithSig_otherInstance(bytes32 salt) public {
         ConsentRegistry other = new ConsentRegistry{salt: salt}(roles, NO_HOOKS);
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
         _expectBadSignature(sig, other.grantDigest(req, 0, T0), alice);
         vm.prank(relayer);
@@ -1929,7 +1887,7 @@ contract ConsentRegistryTest is Test {
     function testFuzz_grant_expiry(uint64 expiry, uint256 warpBy) public {
         vm.warp(T0 + bound(warpBy, 0, 1000 days));
         uint64 nowTs = uint64(block.timestamp);
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         req.expiry = expiry;
         if (expiry <= nowTs) {
             vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentExpired.selector, expiry, nowTs));
@@ -1944,7 +1902,7 @@ contract ConsentRegistryTest is Test {
 
     function testFuzz_grant_durationBoundary(uint256 warpBy, bool over) public {
         vm.warp(T0 + bound(warpBy, 0, 1000 days));
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         req.expiry = uint64(block.timestamp + MAX_GRANT + (over ? 1 : 0));
         if (over) {
             vm.expectRevert(
@@ -1960,12 +1918,12 @@ contract ConsentRegistryTest is Test {
     function testFuzz_grant_accessEndsAtExpiry(uint256 duration, uint256 probe) public {
         duration = bound(duration, 1, MAX_GRANT);
         probe = bound(probe, 0, MAX_GRANT + 1);
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _record(5));
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _recordScope(5));
         req.expiry = uint64(T0 + duration);
         _grant(req);
         vm.warp(T0 + probe);
-        assertEq(consent.hasAccess(alice, doctor, _record(5)), probe < duration);
-        assertEq(consent.grantOf(alice, doctor, _record(5)).active, probe < duration);
+        assertEq(consent.hasAccess(alice, doctor, _recordScope(5)), probe < duration);
+        assertEq(consent.grantOf(alice, doctor, _recordScope(5)).active, probe < duration);
     }
 
     function testFuzz_grant_scopeValidity(uint8 kindSeed, bytes32 value) public {
@@ -1987,7 +1945,7 @@ contract ConsentRegistryTest is Test {
     }
 
     function testFuzz_grant_recordScopeBoundary(uint256 index) public {
-        IConsentRegistry.Scope memory scope = _record(index);
+        IConsentRegistry.Scope memory scope = _recordScope(index);
         IConsentRegistry.GrantRequest memory req = _request(alice, doctor, scope);
         if (index == 0 || index > type(uint64).max) {
             vm.expectRevert(
@@ -2004,7 +1962,7 @@ contract ConsentRegistryTest is Test {
 
     function testFuzz_grant_wrappedKeysLength(uint256 length) public {
         length = bound(length, 0, 4200);
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         req.wrappedKeys = new bytes(length);
         if (length == 0 || length > 4096) {
             vm.expectRevert(
@@ -2022,7 +1980,7 @@ contract ConsentRegistryTest is Test {
             vm.prank(alice);
             consent.revoke(tech);
         }
-        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _all());
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         req.epoch = epoch;
         if (epoch != revocations) {
             vm.expectRevert(
@@ -2040,7 +1998,7 @@ contract ConsentRegistryTest is Test {
             vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentInvalidRequestTtl.selector, ttl));
         }
         vm.prank(doctor);
-        uint256 id = consent.requestAccess(alice, _all(), IConsentRegistry.Purpose.Treatment, ttl, "x");
+        uint256 id = consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, ttl, "x");
         if (ttl != 0 && ttl <= MAX_TTL) {
             assertEq(consent.accessRequest(id).expiresAt, T0 + ttl);
             // Answerable up to and including expiresAt.
@@ -2055,14 +2013,14 @@ contract ConsentRegistryTest is Test {
         string memory reason = string(new bytes(length));
         if (length == 0 || length > 256) vm.expectRevert(IConsentRegistry.ConsentInvalidReason.selector);
         vm.prank(doctor);
-        consent.requestAccess(alice, _all(), IConsentRegistry.Purpose.Treatment, 1 days, reason);
+        consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, reason);
     }
 
     function testFuzz_approveRequest_expiry(uint64 ttl, uint256 waited) public {
         ttl = uint64(bound(ttl, 1, MAX_TTL));
         waited = bound(waited, 0, 2 * uint256(MAX_TTL));
         vm.prank(doctor);
-        uint256 id = consent.requestAccess(alice, _all(), IConsentRegistry.Purpose.Treatment, ttl, "x");
+        uint256 id = consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, ttl, "x");
         vm.warp(T0 + waited);
         if (waited > ttl) {
             vm.expectRevert(
@@ -2086,9 +2044,9 @@ contract ConsentRegistryTest is Test {
         if (duration != 0 && duration <= MAX_EMERGENCY) {
             assertEq(consent.emergencyUntil(alice, doctor), T0 + duration);
             vm.warp(T0 + duration - 1);
-            assertTrue(consent.hasAccess(alice, doctor, _record(1)));
+            assertTrue(consent.hasAccess(alice, doctor, _recordScope(1)));
             vm.warp(T0 + duration);
-            assertFalse(consent.hasAccess(alice, doctor, _record(1)));
+            assertFalse(consent.hasAccess(alice, doctor, _recordScope(1)));
         }
     }
 

@@ -8,13 +8,12 @@ import {IAccessHooks} from "../src/interfaces/IAccessHooks.sol";
 import {IConsentRegistry} from "../src/interfaces/IConsentRegistry.sol";
 import {IRecordIndex} from "../src/interfaces/IRecordIndex.sol";
 import {IRoleRegistry} from "../src/interfaces/IRoleRegistry.sol";
-import {Test} from "./utils/Test.sol";
+import {EhrFixture} from "./utils/EhrFixture.sol";
 import {Vm} from "./utils/Vm.sol";
 
 /// @notice The deployed stack (index, role registry and consent registry wired together), the
 /// cast, and the helpers every RecordIndex test uses, including the reference accumulator.
-abstract contract RecordIndexBase is Test {
-    uint256 internal constant T0 = 1_700_000_000;
+abstract contract RecordIndexBase is EhrFixture {
     uint256 internal constant ALICE_PK = 0xA11CE;
     uint256 internal constant BOB_PK = 0xB0B;
     uint256 internal constant CAROL_PK = 0xCA401;
@@ -23,45 +22,21 @@ abstract contract RecordIndexBase is Test {
     bytes32 internal constant IMAGING = bytes32("imaging");
     bytes32 internal constant NOTES = bytes32("notes");
 
-    RecordIndex internal index;
-    RoleRegistry internal roles;
-    ConsentRegistry internal consent;
-
-    address internal admin = address(0xAD);
-    address internal hospital = address(0x1001);
-    address internal lab = address(0x1002);
-    address internal insurer = address(0x1003);
-    address internal doctor = address(0x2001);
-    address internal tech = address(0x2002);
-    address internal clerk = address(0x2003);
     address internal doctor2 = address(0x2004);
     address internal doctor3 = address(0x2005);
-    address internal outsider = address(0x3001);
     address internal alice;
     address internal bob;
     address internal carol; // never registers
 
     function setUp() public virtual {
         vm.warp(T0);
-        index = new RecordIndex();
-        roles = new RoleRegistry(1 days, admin, IAccessHooks(address(index)));
-        consent = new ConsentRegistry(roles, IAccessHooks(address(index)));
-        index.wire(address(roles), address(consent));
-
-        vm.startPrank(admin);
-        roles.addOrganization(hospital, IRoleRegistry.OrgKind.Hospital, "St. Mary");
-        roles.addOrganization(lab, IRoleRegistry.OrgKind.Lab, "Quest Lab");
-        roles.addOrganization(insurer, IRoleRegistry.OrgKind.Insurer, "Acme Health");
-        vm.stopPrank();
-        vm.startPrank(hospital);
-        roles.addStaff(doctor);
-        roles.addStaff(doctor2);
-        roles.addStaff(doctor3);
-        vm.stopPrank();
-        vm.prank(lab);
-        roles.addStaff(tech);
-        vm.prank(insurer);
-        roles.addStaff(clerk);
+        _deployStack();
+        _addOrganizations();
+        _addStaff(hospital, doctor);
+        _addStaff(hospital, doctor2);
+        _addStaff(hospital, doctor3);
+        _addStaff(lab, tech);
+        _addStaff(insurer, clerk);
 
         alice = _registerPatient(ALICE_PK);
         bob = _registerPatient(BOB_PK);
@@ -71,25 +46,6 @@ abstract contract RecordIndexBase is Test {
     // ---------------------------------------------------------------------------------
     // Helpers: cast and consent
     // ---------------------------------------------------------------------------------
-
-    function _registerPatient(uint256 privateKey) internal returns (address account) {
-        account = vm.addr(privateKey);
-        bytes memory key = publicKeyOf(privateKey);
-        vm.prank(account);
-        roles.registerPatient(key);
-    }
-
-    function _allScope() internal pure returns (IConsentRegistry.Scope memory) {
-        return IConsentRegistry.Scope(IConsentRegistry.ScopeKind.All, bytes32(0));
-    }
-
-    function _categoryScope(bytes32 name) internal pure returns (IConsentRegistry.Scope memory) {
-        return IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Category, name);
-    }
-
-    function _recordScope(uint256 recordIndex) internal pure returns (IConsentRegistry.Scope memory) {
-        return IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Record, bytes32(recordIndex));
-    }
 
     function _grant(address patient, address grantee, IConsentRegistry.Scope memory scope, uint256 duration)
         internal

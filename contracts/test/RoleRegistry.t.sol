@@ -10,31 +10,18 @@ import {RoleRegistry} from "../src/RoleRegistry.sol";
 import {IAccessHooks} from "../src/interfaces/IAccessHooks.sol";
 import {IRoleRegistry} from "../src/interfaces/IRoleRegistry.sol";
 import {HooksRecorder} from "./utils/HooksRecorder.sol";
-import {Test} from "./utils/Test.sol";
+import {EhrFixture} from "./utils/EhrFixture.sol";
 
-contract RoleRegistryTest is Test {
-    /// @dev Registries deployed standalone, without a record index.
-    IAccessHooks internal constant NO_HOOKS = IAccessHooks(address(0));
-
+contract RoleRegistryTest is EhrFixture {
     uint48 internal constant ADMIN_DELAY = 2 days;
     uint256 internal constant PATIENT_PK = 0xA11CE;
     uint256 internal constant OTHER_PK = 0xB0B;
 
-    RoleRegistry internal roles;
-
-    address internal admin = address(0xAD);
-    address internal hospital = address(0x1001);
-    address internal lab = address(0x1002);
-    address internal insurer = address(0x1003);
-    address internal doctor = address(0x2001);
-    address internal tech = address(0x2002);
-    address internal clerk = address(0x2003);
-    address internal outsider = address(0x3001);
     address internal patient;
     bytes internal patientKey;
 
     function setUp() public {
-        vm.warp(1_700_000_000);
+        vm.warp(T0);
         roles = new RoleRegistry(ADMIN_DELAY, admin, NO_HOOKS);
         patient = vm.addr(PATIENT_PK);
         patientKey = publicKeyOf(PATIENT_PK);
@@ -43,25 +30,6 @@ contract RoleRegistryTest is Test {
     // ---------------------------------------------------------------------------------
     // Helpers
     // ---------------------------------------------------------------------------------
-
-    function _addOrg(address org, IRoleRegistry.OrgKind kind, string memory name) internal {
-        vm.prank(admin);
-        roles.addOrganization(org, kind, name);
-    }
-
-    function _addStaff(address org, address staff) internal {
-        vm.prank(org);
-        roles.addStaff(staff);
-    }
-
-    function _setUpOrgs() internal {
-        _addOrg(hospital, IRoleRegistry.OrgKind.Hospital, "St. Mary");
-        _addOrg(lab, IRoleRegistry.OrgKind.Lab, "Quest Lab");
-        _addOrg(insurer, IRoleRegistry.OrgKind.Insurer, "Acme Health");
-        _addStaff(hospital, doctor);
-        _addStaff(lab, tech);
-        _addStaff(insurer, clerk);
-    }
 
     function _registerPatient() internal {
         vm.prank(patient);

@@ -10,7 +10,7 @@ import {IClaimRegistry} from "../../src/interfaces/IClaimRegistry.sol";
 import {IConsentRegistry} from "../../src/interfaces/IConsentRegistry.sol";
 import {IRecordIndex} from "../../src/interfaces/IRecordIndex.sol";
 import {IRoleRegistry} from "../../src/interfaces/IRoleRegistry.sol";
-import {Test} from "../utils/Test.sol";
+import {EhrHelpers} from "../utils/EhrFixture.sol";
 
 /// @title ClaimHandler
 /// @notice Drives a ClaimRegistry on the real, wired RecordIndex + RoleRegistry +
@@ -23,7 +23,7 @@ import {Test} from "../utils/Test.sol";
 /// state, so it can count calls that succeeded against the rule and valid calls that failed.
 /// Every claim is kept as a ghost (what was filed, and its status moved only along the
 /// allowed edges), for the invariants to compare with the contract.
-contract ClaimHandler is Test {
+contract ClaimHandler is EhrHelpers {
     uint256 internal constant PATIENTS = 2;
     uint256 internal constant ORGS = 3;
     uint256 internal constant STAFF = 4;
@@ -58,7 +58,7 @@ contract ClaimHandler is Test {
     address[] public actors;
 
     /// @notice The handler's clock: every action and every invariant check warps here first.
-    uint256 public currentTime = 1_700_000_000;
+    uint256 public currentTime = T0;
 
     Ghost[] internal _ghosts;
     /// @notice Claim calls that succeeded although the rule (or the ghost state) refused them. Must stay 0.
@@ -76,10 +76,7 @@ contract ClaimHandler is Test {
 
     constructor() {
         vm.warp(currentTime);
-        index = new RecordIndex();
-        roles = new RoleRegistry(1 days, address(this), IAccessHooks(address(index)));
-        consent = new ConsentRegistry(roles, IAccessHooks(address(index)));
-        index.wire(address(roles), address(consent));
+        (index, roles, consent) = _newStack(address(this));
         claims = new ClaimRegistry(roles, consent, index);
 
         roles.addOrganization(orgs[0], IRoleRegistry.OrgKind.Insurer, "Acme Health");
@@ -90,10 +87,7 @@ contract ClaimHandler is Test {
             roles.addStaff(staff[i]);
         }
         for (uint256 i; i < PATIENTS; ++i) {
-            patients[i] = vm.addr(_patientKeys[i]);
-            bytes memory key = publicKeyOf(_patientKeys[i]);
-            vm.prank(patients[i]);
-            roles.registerPatient(key);
+            patients[i] = _registerPatientWith(roles, _patientKeys[i]);
             for (uint256 r; r < INITIAL_RECORDS; ++r) {
                 _addRecord(patients[i], r);
             }
@@ -157,11 +151,8 @@ contract ClaimHandler is Test {
         (granteeSeed, scopeSeed) = (_mix(granteeSeed, "grantee"), _mix(scopeSeed, "scope"));
         address patient = patients[patientSeed % PATIENTS];
         uint256 records = index.stateOf(patient).records;
-        IConsentRegistry.Scope memory scope = scopeSeed % 8 == 0
-            ? IConsentRegistry.Scope(IConsentRegistry.ScopeKind.All, bytes32(0))
-            : IConsentRegistry.Scope(
-                IConsentRegistry.ScopeKind.Record, bytes32(1 + (scopeSeed >> 3) % (records + 1))
-            );
+        IConsentRegistry.Scope memory scope =
+            scopeSeed % 8 == 0 ? _allScope() : _recordScope(1 + (scopeSeed >> 3) % (records + 1));
         address grantee =
             granteeSeed % 4 == 0 ? actors[(granteeSeed >> 2) % actors.length] : orgs[(granteeSeed >> 2) % 2];
         _tryGrant(patient, grantee, scope, bound(duration, 1 days, 30 days));
@@ -323,12 +314,7 @@ contract ClaimHandler is Test {
     }
 
     function _grantRecord(address patient, address grantee, uint256 recordId, uint256 duration) internal {
-        _tryGrant(
-            patient,
-            grantee,
-            IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Record, bytes32(recordId)),
-            duration
-        );
+        _tryGrant(patient, grantee, _recordScope(recordId), duration);
     }
 
     /// @dev An Insurance-purpose grant (which may fail: grantee not a participant, too many scopes).
@@ -384,8 +370,7 @@ contract ClaimHandler is Test {
             uint256 start = (seed >> 12) % (records + 1);
             for (uint256 k; k < records && found < count; ++k) {
                 uint64 id = uint64(1 + (start + k) % records);
-                IConsentRegistry.Scope memory scope =
-                    IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Record, bytes32(uint256(id)));
+                IConsentRegistry.Scope memory scope = _recordScope(id);
                 if (consent.hasAccess(patient, insurer, scope)) readable[found++] = id;
             }
             if (found > 0) {
@@ -413,8 +398,7 @@ contract ClaimHandler is Test {
                 if (s.recordIds[j] == id) distinct = false;
             }
             if (id == 0 || id > records) known = false;
-            IConsentRegistry.Scope memory scope =
-                IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Record, bytes32(uint256(id)));
+            IConsentRegistry.Scope memory scope = _recordScope(id);
             if (!consent.hasAccess(s.caller, s.insurer, scope)) granted = false;
         }
         valid = roles.isPatient(s.caller)

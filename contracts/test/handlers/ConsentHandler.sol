@@ -6,7 +6,7 @@ import {RoleRegistry} from "../../src/RoleRegistry.sol";
 import {IAccessHooks} from "../../src/interfaces/IAccessHooks.sol";
 import {IConsentRegistry} from "../../src/interfaces/IConsentRegistry.sol";
 import {IRoleRegistry} from "../../src/interfaces/IRoleRegistry.sol";
-import {Test} from "../utils/Test.sol";
+import {EhrHelpers} from "../utils/EhrFixture.sol";
 
 /// @title ConsentHandler
 /// @notice Drives a ConsentRegistry for forge's invariant runner with a fixed cast (patients
@@ -15,10 +15,7 @@ import {Test} from "../utils/Test.sol";
 /// path (the patient's own call or the patient's valid signature), revocations, signed
 /// operations, requests and emergency access. Time moves only through `warp`, and every action
 /// first re-applies the handler's clock, so the invariant checks can do the same.
-contract ConsentHandler is Test {
-    /// @dev Registries deployed standalone, without a record index.
-    IAccessHooks internal constant NO_HOOKS = IAccessHooks(address(0));
-
+contract ConsentHandler is EhrHelpers {
     uint256 internal constant PATIENTS = 2;
     uint256 internal constant GRANTEES = 5;
     uint256 internal constant SCOPES = 4;
@@ -83,10 +80,9 @@ contract ConsentHandler is Test {
     mapping(string action => uint256) public calls;
 
     constructor() {
-        currentTime = 1_700_000_000;
+        currentTime = T0;
         vm.warp(currentTime);
-        roles = new RoleRegistry(1 days, address(this), NO_HOOKS);
-        consent = new ConsentRegistry(roles, NO_HOOKS);
+        (roles, consent) = _newRegistries(address(this), NO_HOOKS);
 
         address hospital = address(0x1001);
         address lab = address(0x1002);
@@ -104,10 +100,7 @@ contract ConsentHandler is Test {
 
         _patientKeys = [uint256(0xA11CE), 0xB0B];
         for (uint256 i; i < PATIENTS; ++i) {
-            patients[i] = vm.addr(_patientKeys[i]);
-            bytes memory key = publicKeyOf(_patientKeys[i]);
-            vm.prank(patients[i]);
-            roles.registerPatient(key);
+            patients[i] = _registerPatientWith(roles, _patientKeys[i]);
         }
     }
 
@@ -175,12 +168,12 @@ contract ConsentHandler is Test {
 
     /// @notice The fixed scope set: All, Category "lab", Category "imaging", Record 7.
     function scopeAt(uint256 index) public pure returns (IConsentRegistry.Scope memory) {
-        if (index == 0) return IConsentRegistry.Scope(IConsentRegistry.ScopeKind.All, bytes32(0));
-        if (index == 1) return IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Category, bytes32("lab"));
+        if (index == 0) return _allScope();
+        if (index == 1) return _categoryScope(bytes32("lab"));
         if (index == 2) {
-            return IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Category, bytes32("imaging"));
+            return _categoryScope(bytes32("imaging"));
         }
-        return IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Record, bytes32(uint256(7)));
+        return _recordScope(7);
     }
 
     // ---------------------------------------------------------------------------------

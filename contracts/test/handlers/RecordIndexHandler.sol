@@ -8,7 +8,7 @@ import {IAccessHooks} from "../../src/interfaces/IAccessHooks.sol";
 import {IConsentRegistry} from "../../src/interfaces/IConsentRegistry.sol";
 import {IRecordIndex} from "../../src/interfaces/IRecordIndex.sol";
 import {IRoleRegistry} from "../../src/interfaces/IRoleRegistry.sol";
-import {Test} from "../utils/Test.sol";
+import {EhrHelpers} from "../utils/EhrFixture.sol";
 
 /// @title RecordIndexHandler
 /// @notice Drives a wired RecordIndex + RoleRegistry + ConsentRegistry for forge's invariant
@@ -20,7 +20,7 @@ import {Test} from "../utils/Test.sol";
 /// `hasAccess`) and the epoch and record checks, so it can count writes that succeeded against
 /// the rule (`unexpectedSuccesses`) and valid, authorized writes that failed (`missedWrites`).
 /// Every successful entry is kept in a ghost list per patient, for the accumulator invariant.
-contract RecordIndexHandler is Test {
+contract RecordIndexHandler is EhrHelpers {
     uint256 internal constant PATIENTS = 3;
     uint256 internal constant ORGS = 4;
     uint256 internal constant STAFF = 5;
@@ -57,7 +57,7 @@ contract RecordIndexHandler is Test {
     address[] public actors;
 
     /// @notice The handler's clock: every action and every invariant check warps here first.
-    uint256 public currentTime = 1_700_000_000;
+    uint256 public currentTime = T0;
 
     mapping(address patient => Entry[]) internal _entries;
     mapping(address patient => uint64) public ghostRecords;
@@ -71,10 +71,7 @@ contract RecordIndexHandler is Test {
 
     constructor() {
         vm.warp(currentTime);
-        index = new RecordIndex();
-        roles = new RoleRegistry(1 days, address(this), IAccessHooks(address(index)));
-        consent = new ConsentRegistry(roles, IAccessHooks(address(index)));
-        index.wire(address(roles), address(consent));
+        (index, roles, consent) = _newStack(address(this));
 
         roles.addOrganization(orgs[0], IRoleRegistry.OrgKind.Hospital, "St. Mary");
         roles.addOrganization(orgs[1], IRoleRegistry.OrgKind.Lab, "Quest Lab");
@@ -130,10 +127,7 @@ contract RecordIndexHandler is Test {
     /// @notice The registries' write rule, as `IRecordIndex.canWrite` must answer it.
     function rule(address patient, address writer, bytes32 category) public view returns (bool) {
         if (writer == patient && roles.isPatient(patient)) return true;
-        return roles.isActiveDoctor(writer)
-            && consent.hasAccess(
-            patient, writer, IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Category, category)
-        );
+        return roles.isActiveDoctor(writer) && consent.hasAccess(patient, writer, _categoryScope(category));
     }
 
     /// @notice The rule without emergency access: exactly what the mirror must allow.
@@ -144,14 +138,8 @@ contract RecordIndexHandler is Test {
     {
         if (writer == patient) return roles.isPatient(patient);
         if (!roles.isActiveDoctor(writer)) return false;
-        return consent.grantOf(
-            patient, writer, IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Category, category)
-        )
-            .active
-            || consent.grantOf(
-            patient, writer, IConsentRegistry.Scope(IConsentRegistry.ScopeKind.All, bytes32(0))
-        )
-            .active;
+        return consent.grantOf(patient, writer, _categoryScope(category)).active
+            || consent.grantOf(patient, writer, _allScope()).active;
     }
 
     // ---------------------------------------------------------------------------------
@@ -206,9 +194,9 @@ contract RecordIndexHandler is Test {
         address patient = patients[patientSeed % PATIENTS];
         uint256 s = scopeSeed % 5;
         IConsentRegistry.Scope memory scope;
-        if (s == 0) scope = IConsentRegistry.Scope(IConsentRegistry.ScopeKind.All, bytes32(0));
-        else if (s < 4) scope = IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Category, categories[s - 1]);
-        else scope = IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Record, bytes32(uint256(1)));
+        if (s == 0) scope = _allScope();
+        else if (s < 4) scope = _categoryScope(categories[s - 1]);
+        else scope = _recordScope(1);
         IConsentRegistry.GrantRequest memory req = IConsentRegistry.GrantRequest({
             patient: patient,
             // Two grants in three go to staff, the rest to any actor.
@@ -383,9 +371,7 @@ contract RecordIndexHandler is Test {
     // ---------------------------------------------------------------------------------
 
     function _registerPatient(uint256 i) internal {
-        bytes memory key = publicKeyOf(_patientKeys[i]);
-        vm.prank(patients[i]);
-        roles.registerPatient(key);
+        _registerPatientWith(roles, _patientKeys[i]);
     }
 
     /// @dev The writer of an attempt: a third of the time the patient itself, a third a staff
@@ -423,8 +409,7 @@ contract RecordIndexHandler is Test {
         for (uint256 i; mode < 2 && i < CATEGORIES; ++i) {
             bytes32 category = categories[(seed / 3 + i) % CATEGORIES];
             if (mode == 0 && rule(patient, writer, category)) return category;
-            IConsentRegistry.Scope memory scope =
-                IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Category, category);
+            IConsentRegistry.Scope memory scope = _categoryScope(category);
             if (mode == 1 && consent.grantOf(patient, writer, scope).expiry != 0) return category;
         }
         return categories[(seed / 3) % CATEGORIES];

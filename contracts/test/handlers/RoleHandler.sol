@@ -4,16 +4,13 @@ pragma solidity ^0.8.24;
 import {RoleRegistry} from "../../src/RoleRegistry.sol";
 import {IAccessHooks} from "../../src/interfaces/IAccessHooks.sol";
 import {IRoleRegistry} from "../../src/interfaces/IRoleRegistry.sol";
-import {Test} from "../utils/Test.sol";
+import {EhrHelpers} from "../utils/EhrFixture.sol";
 
 /// @title RoleHandler
 /// @notice Drives a RoleRegistry (the handler is its admin) over a fixed set of accounts whose
 /// keys it knows, and keeps a ghost model of every account. Each action predicts whether the
 /// registry must accept it; a disagreement is counted in `mismatches`.
-contract RoleHandler is Test {
-    /// @dev Registries deployed standalone, without a record index.
-    IAccessHooks internal constant NO_HOOKS = IAccessHooks(address(0));
-
+contract RoleHandler is EhrHelpers {
     uint256 internal constant ACCOUNTS = 5;
 
     struct Model {
