@@ -24,6 +24,7 @@ use ehr_contracts::bindings::ClaimRegistry::{
     ClaimNotInsurer, ClaimRegistryErrors, ClaimReviewStarted, ClaimSubmitted, ClaimUnknown,
     ClaimUnknownRecord,
 };
+use ehr_contracts::bindings::IClaimRegistry;
 use ehr_contracts::{ClaimStatus, OrgKind, Purpose, RevertReason, Scope, tx};
 use serde::{Serialize, Serializer};
 
@@ -300,7 +301,6 @@ pub async fn get_claim(session: &Session, id: u64) -> Result<ClaimInfo> {
             ClaimRegistryErrors::ClaimUnknown(ClaimUnknown { claimId: U256::from(id) }),
         ));
     }
-    let currency = Currency::from_sol(stored.currency)?;
     let decision = if status.is_decided() {
         let filter =
             claim_filter(session, ClaimDecided::SIGNATURE_HASH).topic1(B256::from(U256::from(id)));
@@ -308,6 +308,17 @@ pub async fn get_claim(session: &Session, id: u64) -> Result<ClaimInfo> {
     } else {
         None
     };
+    claim_info(id, stored, status, decision)
+}
+
+/// A stored claim as the SDK reports it.
+fn claim_info(
+    id: u64,
+    stored: IClaimRegistry::Claim,
+    status: ClaimStatus,
+    decision: Option<Decision>,
+) -> Result<ClaimInfo> {
+    let currency = Currency::from_sol(stored.currency)?;
     Ok(ClaimInfo {
         id,
         patient: stored.patient,
@@ -357,20 +368,7 @@ pub async fn list_claims(session: &Session, filter: ClaimFilter) -> Result<Vec<C
         let id = claim_id(event.inner.data.claimId);
         let stored = tx::call("read a claim", contract.claim(U256::from(id))).await?;
         let status = ClaimStatus::from_u8(stored.status)?;
-        let currency = Currency::from_sol(stored.currency)?;
-        claims.push(ClaimInfo {
-            id,
-            patient: stored.patient,
-            insurer: stored.insurer,
-            status,
-            record_ids: stored.recordIds,
-            amount: currency.format_amount(stored.amount),
-            minor_units: stored.amount,
-            currency,
-            submitted_at: stored.submittedAt,
-            decided_at: status.is_decided().then_some(stored.decidedAt),
-            decision: decided.remove(&id),
-        });
+        claims.push(claim_info(id, stored, status, decided.remove(&id))?);
     }
     Ok(claims)
 }
