@@ -5,11 +5,8 @@
 //! step. Bad input — unknown record, record not granted, wrong insurer deciding, a double
 //! decision, malformed amounts — fails with one line each.
 
-mod cli_support;
-mod records_support;
-
-use cli_support::Project;
-use records_support::{DIABETES_JSON, HBA1C_JSON, tiny_pdf};
+use crate::cli_support::Project;
+use crate::records_support::{DIABETES_JSON, HBA1C_JSON, tiny_pdf};
 use serde_json::Value;
 
 const PW: [&str; 2] = ["--password-file", "pw"];

@@ -5,9 +5,7 @@
 //! trail showing every step in chain order, the same in JSON and in text. Then the stack is
 //! stopped and restarted on the same chain.
 
-mod cli_support;
-
-use cli_support::Project;
+use crate::cli_support::Project;
 use serde_json::Value;
 
 const PW: [&str; 2] = ["--password-file", "pw"];

@@ -1,9 +1,7 @@
 //! `ehr demo` on a fresh directory: every step verifies and it exits 0, in text and in JSON;
 //! its private chain does not outlive it.
 
-mod cli_support;
-
-use cli_support::Project;
+use crate::cli_support::Project;
 
 fn dir_has(project: &Project, path: &str) -> bool {
     project.path().join(path).is_file()

@@ -1,9 +1,7 @@
 //! Bad input and broken setups: every failure exits non-zero with one clear `error:` line on
 //! stderr (and at most a hint), never a panic or a wall of text.
 
-mod cli_support;
-
-use cli_support::Project;
+use crate::cli_support::Project;
 
 const SOMEONE: &str = "0x00000000000000000000000000000000000000a1";
 

@@ -1,9 +1,7 @@
 //! `ehr --help` and every command's help show examples; the command names users script
 //! against stay put; commands of later work say they are not available yet.
 
-mod cli_support;
-
-use cli_support::{Project, check_failure};
+use crate::cli_support::{Project, check_failure};
 
 /// Every command path, as users type it.
 const COMMANDS: &[&str] = &[

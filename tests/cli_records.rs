@@ -2,11 +2,8 @@
 //! upload (FHIR, a document, standard input), verified search with filters, fetch to a file
 //! and to standard output, resume, a de-identified export; bad input fails with one line.
 
-mod cli_support;
-mod records_support;
-
-use cli_support::{Project, check_failure};
-use records_support::{DIABETES_JSON, HBA1C_JSON, IDENTIFIERS, PATIENT_JSON, tiny_pdf};
+use crate::cli_support::{Project, check_failure};
+use crate::records_support::{DIABETES_JSON, HBA1C_JSON, IDENTIFIERS, PATIENT_JSON, tiny_pdf};
 use serde_json::Value;
 
 const PW: [&str; 2] = ["--password-file", "pw"];

@@ -3,14 +3,12 @@
 //! numbers, e-mail, addresses or identifiers; every date moved by the same number of days; the
 //! manifest lists paths, never values. A treatment grant is not enough.
 
-mod records_support;
-
+use crate::records_support::*;
 use ehr_contracts::{Purpose, Scope};
 use ehr_sdk::Error;
 use ehr_sdk::export::export_deidentified;
 use ehr_sdk::journal::Journal;
 use ehr_sdk::records::{RecordSource, UploadRequest, upload};
-use records_support::*;
 use serde_json::Value;
 
 /// Days between two `YYYY-MM-DD` prefixes, by counting from a fixed epoch.

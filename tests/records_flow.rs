@@ -4,10 +4,9 @@
 //! PDF itself); a nurse without grants finds and decrypts nothing; a doctor cannot write or
 //! read outside its category; duplicates, unknown patients and bad keywords are refused.
 
-mod records_support;
-
 use std::sync::{Arc, Mutex};
 
+use crate::records_support::*;
 use ehr_contracts::{Purpose, Scope};
 use ehr_record::Category;
 use ehr_sdk::Error;
@@ -15,7 +14,6 @@ use ehr_sdk::fetch::{FetchOutput, fetch};
 use ehr_sdk::journal::{EntryStatus, Journal};
 use ehr_sdk::records::{RecordSource, UploadProgress, UploadRequest, UploadStage, upload};
 use ehr_sdk::search::{SearchRequest, search};
-use records_support::*;
 
 fn ids(report: &ehr_sdk::search::SearchReport) -> Vec<u64> {
     report.hits.iter().map(|h| h.record_id).collect()

@@ -3,8 +3,7 @@
 //! CID from the on-chain digest (raw for one block, dag-pb for a larger envelope) and give
 //! back the original bytes; a grantee without the category can neither find nor decrypt.
 
-mod records_support;
-
+use crate::records_support::*;
 use ehr_contracts::{Purpose, Scope};
 use ehr_record::Category;
 use ehr_sdk::Error;
@@ -13,7 +12,6 @@ use ehr_sdk::journal::Journal;
 use ehr_sdk::records::{RecordSource, UploadRequest, upload};
 use ehr_sdk::search::{SearchRequest, search};
 use ehr_store::Codec;
-use records_support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn round_trip_through_kubo() -> eyre::Result<()> {

@@ -4,8 +4,7 @@
 //! (a revocation in between) is reported as needing a re-upload every time, never dropped.
 //! Batched uploads index many records in few transactions.
 
-mod records_support;
-
+use crate::records_support::*;
 use alloy::primitives::Address;
 use ehr_contracts::bindings::RecordIndex;
 use ehr_contracts::{Purpose, Scope, tx};
@@ -15,7 +14,6 @@ use ehr_sdk::records::{
     upload_many,
 };
 use ehr_sdk::search::{SearchRequest, search};
-use records_support::*;
 
 async fn records_on_chain(world: &World, patient: Address) -> eyre::Result<u64> {
     Ok(world.patient.index().stateOf(patient).call().await?.records)

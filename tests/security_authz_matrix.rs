@@ -9,11 +9,9 @@
 //!
 //! Claims are in it too (`ClaimRegistry`: submit, start review, decide).
 
-mod records_support;
-mod security_support;
-
 use std::time::Duration;
 
+use crate::records_support::*;
 use alloy::primitives::{B256, Bytes, FixedBytes, keccak256};
 use alloy::signers::local::PrivateKeySigner;
 use ehr_contracts::bindings::ClaimRegistry::ClaimRegistryInstance;
@@ -27,7 +25,6 @@ use ehr_sdk::pipeline::{ExpectedContext, ReaderKey, open_record};
 use ehr_sdk::record_keys::secret_key;
 use ehr_sdk::records::{RecordSource, UploadRequest, upload};
 use ehr_sdk::search::{SearchRequest, search};
-use records_support::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum R {

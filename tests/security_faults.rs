@@ -7,13 +7,12 @@
 //! case: no orphan index entry, no lost or doubled record, and `resume` (or a plain retry)
 //! completes the work once the fault is gone.
 
-mod records_support;
-mod security_support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::records_support::*;
+use crate::security_support::{HttpProxy, Verdict};
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 use ehr_contracts::{DeployOptions, Deployment};
@@ -28,8 +27,6 @@ use ehr_sdk::search::{SearchRequest, search};
 use ehr_sdk::{Chain, Error, Session};
 use ehr_store::StoreUrl;
 use ehrkit_tests::TestChain;
-use records_support::*;
-use security_support::{HttpProxy, Verdict};
 
 async fn records_on_chain(session: &Session, patient: Address) -> eyre::Result<u64> {
     Ok(session.index().stateOf(patient).call().await?.records)
@@ -381,6 +378,16 @@ async fn rpc_connections_dropped_before_or_after_the_node_acts() -> eyre::Result
 
 /// The child half of the disk-full test: uploads one 2 MiB record with its blob store in
 /// `EHR_FAULT_STORE`, under the file-size cap its parent set; prints the error.
+/// The child's test name as libtest knows it (`--exact` needs the module path, minus the
+/// crate's own name).
+fn child_test_name() -> String {
+    const NAME: &str = "child_upload_under_a_size_cap";
+    match module_path!().split_once("::") {
+        Some((_crate, module)) => format!("{module}::{NAME}"),
+        None => NAME.to_owned(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn child_upload_under_a_size_cap() -> eyre::Result<()> {
     let Ok(spec) = std::env::var("EHR_FAULT_CHILD") else { return Ok(()) };
@@ -435,7 +442,7 @@ async fn a_full_disk_under_the_store_loses_nothing_and_leaves_nothing() -> eyre:
         .arg("-c")
         .arg("trap '' XFSZ; ulimit -f 512; exec \"$0\" \"$@\"")
         .arg(&exe)
-        .args(["--exact", "child_upload_under_a_size_cap", "--nocapture", "--test-threads=1"])
+        .args(["--exact", &child_test_name(), "--nocapture", "--test-threads=1"])
         .env("EHR_FAULT_CHILD", spec.to_string())
         .output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);

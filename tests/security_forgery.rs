@@ -6,8 +6,7 @@
 //! the patient's key epoch moved. Every one is rejected with its exact custom error, and none
 //! consumes the patient's nonce (the valid signature still works afterwards).
 
-mod security_support;
-
+use crate::security_support::assert_reverted;
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
@@ -15,7 +14,6 @@ use alloy::sol_types::Eip712Domain;
 use ehr_contracts::bindings::{ConsentRegistry, IConsentRegistry, RoleRegistry};
 use ehr_contracts::{DeployOptions, OrgKind, Purpose, Scope, eip712, tx};
 use ehrkit_tests::{TestChain, public_key};
-use security_support::assert_reverted;
 
 const DAY: u64 = 24 * 60 * 60;
 /// secp256k1's group order n.

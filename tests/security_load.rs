@@ -6,16 +6,14 @@
 //! `EHR_LOAD_RECORDS` scales it (default 1000); `EHR_LOAD_WRITERS` sets the concurrency
 //! (default 32).
 
-mod records_support;
-
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use crate::records_support::*;
 use ehr_sdk::fetch::{FetchOutput, fetch};
 use ehr_sdk::journal::Journal;
 use ehr_sdk::records::{RecordSource, UploadRequest, upload};
 use ehr_sdk::search::{SearchRequest, search};
-use records_support::*;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

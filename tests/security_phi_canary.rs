@@ -8,19 +8,16 @@
 //! hits. A control marker deliberately put on chain (an organization's name: calldata, event
 //! and storage) proves the scanner finds what is there.
 
-mod records_support;
-mod security_support;
-
 use std::time::Duration;
 
+use crate::records_support::*;
+use crate::security_support::{marker, scan};
 use ehr_contracts::{OrgKind, Purpose, Scope};
 use ehr_record::Category;
 use ehr_sdk::fetch::{FetchOutput, fetch};
 use ehr_sdk::journal::Journal;
 use ehr_sdk::records::{BatchItem, BatchOptions, RecordSource, UploadRequest, upload, upload_many};
 use ehr_sdk::search::{SearchRequest, search};
-use records_support::*;
-use security_support::{marker, scan};
 use serde_json::{Value, json};
 
 async fn rpc(url: &reqwest::Url, method: &str, params: Value) -> eyre::Result<Value> {
@@ -211,7 +208,7 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
         chain.len(),
         store.len() / 2,
         markers.len(),
-        security_support::marker_encodings(&markers[0]).len()
+        crate::security_support::marker_encodings(&markers[0]).len()
     );
     assert!(hits.is_empty(), "PHI on chain:\n{}", hits.join("\n"));
     assert!(store_hits.is_empty(), "PHI in the store:\n{}", store_hits.join("\n"));

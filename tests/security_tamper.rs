@@ -5,11 +5,10 @@
 //! fetch never leaves a file behind, and a streamed fetch has written only a prefix of the
 //! true plaintext — never decrypted garbage.
 
-mod records_support;
-mod security_support;
-
 use std::sync::{Arc, Mutex};
 
+use crate::records_support::*;
+use crate::security_support::{HttpProxy, Verdict};
 use alloy::sol_types::SolEvent;
 use ehr_contracts::bindings::RecordIndex::RecordAdded;
 use ehr_record::Category;
@@ -19,8 +18,6 @@ use ehr_sdk::records::{RecordSource, UploadReport, UploadRequest, upload};
 use ehr_sdk::search::{SearchRequest, search};
 use ehr_sdk::{Chain, Error, Session};
 use ehr_store::{LocalStore, StoreUrl};
-use records_support::*;
-use security_support::{HttpProxy, Verdict};
 
 fn all() -> SearchRequest {
     SearchRequest::default()

@@ -2,10 +2,8 @@
 //! one gives, a tampered increment is caught, and a state that cannot follow the cached one
 //! invalidates it.
 
-mod common;
-
+use crate::common::{Chain, digest_of};
 use alloy::primitives::{Address, B256, Bytes};
-use common::{Chain, digest_of};
 use ehr_index::{
     CachePlan, CachedIndex, Category, EntryBody, Error, IndexCache, MasterSecret, Query,
     SearchKeys, extend_verified, match_keywords, verify_chain,

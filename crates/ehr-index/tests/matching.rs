@@ -1,9 +1,7 @@
 //! Matching queries against a verified index with the patient's keys and with grantees' keys.
 
-mod common;
-
+use crate::common::{Chain, digest_of};
 use alloy::primitives::Address;
-use common::{Chain, digest_of};
 use ehr_index::{
     Category, GrantKeys, Keyword, MasterSecret, Query, SearchKeys, match_keywords, verify_chain,
 };

@@ -4,18 +4,16 @@
 //! After an intentional format change, rewrite them with
 //!
 //! ```text
-//! cargo test -p ehr-index --test vectors -- --ignored regenerate_vectors
+//! cargo test -p ehr-index --test integration -- --ignored vectors::regenerate_vectors
 //! ```
-
-mod common;
 
 use std::fs;
 use std::path::PathBuf;
 
+use crate::common::{Chain, TestRng, digest_of};
 use alloy::primitives::{Address, B256};
 use alloy::signers::Signer;
 use alloy::signers::local::PrivateKeySigner;
-use common::{Chain, TestRng, digest_of};
 use ehr_crypto::patient_keys::{GrantParties, wrap_grant_keys_with_ephemeral};
 use ehr_crypto::{DataKey, RecordId, SecretKey, raw_public_key};
 use ehr_index::{

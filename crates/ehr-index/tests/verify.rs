@@ -1,10 +1,8 @@
 //! The verifier against an index built as the contract builds it: an honest list verifies,
 //! and every kind of tampering is caught.
 
-mod common;
-
+use crate::common::{Chain, digest_of};
 use alloy::primitives::{Address, B256, Bytes};
-use common::{Chain, digest_of};
 use ehr_index::{
     Anomaly, Category, EntryBody, Error, IndexEntry, LogPosition, MasterSecret, verify_chain,
 };

@@ -1,0 +1,39 @@
+//! ehrkit's integration tests, linked into one test binary.
+//!
+//! Every file here links the whole stack (alloy, the SDK, the harness); one binary per file
+//! meant twenty links of ~100 MB each, minutes of CI time and gigabytes of disk. Each file
+//! stays a module named after what it tests, so one area still runs on its own:
+//! `cargo test --test integration security_faults::`.
+
+// Shared fixtures.
+mod cli_support;
+mod records_support;
+mod security_support;
+
+// The foundation: harness, contracts, blob store.
+mod consent_flow;
+mod devstack;
+mod store_kubo;
+
+// Search and record workflows through the SDK.
+mod index_search;
+mod records_export;
+mod records_flow;
+mod records_kubo;
+mod records_resume;
+
+// The `ehr` binary.
+mod cli_claims;
+mod cli_consent;
+mod cli_demo;
+mod cli_errors;
+mod cli_help;
+mod cli_records;
+
+// The security suite (docs/security.md).
+mod security_authz_matrix;
+mod security_faults;
+mod security_forgery;
+mod security_load;
+mod security_phi_canary;
+mod security_tamper;
