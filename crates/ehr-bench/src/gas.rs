@@ -16,7 +16,7 @@ use ehr_contracts::{OrgKind, Purpose, Scope, eip712, tx};
 use ehr_index::grant::{grant_keys, grant_scope, wrap_grant};
 use ehr_index::{Category, Keyword, MasterSecret, SearchKeys, TagList, derive_master_secret};
 
-use crate::{Env, Results, public_key};
+use crate::{Env, Results, gas_claims, public_key};
 
 alloy::sol! {
     #[sol(rpc)]
@@ -296,11 +296,8 @@ pub(crate) async fn run(
         &format!("patient's revoke() of a Category grantee (new key epoch): {receipt_method}"),
     );
 
-    results.note(
-        "claim submit/decide: not measured — ehr_contracts::bindings has no ClaimRegistry binding yet \
-         (another engineer is adding it)"
-            .into(),
-    );
+    // Claims, on the patient's records 1-3.
+    gas_claims::run(env, &patient, now(env).await?, receipt_method, results).await?;
 
     // Baseline.
     let Some(path) = baseline else {

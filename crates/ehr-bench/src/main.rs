@@ -9,6 +9,7 @@
 //! ```
 
 mod gas;
+mod gas_claims;
 mod report;
 mod search;
 mod stream;

@@ -134,6 +134,19 @@ pub(crate) fn write(
             if *r >= 0.5 { "pass" } else { "**miss**" }
         )?;
     }
+    if let (Some(disk), Some(ratio)) = (
+        figures.get("largefile.disk.write_fsync_mb_per_s"),
+        figures.get("largefile.local.write_ratio_to_disk"),
+    ) {
+        writeln!(
+            md,
+            "\nThe disk itself, written and fsynced the same way just before, does {disk:.0} MB/s \
+             (`largefile.disk.write_fsync_mb_per_s`): the store's durable write reaches {:.0} % of \
+             the disk it writes to. Where the disk is below a throughput target, the target measures \
+             the disk.",
+            ratio * 100.0
+        )?;
+    }
     writeln!(md, "\n## Every figure\n")?;
     writeln!(md, "| figure | value | method |\n| --- | --- | --- |")?;
     for (key, value) in &figures {

@@ -13,6 +13,7 @@ mod source;
 mod store;
 mod varint;
 mod verify;
+mod writeback;
 
 pub use balanced::{CHUNK_SIZE, CidHasher, MAX_LINKS, compute_cid};
 pub use cid::{Cid, CidParseError, Codec};

@@ -23,6 +23,7 @@ use crate::balanced::{Block, CHUNK_SIZE, DagBuilder};
 use crate::source::Chunker;
 use crate::store::{BlobStore, ByteStream, DEFAULT_MAX_BLOB_SIZE, ProviderNode};
 use crate::verify::{self, BlockSource};
+use crate::writeback::{self, Writeback};
 use crate::{BlobSource, Cid, Codec, Error, Result, varint};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
@@ -156,8 +157,10 @@ impl LocalStore {
         let mut chunker = Chunker::new(source, self.max_blob_size);
         let mut builder = DagBuilder::default();
         let mut nodes = Vec::new();
-        // One write runs on the blocking pool while the next chunk is read and hashed.
+        // One write runs on the blocking pool while the next chunk is read and hashed; the
+        // disk starts on each completed window meanwhile (see `writeback`).
         let mut writing: Option<JoinHandle<io::Result<()>>> = None;
+        let mut writeback = Writeback::default();
         while let Some(chunk) = chunker.next_chunk().await? {
             let cid = Cid::of_block(Codec::Raw, &chunk);
             builder.push_leaf(cid, chunk.len() as u64, &mut nodes);
@@ -165,7 +168,14 @@ impl LocalStore {
                 joined(previous).await.map_err(|e| write_error(&data.path, e))?;
             }
             let file = Arc::clone(&data.file);
-            writing = Some(spawn_blocking(move || (&*file).write_all(&chunk)));
+            let window = writeback.wrote(chunk.len() as u64);
+            writing = Some(spawn_blocking(move || {
+                (&*file).write_all(&chunk)?;
+                if let Some(range) = window {
+                    writeback::start(&file, range);
+                }
+                Ok(())
+            }));
         }
         if let Some(previous) = writing.take() {
             joined(previous).await.map_err(|e| write_error(&data.path, e))?;

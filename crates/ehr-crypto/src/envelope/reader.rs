@@ -4,13 +4,12 @@
 
 use std::io::{self, Read};
 
-use aes_gcm::aead::stream::StreamPrimitive;
 use zeroize::Zeroizing;
 
 use super::context::RecordContext;
 use super::header::Header;
 use super::schedule::{
-    ChunkAad, ChunkCipher, KIND_DATA, KIND_PADDING, RecordKeys, chunk_aad, header_hash,
+    ChunkAad, ChunkCipher, KIND_DATA, KIND_PADDING, RecordKeys, chunk_aad, header_hash, open_chunk,
 };
 use super::slots::{self, DecryptionKey};
 use super::{PADDING_MARKER, TAG_LEN};
@@ -241,7 +240,7 @@ impl<R: Read> EnvelopeReader<R> {
                 continue;
             }
             let mut prefix = Zeroizing::new(self.buf[..len].to_vec());
-            if self.cipher.decrypt_in_place(index, true, &self.padding_aad, &mut *prefix).is_ok() {
+            if open_chunk(&self.cipher, index, true, &self.padding_aad, &mut prefix) {
                 return Error::TrailingData;
             }
         }
@@ -255,7 +254,7 @@ impl<R: Read> EnvelopeReader<R> {
     /// Decrypts `buf` in place; on failure `buf` is left untouched for another attempt.
     fn decrypt(&mut self, index: u32, last: bool, kind: u8) -> bool {
         let aad = if kind == KIND_DATA { &self.data_aad } else { &self.padding_aad };
-        self.cipher.decrypt_in_place(index, last, aad, &mut *self.buf).is_ok()
+        open_chunk(&self.cipher, index, last, aad, &mut self.buf)
     }
 
     /// Appends the carried byte, then input, until `buf` holds `want` bytes or input ends.

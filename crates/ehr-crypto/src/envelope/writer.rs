@@ -3,13 +3,12 @@
 
 use std::io::{self, Write};
 
-use aes_gcm::aead::stream::StreamPrimitive;
 use zeroize::Zeroizing;
 
 use super::context::RecordContext;
 use super::header::{ChunkSize, Header};
 use super::schedule::{
-    ChunkAad, ChunkCipher, KIND_DATA, KIND_PADDING, RecordKeys, chunk_aad, header_hash,
+    ChunkAad, ChunkCipher, KIND_DATA, KIND_PADDING, RecordKeys, chunk_aad, header_hash, seal_chunk,
 };
 use super::slots::{self, Recipients};
 use super::{PADDING_MARKER, TAG_LEN};
@@ -159,11 +158,11 @@ impl<W: Write> EnvelopeWriter<W> {
         // The position is consumed before any output: a failed write poisons the writer, so
         // a nonce is never used twice.
         self.position = position.checked_add(1).ok_or(Error::TooLarge)?;
-        let result = self
-            .cipher
-            .encrypt_in_place(position, last, aad, &mut *self.buf)
-            .map_err(|_| Error::TooLarge)
-            .and_then(|()| self.inner.write_all(&self.buf).map_err(Error::from));
+        let result = if seal_chunk(&self.cipher, position, last, aad, &mut self.buf) {
+            self.inner.write_all(&self.buf).map_err(Error::from)
+        } else {
+            Err(Error::TooLarge)
+        };
         self.buf.clear();
         if result.is_err() {
             self.poisoned = true;
