@@ -2,6 +2,7 @@
 
 mod balanced;
 mod base32;
+mod blob_file;
 mod cid;
 mod config;
 mod dag;

@@ -20,17 +20,16 @@
 //! parent names before the bytes are handed out; see [`crate::verify`].
 
 use crate::balanced::{Block, CHUNK_SIZE, DagBuilder};
+use crate::blob_file::{self, BlobFileWriter};
 use crate::source::Chunker;
 use crate::store::{BlobStore, ByteStream, DEFAULT_MAX_BLOB_SIZE, ProviderNode};
 use crate::verify::{self, BlockSource};
-use crate::writeback::{self, Writeback};
 use crate::{BlobSource, Cid, Codec, Error, Result, varint};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -158,28 +157,25 @@ impl LocalStore {
         let mut builder = DagBuilder::default();
         let mut nodes = Vec::new();
         // One write runs on the blocking pool while the next chunk is read and hashed; the
-        // disk starts on each completed window meanwhile (see `writeback`).
-        let mut writing: Option<JoinHandle<io::Result<()>>> = None;
-        let mut writeback = Writeback::default();
+        // writer goes to the pool with the chunk and comes back with the result.
+        let mut writer = Some(BlobFileWriter::new(Arc::clone(&data.file)));
+        let mut writing: Option<JoinHandle<io::Result<BlobFileWriter>>> = None;
         while let Some(chunk) = chunker.next_chunk().await? {
             let cid = Cid::of_block(Codec::Raw, &chunk);
             builder.push_leaf(cid, chunk.len() as u64, &mut nodes);
             if let Some(previous) = writing.take() {
-                joined(previous).await.map_err(|e| write_error(&data.path, e))?;
+                writer = Some(joined(previous).await.map_err(|e| write_error(&data.path, e))?);
             }
-            let file = Arc::clone(&data.file);
-            let window = writeback.wrote(chunk.len() as u64);
-            writing = Some(spawn_blocking(move || {
-                (&*file).write_all(&chunk)?;
-                if let Some(range) = window {
-                    writeback::start(&file, range);
-                }
-                Ok(())
-            }));
+            let mut this = writer.take().expect("the writer is back from its last write");
+            writing = Some(spawn_blocking(move || this.write(&chunk).map(|()| this)));
         }
         if let Some(previous) = writing.take() {
-            joined(previous).await.map_err(|e| write_error(&data.path, e))?;
+            writer = Some(joined(previous).await.map_err(|e| write_error(&data.path, e))?);
         }
+        let last = writer.take().expect("the writer is back from its last write");
+        joined(spawn_blocking(move || last.finish()))
+            .await
+            .map_err(|e| write_error(&data.path, e))?;
         let root = builder.finish(&mut nodes);
         data.sync().await?;
         let sidecar = if nodes.is_empty() {
@@ -220,7 +216,7 @@ impl LocalStore {
     async fn open_blob(&self, cid: Cid) -> Result<ByteStream> {
         let path = self.blob_path(&cid);
         let sidecar = self.sidecar_path(&cid);
-        let (file, len, nodes) = blocking(move || {
+        let (file, len, nodes, direct) = blocking(move || {
             let file = match File::open(&path) {
                 Ok(file) => file,
                 Err(e) if e.kind() == ErrorKind::NotFound => return Err(Error::NotFound { cid }),
@@ -234,10 +230,12 @@ impl LocalStore {
                 Codec::Raw => HashMap::new(),
                 Codec::DagPb => read_sidecar(cid, &sidecar)?,
             };
-            Ok((file, len, nodes))
+            let direct = blob_file::read_directly(&file, len);
+            Ok((file, len, nodes, direct))
         })
         .await?;
-        let source = LocalSource { root: cid, reader: ReadAhead::new(Arc::new(file), len), nodes };
+        let source =
+            LocalSource { root: cid, reader: ReadAhead::new(Arc::new(file), len, direct), nodes };
         verify::open(cid, source).await
     }
 }
@@ -367,11 +365,13 @@ struct ReadAhead {
     /// Where the next background read starts.
     next_read: u64,
     pending: Option<JoinHandle<io::Result<Bytes>>>,
+    /// The file reads around the page cache (a large blob; see `blob_file`).
+    direct: bool,
 }
 
 impl ReadAhead {
-    fn new(file: Arc<File>, len: u64) -> Self {
-        Self { file, len, offset: 0, buffer: Bytes::new(), next_read: 0, pending: None }
+    fn new(file: Arc<File>, len: u64, direct: bool) -> Self {
+        Self { file, len, offset: 0, buffer: Bytes::new(), next_read: 0, pending: None, direct }
     }
 
     fn start_read(&mut self) {
@@ -379,22 +379,11 @@ impl ReadAhead {
             let size = READ_AHEAD.min((self.len - self.next_read) as usize);
             let file = Arc::clone(&self.file);
             let at = self.next_read;
+            let direct = self.direct;
             self.next_read += size as u64;
-            self.pending = Some(spawn_blocking(move || {
-                let mut buffer = BytesMut::zeroed(size);
-                let mut filled = 0;
-                // The file may have shrunk since it was measured: stop at its end.
-                while filled < size {
-                    match file.read_at(&mut buffer[filled..], at + filled as u64) {
-                        Ok(0) => break,
-                        Ok(n) => filled += n,
-                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                buffer.truncate(filled);
-                Ok(buffer.freeze())
-            }));
+            // The file may have shrunk since it was measured: the read stops at its end.
+            self.pending =
+                Some(spawn_blocking(move || blob_file::read_at(&file, at, size, direct)));
         }
     }
 

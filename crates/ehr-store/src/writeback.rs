@@ -7,6 +7,10 @@
 //! kernel to start writing each completed window (`sync_file_range(SYNC_FILE_RANGE_WRITE)`,
 //! which does not wait) overlaps the two, so a large `put` takes about as long as the slower
 //! of them instead of their sum. Durability is unchanged: it still rests on the `fsync`.
+//!
+//! Large blobs normally switch to `O_DIRECT` before the first window completes (see
+//! [`crate::blob_file`]); this is what keeps a file system without direct I/O from writing
+//! everything at the end.
 
 use std::fs::File;
 
