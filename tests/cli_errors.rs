@@ -46,6 +46,19 @@ fn broken_setups_say_what_is_wrong() {
     let line =
         p.fails(&["audit", SOMEONE, "--deployment", "d.json", "--rpc-url", "http://127.0.0.1:1"]);
     assert!(line.contains("cannot reach the RPC node at http://127.0.0.1:1/"), "{line}");
+    // An RPC node that takes the connection and never answers: the deadline ends it.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap(); // never accepts
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let args =
+        ["audit", SOMEONE, "--deployment", "d.json", "--rpc-url", &url, "--rpc-timeout", "1"];
+    // A guard only, far above the 1 s deadline (+ 3 retries): a broken deadline fails here
+    // instead of hanging the suite.
+    let output = p.ehr().args(args).timeout(std::time::Duration::from_secs(120)).output().unwrap();
+    let line = crate::cli_support::check_failure(&output, &args.join(" "));
+    assert!(line.contains(&format!("cannot reach the RPC node at {url}/")), "{line}");
+    assert!(line.contains("no answer within 1 s"), "{line}");
+    let line = p.fails(&["audit", SOMEONE, "--rpc-timeout", "0"]);
+    assert!(line.contains("--rpc-timeout") && line.contains("0"), "{line}");
     // A config file that does not parse.
     std::fs::write(p.path().join("ehr.toml"), "rpc = 1\n").unwrap();
     let line = p.fails(&["audit", SOMEONE]);

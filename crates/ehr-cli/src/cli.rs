@@ -50,6 +50,16 @@ pub(crate) struct GlobalArgs {
     /// Where keystores, the dev stack and journals live [default: .ehr].
     #[arg(long, env = "EHR_DATA_DIR", value_name = "DIR", global = true)]
     pub(crate) data_dir: Option<PathBuf>,
+    /// Give up on a JSON-RPC exchange after this many seconds (it is retried, then reported)
+    /// [default: 30].
+    #[arg(
+        long,
+        env = "EHR_RPC_TIMEOUT",
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    pub(crate) rpc_timeout: Option<u64>,
 }
 
 /// The signing account: a raw key, a keystore file, or a named keystore in the data dir.

@@ -19,6 +19,13 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.global.verbose);
+    if let Some(seconds) = cli.global.rpc_timeout {
+        // The providers read the deadline from the environment (ehr_contracts::rpc_timeout),
+        // so a --rpc-timeout flag is handed on that way; clap has checked the value.
+        // SAFETY: no other thread exists yet (the runtime is built below), so nothing can
+        // read the environment concurrently.
+        unsafe { std::env::set_var("EHR_RPC_TIMEOUT", seconds.to_string()) };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return errors::report(&eyre::eyre!("cannot start the async runtime: {e}")),

@@ -10,7 +10,7 @@ mod revert;
 pub mod tx;
 mod types;
 
-pub use connect::{read_provider, signing_provider};
+pub use connect::{DEFAULT_RPC_TIMEOUT, read_provider, rpc_timeout, signing_provider};
 pub use deploy::{DeployOptions, deploy};
 pub use deployment::{DEPLOYMENT_FORMAT, Deployment};
 pub use error::{Error, Result};

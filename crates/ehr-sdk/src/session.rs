@@ -103,8 +103,29 @@ impl Chain {
 pub(crate) fn rpc_error(url: &Url, action: &'static str, e: RpcError<TransportErrorKind>) -> Error {
     match e {
         RpcError::ErrorResp(payload) => Error::Rpc { action, reason: payload.message.to_string() },
+        other if timed_out(&other) => Error::RpcUnreachable {
+            url: url.to_string(),
+            reason: format!(
+                "no answer within {} s (EHR_RPC_TIMEOUT / --rpc-timeout sets the limit)",
+                ehr_contracts::rpc_timeout().as_secs()
+            ),
+        },
         other => Error::RpcUnreachable { url: url.to_string(), reason: root_cause(&other) },
     }
+}
+
+/// Whether the exchange ran into the RPC deadline (ehr_contracts::rpc_timeout).
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.downcast_ref::<alloy::transports::http::reqwest::Error>()
+            .is_some_and(|r| r.is_timeout())
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// The innermost cause ("Connection refused (os error 111)"), which says more than the
