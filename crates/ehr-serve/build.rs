@@ -12,9 +12,26 @@ fn main() {
     let web = root.join("web");
     println!("cargo:rerun-if-changed={}", web.display());
     collect(&web, "", &mut files, &|name| name != "package.json");
+    let mut missing = Vec::new();
     for package in ["curves", "hashes"] {
         let dir = root.join("node_modules/@noble").join(package);
         println!("cargo:rerun-if-changed={}", dir.join("package.json").display());
+        if !dir.join("package.json").is_file() {
+            // The page would load without its crypto; `ehr serve` refuses to start instead.
+            println!(
+                "cargo:warning=ehr-serve: {} is missing (run scripts/setup, then rebuild): \
+                 `ehr serve` will refuse to start",
+                dir.display()
+            );
+            missing.push(format!("@noble/{package}"));
+            // npm gives installed files a fixed old mtime, so watching them would not notice
+            // their arrival; the directory they are created in gets a fresh one.
+            let mut watch = dir.as_path();
+            while !watch.exists() {
+                watch = watch.parent().expect("the repository root exists");
+            }
+            println!("cargo:rerun-if-changed={}", watch.display());
+        }
         let prefix = format!("vendor/@noble/{package}/");
         // The ES modules only: no sources, type declarations or maps.
         collect(&dir, &prefix, &mut files, &|name| name.ends_with(".js"));
@@ -49,6 +66,11 @@ fn main() {
         writeln!(out, "    ({url:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
     }
     out.push_str("];\n");
+    writeln!(
+        out,
+        "/// npm modules the page imports that were not found at build time.\npub(crate) static MISSING: &[&str] = &{missing:?};"
+    )
+    .unwrap();
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("assets.rs");
     std::fs::write(dest, out).unwrap();
 }

@@ -430,6 +430,18 @@ impl From<ehr_contracts::Error> for ApiError {
     }
 }
 
+/// Why the embedded page cannot work, if it cannot: this binary was built without npm modules
+/// the page imports (its crypto). `scripts/setup` installs them; then rebuild.
+pub fn page_problem() -> Option<String> {
+    (!assets::MISSING.is_empty()).then(|| {
+        format!(
+            "this build of ehr has no {} for the patient page (node_modules was empty when it \
+             was compiled)",
+            assets::MISSING.join(" or ")
+        )
+    })
+}
+
 /// Binds `addr` (loopback unless told otherwise) and returns the listener and its address.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(addr).await?;
@@ -446,6 +458,11 @@ mod tests {
         let names: Vec<&str> = assets::FILES.iter().map(|(n, _)| *n).collect();
         for name in ["index.html", "app.js", "crypto.js"] {
             assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
+        // The crypto the page imports is there (scripts/setup installs it before any build).
+        assert_eq!(page_problem(), None);
+        for module in ["vendor/@noble/curves/secp256k1.js", "vendor/@noble/hashes/sha3.js"] {
+            assert!(names.contains(&module), "{module} missing from {names:?}");
         }
         assert!(static_file("/").is_ok());
         assert!(static_file("/../Cargo.toml").is_err());

@@ -30,6 +30,9 @@ struct Listening {
 }
 
 pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
+    if let Some(problem) = ehr_serve::page_problem() {
+        eyre::bail!("{problem}; run scripts/setup, then rebuild ehr");
+    }
     if !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback: anyone who reaches it may spend the relay account's gas");
     }
