@@ -76,6 +76,17 @@ enum EncryptFailure {
 }
 
 impl EncryptFailure {
+    /// An error of the envelope writer, which reports a failed write to its sink as I/O: from
+    /// our sink that only ever means the store stopped reading (its own error says why).
+    fn from_writer(error: ehr_crypto::Error) -> Self {
+        match &error {
+            ehr_crypto::Error::Io(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                Self::ChannelClosed
+            }
+            _ => Self::Crypto(error),
+        }
+    }
+
     fn is_channel_closed(&self) -> bool {
         matches!(self, Self::ChannelClosed)
     }
@@ -102,7 +113,7 @@ fn encrypt_into_channel<R: Read>(
     let result = (|| {
         let sink = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(PIECE) };
         let mut writer = EnvelopeWriter::new(sink, data_key, context, recipients)
-            .map_err(EncryptFailure::Crypto)?;
+            .map_err(EncryptFailure::from_writer)?;
         let mut buf = vec![0u8; PIECE];
         loop {
             let n = match plaintext.read(&mut buf) {
@@ -113,7 +124,7 @@ fn encrypt_into_channel<R: Read>(
             };
             writer.write_all(&buf[..n]).map_err(|_| EncryptFailure::ChannelClosed)?;
         }
-        let (mut sink, stats) = writer.finish().map_err(EncryptFailure::Crypto)?;
+        let (mut sink, stats) = writer.finish().map_err(EncryptFailure::from_writer)?;
         sink.flush().map_err(|_| EncryptFailure::ChannelClosed)?;
         Ok((stats.plaintext_len, stats.envelope_len))
     })();
@@ -468,6 +479,17 @@ mod tests {
             assert_eq!(fetched.plaintext_len, len as u64);
             assert!(*out.0.lock().unwrap() == data, "round trip of {len} bytes");
         }
+    }
+
+    #[test]
+    fn a_closed_store_side_is_not_blamed_on_encryption() {
+        // The writer's header and final chunk also go to the sink: a store that stopped
+        // reading shows up there as BrokenPipe, and must yield the store's error, not ours.
+        let closed = ehr_crypto::Error::Io(io::ErrorKind::BrokenPipe.into());
+        assert!(EncryptFailure::from_writer(closed).is_channel_closed());
+        let other = ehr_crypto::Error::Io(io::ErrorKind::Other.into());
+        assert!(!EncryptFailure::from_writer(other).is_channel_closed());
+        assert!(!EncryptFailure::from_writer(ehr_crypto::Error::TooLarge).is_channel_closed());
     }
 
     #[tokio::test(flavor = "multi_thread")]
