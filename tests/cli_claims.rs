@@ -6,7 +6,7 @@
 //! decision, malformed amounts — fails with one line each.
 
 use crate::cli_support::Project;
-use crate::records_support::{DIABETES_JSON, HBA1C_JSON, tiny_pdf};
+use crate::records_support::{DIABETES_JSON, HBA1C_JSON};
 use serde_json::Value;
 
 const PW: [&str; 2] = ["--password-file", "pw"];
@@ -44,7 +44,7 @@ fn claims_through_the_cli() {
     run(&["patient", "register"], "patient");
     std::fs::write(p.path().join("hba1c.json"), HBA1C_JSON).unwrap();
     std::fs::write(p.path().join("diabetes.json"), DIABETES_JSON).unwrap();
-    let pdf = tiny_pdf("Invoice: HbA1c test");
+    let pdf = ehr_record::sample_pdf("Invoice: HbA1c test");
     std::fs::write(p.path().join("invoice.pdf"), &pdf).unwrap();
     run(&["upload", "hba1c.json", "--fhir", "--keywords", "hba1c"], "patient");
     run(&["upload", "diabetes.json", "--fhir", "--keywords", "diabetes"], "patient");

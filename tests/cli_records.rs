@@ -3,7 +3,7 @@
 //! and to standard output, resume, a de-identified export; bad input fails with one line.
 
 use crate::cli_support::{Project, check_failure};
-use crate::records_support::{DIABETES_JSON, HBA1C_JSON, IDENTIFIERS, PATIENT_JSON, tiny_pdf};
+use crate::records_support::{DIABETES_JSON, HBA1C_JSON, IDENTIFIERS, PATIENT_JSON};
 use serde_json::Value;
 
 const PW: [&str; 2] = ["--password-file", "pw"];
@@ -51,7 +51,7 @@ fn upload_search_fetch_export(p: Project) {
     ] {
         std::fs::write(p.path().join(name), text).unwrap();
     }
-    let pdf = tiny_pdf("HbA1c report");
+    let pdf = ehr_record::sample_pdf("HbA1c report");
     std::fs::write(p.path().join("report.pdf"), &pdf).unwrap();
 
     // Uploads: the patient's own (patient defaults to the signer), the doctor's document.

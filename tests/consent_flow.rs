@@ -8,7 +8,7 @@ use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
 use ehr_contracts::bindings::{ConsentRegistry, IConsentRegistry, RoleRegistry};
-use ehr_contracts::{Deployment, Error, OrgKind, Purpose, Role, Scope, eip712, tx};
+use ehr_contracts::{Deployment, Error, Purpose, Role, Scope, eip712, tx};
 use ehrkit_tests::{TestChain, address_of, public_key};
 
 const DAY: u64 = 24 * 60 * 60;
@@ -21,22 +21,10 @@ struct Cast {
 }
 
 async fn register_cast(chain: &TestChain) -> eyre::Result<Cast> {
-    let d = &chain.deployment;
-    let (hospital, doctor, patient) =
-        (chain.account().await?, chain.account().await?, chain.account().await?);
-    let roles = |s: &PrivateKeySigner| RoleRegistry::new(d.role_registry, chain.provider(s));
-    tx::send(
-        "add hospital",
-        roles(&chain.admin).addOrganization(
-            hospital.address(),
-            OrgKind::Hospital.as_u8(),
-            "General Hospital".into(),
-        ),
-    )
-    .await?;
-    tx::send("add doctor", roles(&hospital).addStaff(doctor.address())).await?;
-    tx::send("doctor key", roles(&doctor).registerPublicKey(public_key(&doctor))).await?;
-    tx::send("register patient", roles(&patient).registerPatient(public_key(&patient))).await?;
+    let roles = chain.deployment.role_registry;
+    let (hospital, doctors) = chain.hospital_with_doctors(roles, "General Hospital", 1).await?;
+    let [doctor] = <[_; 1]>::try_from(doctors).expect("one doctor");
+    let patient = chain.patient(roles).await?;
     Ok(Cast { hospital, doctor, patient })
 }
 

@@ -10,7 +10,7 @@ use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use ehr_contracts::bindings::{ConsentRegistry, IConsentRegistry, RecordIndex, RoleRegistry};
-use ehr_contracts::{OrgKind, Purpose, Scope, eip712, tx};
+use ehr_contracts::{Purpose, Scope, eip712, tx};
 use ehr_crypto::{RecordId, SecretKey};
 use ehr_index::grant::{grant_keys, grant_scope, wrap_epoch_share, wrap_grant};
 use ehr_index::{
@@ -18,7 +18,7 @@ use ehr_index::{
     SearchKeys, SearchResults, TagList, derive_master_secret, record_digest, verify_chain,
 };
 use ehr_store::{Cid, Codec};
-use ehrkit_tests::{TestChain, public_key};
+use ehrkit_tests::TestChain;
 
 const DAY: u64 = 24 * 60 * 60;
 
@@ -29,28 +29,10 @@ struct Cast {
 }
 
 async fn register(chain: &TestChain) -> eyre::Result<Cast> {
-    let d = &chain.deployment;
-    let (hospital, doctor, nurse, patient) = (
-        chain.account().await?,
-        chain.account().await?,
-        chain.account().await?,
-        chain.account().await?,
-    );
-    let roles = |s: &PrivateKeySigner| RoleRegistry::new(d.role_registry, chain.provider(s));
-    tx::send(
-        "add hospital",
-        roles(&chain.admin).addOrganization(
-            hospital.address(),
-            OrgKind::Hospital.as_u8(),
-            "H".into(),
-        ),
-    )
-    .await?;
-    for staff in [&doctor, &nurse] {
-        tx::send("add staff", roles(&hospital).addStaff(staff.address())).await?;
-        tx::send("staff key", roles(staff).registerPublicKey(public_key(staff))).await?;
-    }
-    tx::send("register patient", roles(&patient).registerPatient(public_key(&patient))).await?;
+    let roles = chain.deployment.role_registry;
+    let (_hospital, staff) = chain.hospital_with_doctors(roles, "H", 2).await?;
+    let [doctor, nurse] = <[_; 2]>::try_from(staff).expect("two staff");
+    let patient = chain.patient(roles).await?;
     Ok(Cast { doctor, nurse, patient })
 }
 

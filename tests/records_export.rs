@@ -39,7 +39,7 @@ async fn research_export_removes_identifiers_and_shifts_dates_consistently() -> 
     let pdf = RecordSource::Bytes {
         file_name: "Okonkwo-discharge.pdf".into(),
         content_type: None,
-        bytes: tiny_pdf("Adaeze Okonkwo"),
+        bytes: ehr_record::sample_pdf("Adaeze Okonkwo"),
     };
     upload(&world.patient, &journal, UploadRequest::new(patient, pdf)).await?;
 

@@ -44,7 +44,7 @@ async fn upload_search_fetch_by_patient_and_granted_doctor() -> eyre::Result<()>
     let second = upload(&world.patient, &journal, request).await?;
     assert_eq!((second.record_id, second.category.as_str()), (2, "diagnosis"));
 
-    let pdf = tiny_pdf("HbA1c 7.8 percent");
+    let pdf = ehr_record::sample_pdf("HbA1c 7.8 percent");
     let request = UploadRequest::new(
         patient,
         RecordSource::Bytes {

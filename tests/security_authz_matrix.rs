@@ -467,7 +467,7 @@ async fn setup() -> eyre::Result<Cast> {
         RecordSource::Bytes {
             file_name: "lab.pdf".into(),
             content_type: None,
-            bytes: tiny_pdf("HbA1c 7.1"),
+            bytes: ehr_record::sample_pdf("HbA1c 7.1"),
         },
     )
     .category(Category::LAB)

@@ -348,7 +348,7 @@ async fn rpc_connections_dropped_before_or_after_the_node_acts() -> eyre::Result
             }
         });
     }
-    let pdf = tiny_pdf("after a lost answer");
+    let pdf = ehr_record::sample_pdf("after a lost answer");
     let err = upload(
         &via_proxy,
         &journal,

@@ -11,9 +11,9 @@ use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::Eip712Domain;
-use ehr_contracts::bindings::{ConsentRegistry, IConsentRegistry, RoleRegistry};
-use ehr_contracts::{DeployOptions, OrgKind, Purpose, Scope, eip712, tx};
-use ehrkit_tests::{TestChain, public_key};
+use ehr_contracts::bindings::{ConsentRegistry, IConsentRegistry};
+use ehr_contracts::{DeployOptions, Purpose, Scope, eip712, tx};
+use ehrkit_tests::TestChain;
 
 const DAY: u64 = 24 * 60 * 60;
 /// secp256k1's group order n.
@@ -26,24 +26,9 @@ struct Cast {
 }
 
 async fn register(chain: &TestChain, roles_at: Address) -> eyre::Result<Cast> {
-    let hospital = chain.account().await?;
-    let (doctor, other_doctor, patient) =
-        (chain.account().await?, chain.account().await?, chain.account().await?);
-    let roles = |s: &PrivateKeySigner| RoleRegistry::new(roles_at, chain.provider(s));
-    tx::send(
-        "add hospital",
-        roles(&chain.admin).addOrganization(
-            hospital.address(),
-            OrgKind::Hospital.as_u8(),
-            "General".into(),
-        ),
-    )
-    .await?;
-    for d in [&doctor, &other_doctor] {
-        tx::send("add doctor", roles(&hospital).addStaff(d.address())).await?;
-        tx::send("doctor key", roles(d).registerPublicKey(public_key(d))).await?;
-    }
-    tx::send("register patient", roles(&patient).registerPatient(public_key(&patient))).await?;
+    let (_hospital, doctors) = chain.hospital_with_doctors(roles_at, "General", 2).await?;
+    let [doctor, other_doctor] = <[_; 2]>::try_from(doctors).expect("two doctors");
+    let patient = chain.patient(roles_at).await?;
     Ok(Cast { doctor, other_doctor, patient })
 }
 

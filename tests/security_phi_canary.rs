@@ -143,7 +143,7 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
     let request = UploadRequest::new(patient, RecordSource::FhirJson(diabetes.into_bytes()))
         .keywords([keyword.as_str()]);
     upload(&world.patient, &journal, request).await?;
-    let pdf = tiny_pdf(&pdf_text);
+    let pdf = ehr_record::sample_pdf(&pdf_text);
     let request = UploadRequest::new(
         patient,
         RecordSource::Bytes {

@@ -52,42 +52,6 @@ contract IndexVectorsTest is EhrFixture {
         assertEq(consent.epochOf(patient), epoch, "vector epochs must not decrease");
     }
 
-    function _refRecord(
-        bytes32 acc,
-        uint64 recordId,
-        bytes32 digest,
-        bytes memory tags,
-        bytes32 category,
-        uint64 epoch,
-        address writer
-    ) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encodePacked(acc, recordId, digest, keccak256(tags), uint8(0), category, epoch, writer)
-        );
-    }
-
-    function _refTombstone(
-        bytes32 acc,
-        uint64 recordId,
-        uint64 supersededBy,
-        bytes32 category,
-        uint64 epoch,
-        address writer
-    ) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encodePacked(
-                acc,
-                recordId,
-                bytes32(uint256(supersededBy)),
-                keccak256(""),
-                uint8(1),
-                category,
-                epoch,
-                writer
-            )
-        );
-    }
-
     struct AccumulatorVector {
         address patient;
         address doctor;

@@ -99,44 +99,6 @@ abstract contract RecordIndexBase is EhrFixture {
         return keccak256(abi.encode("digest", seed));
     }
 
-    /// @dev The reference accumulator step for a record, from the NatSpec of IRecordIndex.
-    function _refRecord(
-        bytes32 acc,
-        uint64 recordId,
-        bytes32 digest,
-        bytes memory tags,
-        bytes32 category,
-        uint64 epoch,
-        address writer
-    ) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encodePacked(acc, recordId, digest, keccak256(tags), uint8(0), category, epoch, writer)
-        );
-    }
-
-    /// @dev The reference accumulator step for a tombstone.
-    function _refTombstone(
-        bytes32 acc,
-        uint64 recordId,
-        uint64 supersededBy,
-        bytes32 category,
-        uint64 epoch,
-        address writer
-    ) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encodePacked(
-                acc,
-                recordId,
-                bytes32(uint256(supersededBy)),
-                keccak256(""),
-                uint8(1),
-                category,
-                epoch,
-                writer
-            )
-        );
-    }
-
     function _add(address writer, address patient, bytes32 category, uint256 seed)
         internal
         returns (uint64 recordId)

@@ -5,7 +5,8 @@
 use alloy::primitives::{Address, Bytes};
 use alloy::providers::DynProvider;
 use alloy::signers::local::PrivateKeySigner;
-use ehr_contracts::{DeployOptions, Deployment};
+use ehr_contracts::bindings::RoleRegistry;
+use ehr_contracts::{DeployOptions, Deployment, OrgKind, tx};
 
 pub use ehr_devstack as devstack;
 use ehr_devstack::{DevStack, StackOptions};
@@ -47,6 +48,39 @@ impl TestChain {
     /// A provider without a wallet (for reads).
     pub fn reader(&self) -> DynProvider {
         ehr_contracts::read_provider(self.stack.anvil().rpc_url())
+    }
+
+    /// A new hospital named `name`, added by the admin to the role registry at `roles`, and
+    /// `doctors` new staff members of it, each with its public key registered.
+    pub async fn hospital_with_doctors(
+        &self,
+        roles: Address,
+        name: &str,
+        doctors: usize,
+    ) -> eyre::Result<(PrivateKeySigner, Vec<PrivateKeySigner>)> {
+        let registry = |s: &PrivateKeySigner| RoleRegistry::new(roles, self.provider(s));
+        let hospital = self.account().await?;
+        let as_admin = registry(&self.admin);
+        let kind = OrgKind::Hospital.as_u8();
+        tx::send("add hospital", as_admin.addOrganization(hospital.address(), kind, name.into()))
+            .await?;
+        let mut staff = Vec::with_capacity(doctors);
+        for _ in 0..doctors {
+            let doctor = self.account().await?;
+            tx::send("add doctor", registry(&hospital).addStaff(doctor.address())).await?;
+            tx::send("doctor key", registry(&doctor).registerPublicKey(public_key(&doctor)))
+                .await?;
+            staff.push(doctor);
+        }
+        Ok((hospital, staff))
+    }
+
+    /// A new account registered as a patient of the role registry at `roles`.
+    pub async fn patient(&self, roles: Address) -> eyre::Result<PrivateKeySigner> {
+        let patient = self.account().await?;
+        let registry = RoleRegistry::new(roles, self.provider(&patient));
+        tx::send("register patient", registry.registerPatient(public_key(&patient))).await?;
+        Ok(patient)
     }
 }
 

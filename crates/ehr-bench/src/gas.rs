@@ -249,9 +249,6 @@ pub(crate) async fn run(
     }
 
     // Tombstone: supersede the doctor's k1 record (record 3: patient 1, 2, then doctor 3..).
-    let state =
-        RecordIndex::new(d.record_index, env.reader()).stateOf(patient.address()).call().await?;
-    let _ = state;
     {
         let digest = random_digest();
         let tags = TagList::build(ck.index_key(), &digest, &keywords(10, "s"))?;

@@ -15,4 +15,4 @@ pub use deploy::{DeployOptions, deploy};
 pub use deployment::{DEPLOYMENT_FORMAT, Deployment};
 pub use error::{Error, Result};
 pub use revert::RevertReason;
-pub use types::{ClaimStatus, OrgKind, Purpose, Role, Scope};
+pub use types::{ClaimStatus, OrgKind, Purpose, Role, Scope, category_bytes32};

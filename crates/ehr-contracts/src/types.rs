@@ -197,14 +197,7 @@ pub enum Scope {
 impl Scope {
     /// A category scope from its name: 1 to 31 bytes of printable ASCII.
     pub fn category(name: &str) -> Result<Self> {
-        let valid =
-            !name.is_empty() && name.len() <= 31 && name.bytes().all(|b| b.is_ascii_graphic());
-        if !valid {
-            return Err(Error::InvalidCategory(name.to_owned()));
-        }
-        let mut bytes = [0u8; 32];
-        bytes[..name.len()].copy_from_slice(name.as_bytes());
-        Ok(Self::Category(B256::from(bytes)))
+        category_bytes32(name).map(Self::Category)
     }
 
     /// The category name of a category scope.
@@ -252,6 +245,18 @@ impl fmt::Display for Scope {
 }
 
 /// A left-aligned ASCII name in 32 bytes, as the contracts store categories.
+/// A category name as the contracts store it: 1 to 31 bytes of printable ASCII, left-aligned
+/// in a `bytes32` (`bytes32("lab")`). The one rule for every category type in ehrkit.
+pub fn category_bytes32(name: &str) -> Result<B256> {
+    let valid = !name.is_empty() && name.len() <= 31 && name.bytes().all(|b| b.is_ascii_graphic());
+    if !valid {
+        return Err(Error::InvalidCategory(name.to_owned()));
+    }
+    let mut bytes = [0u8; 32];
+    bytes[..name.len()].copy_from_slice(name.as_bytes());
+    Ok(B256::from(bytes))
+}
+
 pub(crate) fn bytes32_to_name(value: &B256) -> String {
     let end = value.iter().position(|&b| b == 0).unwrap_or(32);
     String::from_utf8_lossy(&value[..end]).into_owned()

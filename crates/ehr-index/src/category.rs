@@ -7,21 +7,16 @@ use alloy::primitives::B256;
 use crate::{Error, Result};
 
 /// A record category, e.g. `lab`: 1 to 31 bytes of printable ASCII, left-aligned in a
-/// `bytes32` (the same rule as `ehr_contracts::Scope::category`).
+/// `bytes32` (the rule is `ehr_contracts::category_bytes32`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Category(B256);
 
 impl Category {
     /// The category called `name`.
     pub fn new(name: &str) -> Result<Self> {
-        let valid =
-            !name.is_empty() && name.len() <= 31 && name.bytes().all(|b| b.is_ascii_graphic());
-        if !valid {
-            return Err(Error::InvalidCategory(name.to_owned()));
-        }
-        let mut bytes = [0u8; 32];
-        bytes[..name.len()].copy_from_slice(name.as_bytes());
-        Ok(Self(B256::from(bytes)))
+        ehr_contracts::category_bytes32(name)
+            .map(Self)
+            .map_err(|_| Error::InvalidCategory(name.to_owned()))
     }
 
     /// A category as read from chain, taken as is (the contract only checks it is non-zero).

@@ -9,6 +9,7 @@ mod frame;
 mod json;
 mod record;
 mod resource_type;
+mod sample_pdf;
 mod summary;
 mod validate;
 
@@ -18,6 +19,7 @@ pub use error::{RecordError, Result};
 pub use frame::{AttachmentReader, FRAME_MAGIC, FramedReader, read_frame};
 pub use record::{AttachmentInfo, Limits, MAX_ATTACHMENT_SIZE, Record, RecordInput};
 pub use resource_type::{ResourceType, UnsupportedResourceType};
+pub use sample_pdf::sample_pdf;
 pub use summary::Summary;
 
 /// Code system of ehrkit record categories, as used in a resource's `category` element

@@ -156,24 +156,18 @@ impl LocalStore {
         let mut chunker = Chunker::new(source, self.max_blob_size);
         let mut builder = DagBuilder::default();
         let mut nodes = Vec::new();
-        // One write runs on the blocking pool while the next chunk is read and hashed; the
-        // writer goes to the pool with the chunk and comes back with the result.
-        let mut writer = Some(BlobFileWriter::new(Arc::clone(&data.file)));
-        let mut writing: Option<JoinHandle<io::Result<BlobFileWriter>>> = None;
+        // One write runs on the blocking pool while the next chunk is read and hashed: the
+        // writer travels with its write and comes back when it is done.
+        let file = Arc::clone(&data.file);
+        let mut in_flight = spawn_blocking(move || Ok(BlobFileWriter::new(file)));
         while let Some(chunk) = chunker.next_chunk().await? {
             let cid = Cid::of_block(Codec::Raw, &chunk);
             builder.push_leaf(cid, chunk.len() as u64, &mut nodes);
-            if let Some(previous) = writing.take() {
-                writer = Some(joined(previous).await.map_err(|e| write_error(&data.path, e))?);
-            }
-            let mut this = writer.take().expect("the writer is back from its last write");
-            writing = Some(spawn_blocking(move || this.write(&chunk).map(|()| this)));
+            let mut writer = joined(in_flight).await.map_err(|e| write_error(&data.path, e))?;
+            in_flight = spawn_blocking(move || writer.write(&chunk).map(|()| writer));
         }
-        if let Some(previous) = writing.take() {
-            writer = Some(joined(previous).await.map_err(|e| write_error(&data.path, e))?);
-        }
-        let last = writer.take().expect("the writer is back from its last write");
-        joined(spawn_blocking(move || last.finish()))
+        let writer = joined(in_flight).await.map_err(|e| write_error(&data.path, e))?;
+        joined(spawn_blocking(move || writer.finish()))
             .await
             .map_err(|e| write_error(&data.path, e))?;
         let root = builder.finish(&mut nodes);

@@ -342,7 +342,7 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
             RecordSource::Bytes {
                 file_name: "discharge-summary.pdf".into(),
                 content_type: None,
-                bytes: tiny_pdf("Discharge summary: type 2 diabetes, start metformin"),
+                bytes: ehr_record::sample_pdf(DISCHARGE_SUMMARY),
             },
             None::<Category>,
             &["discharge", "diabetes"][..],
@@ -651,43 +651,12 @@ fn describe_upload(report: &UploadReport) -> String {
 /// The PDF uploaded as `report` (the demo's only one), to compare with what was fetched.
 fn pdf_bytes(report: &UploadReport) -> Option<Vec<u8>> {
     (report.content_type.as_deref() == Some("application/pdf"))
-        .then(|| tiny_pdf("Discharge summary: type 2 diabetes, start metformin"))
+        .then(|| ehr_record::sample_pdf(DISCHARGE_SUMMARY))
 }
 
-/// A one-page PDF showing `text` (ASCII), with a correct cross-reference table.
-fn tiny_pdf(text: &str) -> Vec<u8> {
-    let stream = format!("BT /F1 14 Tf 72 720 Td ({text}) Tj ET");
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
-         /Resources << /Font << /F1 5 0 R >> >> >>"
-            .to_owned(),
-        format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len()),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
-    ];
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::with_capacity(objects.len());
-    for (i, body) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for offset in offsets {
-        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    pdf
-}
+
+/// The text of the discharge-summary PDF the demo uploads.
+const DISCHARGE_SUMMARY: &str = "Discharge summary: type 2 diabetes, start metformin";
 
 /// An HbA1c lab result (LOINC 4548-4).
 const HBA1C: &str = r#"{
