@@ -67,7 +67,7 @@ fn broken_setups_say_what_is_wrong() {
     // Keystores: a wrong password, no password and no terminal, an unknown account.
     std::fs::write(p.path().join("pw"), "right\n").unwrap();
     std::fs::write(p.path().join("bad"), "wrong\n").unwrap();
-    p.ok(&["account", "new", "alice", "--password-file", "pw"]);
+    p.ok(&["account", "new", "alice", "--password-file", "pw", "--fast-kdf"]);
     let args = ["grant", SOMEONE, "--scope", "all", "--deployment", "d.json", "--account", "alice"];
     let line = p.fails(&[&args[..], &["--password-file", "bad"]].concat());
     assert!(line.contains("wrong password for keystore .ehr/keystores/alice"), "{line}");

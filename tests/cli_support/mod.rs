@@ -115,7 +115,7 @@ impl Project {
     /// Creates a keystore account `name` (password file `pw`) and funds it.
     pub fn account(&self, name: &str) -> String {
         std::fs::write(self.path().join("pw"), "correct horse\n").unwrap();
-        let account = self.json(&["account", "new", name, "--password-file", "pw"]);
+        let account = self.json(&["account", "new", name, "--password-file", "pw", "--fast-kdf"]);
         let address = account["address"].as_str().unwrap().to_owned();
         self.ok(&["dev", "fund", &address]);
         address

@@ -119,7 +119,7 @@ pub(crate) async fn run(env: &Env, sizes: &Sizes, results: &mut Results) -> eyre
             &journal,
             patient_key.address(),
             items,
-            BatchOptions { batch_size: 256, allow_duplicate: true },
+            BatchOptions { batch_size: 256, allow_duplicate: true, progress: None },
         )
         .await?;
         let secs = start.elapsed().as_secs_f64();

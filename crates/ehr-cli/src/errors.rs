@@ -38,7 +38,11 @@ pub(crate) fn hint(error: &eyre::Report) -> Option<String> {
     if let Some(e) = error.chain().find_map(|c| c.downcast_ref::<ehr_contracts::Error>()) {
         return contract_hint(e);
     }
-    let hint = match sdk_error(error)? {
+    sdk_hint(sdk_error(error)?)
+}
+
+fn sdk_hint(error: &Sdk) -> Option<String> {
+    let hint = match error {
         Sdk::RpcUnreachable { .. } => {
             "start a local chain with `ehr dev up`, or point --rpc-url / ETH_RPC_URL at a running node"
         }
@@ -70,6 +74,12 @@ pub(crate) fn hint(error: &eyre::Report) -> Option<String> {
         Sdk::TooManyClaimGrants { .. } => {
             "`ehr grant INSURER --scope all --purpose insurance`, then `ehr claim submit … --no-grant`"
         }
+        Sdk::NotAuthorized { .. } => {
+            "the patient grants access with `ehr grant WRITER --scope category:CAT` (or all)"
+        }
+        Sdk::UploadRefused { source, .. } | Sdk::NotIndexed { source, .. } => {
+            return sdk_hint(source);
+        }
         Sdk::Contract(e) => return contract_hint(e),
         _ => return None,
     };
@@ -86,11 +96,30 @@ fn contract_hint(error: &ehr_contracts::Error) -> Option<String> {
         C::DeploymentInvalid { .. } => {
             "deploy this version's contracts with `ehr deploy --force`, which replaces the file"
         }
+        C::InsufficientFunds { .. } => {
+            "fund the account: on a dev chain `ehr dev fund ADDRESS` (`ehr account address NAME` \
+             prints it); on a real chain, send it ether from a funded account"
+        }
+        C::Rpc { source, .. } if answered(source.as_ref()) => return None,
         C::Rpc { .. } => "check that the RPC node is running (`ehr dev status`) and --rpc-url",
-        C::Reverted { reason, .. } => return revert_hint(reason.error_name()),
+        C::Reverted { .. } | C::RevertedWhenMined { .. } => {
+            return revert_hint(error.revert_reason()?.error_name());
+        }
+        C::MinedButReverted { out_of_gas: true, .. } => {
+            "the transaction ran out of gas after its estimate; run the command again"
+        }
         _ => return None,
     };
     Some(hint.to_owned())
+}
+
+/// Whether the node answered (with an error of its own): then it is running, and saying so
+/// would mislead.
+fn answered(error: &(dyn std::error::Error + 'static)) -> bool {
+    use alloy::transports::RpcError;
+    error.downcast_ref::<alloy::contract::Error>().is_some_and(|e| {
+        matches!(e, alloy::contract::Error::TransportError(RpcError::ErrorResp(_)))
+    })
 }
 
 fn revert_hint(name: &str) -> Option<String> {
@@ -103,6 +132,10 @@ fn revert_hint(name: &str) -> Option<String> {
         }
         "ConsentNotPatient" => "the patient registers with `ehr patient register`",
         "ConsentInvalidGrantee" => "the organization adds its staff with `ehr staff add`",
+        "IndexNotAuthorized" => {
+            "the patient grants access with `ehr grant WRITER --scope category:CAT` (or all)"
+        }
+        "ConsentExpired" => "choose a later expiry (--expires counts from now)",
         "ConsentNotHospitalDoctor" => "only staff of an active hospital may open emergency access",
         "ConsentWrongEpoch" | "ConsentSignatureExpired" => {
             "sign the grant again (`ehr grant … --signature-only`)"

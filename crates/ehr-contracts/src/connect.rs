@@ -3,7 +3,8 @@
 //! alloy's default nonce filler caches the next nonce and takes it before gas estimation runs,
 //! so a transaction that reverts at estimation (a rejected grant, say) still uses up a nonce,
 //! and every later transaction from that account waits forever behind the gap. ehrkit asks the
-//! node for the pending nonce on every transaction instead.
+//! node for the pending nonce on every transaction instead, under a per-account lock that
+//! orders the sends of every process on the machine (`sender_lock`).
 //!
 //! Both providers retry a call whose HTTP exchange failed after the connection was made (reset
 //! or closed before the answer; HTTP 429/503) up to 3 times, 150 ms apart. That
@@ -86,7 +87,7 @@ fn retrying_client(rpc_url: Url) -> RpcClient {
 pub fn signing_provider(rpc_url: Url, signer: PrivateKeySigner) -> DynProvider {
     ProviderBuilder::default()
         .with_gas_estimation()
-        .with_simple_nonce_management()
+        .with_nonce_management(crate::sender_lock::LockingNonceManager)
         .fetch_chain_id()
         .wallet(EthereumWallet::from(signer))
         .connect_client(retrying_client(rpc_url))

@@ -2,7 +2,7 @@
 
 use crate::bindings::{ClaimRegistry, ConsentRegistry, RecordIndex, RoleRegistry};
 use crate::deployment::{DEPLOYMENT_FORMAT, Deployment};
-use crate::{Error, Result, tx};
+use crate::{Error, Result, sender_lock, tx};
 use alloy::primitives::{Address, aliases::U48};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
@@ -32,27 +32,27 @@ pub async fn deploy<P: Provider>(provider: &P, options: DeployOptions) -> Result
         .await
         .map_err(|e| Error::Rpc { action: "read the chain id", source: Box::new(e) })?;
 
-    let sent = RecordIndex::deploy_builder(provider).send().await;
+    let sent = sender_lock::hold_during(RecordIndex::deploy_builder(provider).send()).await;
     let receipt = created("RecordIndex", sent).await?;
     let record_index = address_of("RecordIndex", &receipt)?;
     let first_block = receipt.block_number.unwrap_or_default();
     let deployer = receipt.from;
 
     let delay = U48::from(options.admin_transfer_delay);
-    let sent =
-        RoleRegistry::deploy_builder(provider, delay, options.admin, record_index).send().await;
+    let builder = RoleRegistry::deploy_builder(provider, delay, options.admin, record_index);
+    let sent = sender_lock::hold_during(builder.send()).await;
     let role_registry = address_of("RoleRegistry", &created("RoleRegistry", sent).await?)?;
 
-    let sent = ConsentRegistry::deploy_builder(provider, role_registry, record_index).send().await;
+    let builder = ConsentRegistry::deploy_builder(provider, role_registry, record_index);
+    let sent = sender_lock::hold_during(builder.send()).await;
     let consent_registry = address_of("ConsentRegistry", &created("ConsentRegistry", sent).await?)?;
 
     let index = RecordIndex::new(record_index, provider);
     tx::send("wire the record index", index.wire(role_registry, consent_registry)).await?;
 
-    let sent =
-        ClaimRegistry::deploy_builder(provider, role_registry, consent_registry, record_index)
-            .send()
-            .await;
+    let builder =
+        ClaimRegistry::deploy_builder(provider, role_registry, consent_registry, record_index);
+    let sent = sender_lock::hold_during(builder.send()).await;
     let claim_registry = address_of("ClaimRegistry", &created("ClaimRegistry", sent).await?)?;
 
     Ok(Deployment {

@@ -2,6 +2,7 @@
 
 use crate::revert::RevertReason;
 use alloy::primitives::{Address, TxHash};
+use alloy::rpc::types::TransactionReceipt;
 use std::path::PathBuf;
 
 /// Everything that can go wrong talking to ehrkit's contracts.
@@ -15,13 +16,32 @@ pub enum Error {
         /// The decoded revert.
         reason: RevertReason,
     },
-    /// The transaction was mined but reverted (e.g. state changed between estimate and mining).
-    #[error("{action}: transaction {tx} was mined but reverted")]
+    /// The transaction was mined and reverted, and replaying it gave the reason: the state or
+    /// the time changed between gas estimation and mining (a grant expired, say).
+    #[error("{action} was rejected when mined (transaction {tx}, block {block}): {reason}")]
+    RevertedWhenMined {
+        /// What was being done.
+        action: &'static str,
+        /// The transaction.
+        tx: TxHash,
+        /// The block it was mined in.
+        block: u64,
+        /// The decoded revert.
+        reason: Box<RevertReason>,
+    },
+    /// The transaction was mined but reverted, and replaying it did not say why.
+    #[error("{action}: transaction {tx} was mined but reverted{}", if *out_of_gas {
+        format!(" out of gas (it used all {} gas of its limit)", receipt.gas_used)
+    } else { String::new() })]
     MinedButReverted {
         /// What was being done.
         action: &'static str,
         /// The transaction.
         tx: TxHash,
+        /// Whether it used all its gas.
+        out_of_gas: bool,
+        /// Its receipt.
+        receipt: Box<TransactionReceipt>,
     },
     /// The transaction was sent but not mined in time (it may still be mined later).
     #[error("{action}: transaction {tx} was sent but not mined within {} s; check it later before resending", waited.as_secs())]
@@ -32,6 +52,14 @@ pub enum Error {
         tx: TxHash,
         /// How long we waited.
         waited: std::time::Duration,
+    },
+    /// The node refused the transaction because the signing account cannot pay for its gas.
+    #[error("{action}: the signing account has too little ether to pay for the gas ({message})")]
+    InsufficientFunds {
+        /// What was being done.
+        action: &'static str,
+        /// The node's words.
+        message: String,
     },
     /// The RPC node could not be reached or answered with an error that is not a revert.
     #[error("{action}: the RPC call failed: {source}")]
@@ -118,16 +146,26 @@ impl Error {
     /// Classifies a contract call error: a revert becomes [`Error::Reverted`] with the decoded
     /// custom error; anything else is an RPC failure.
     pub fn from_contract(action: &'static str, error: alloy::contract::Error) -> Self {
-        match error.as_revert_data() {
-            Some(data) => Self::Reverted { action, reason: RevertReason::decode(&data) },
-            None => Self::Rpc { action, source: Box::new(error) },
+        if let Some(data) = error.as_revert_data() {
+            return Self::Reverted { action, reason: RevertReason::decode(&data) };
         }
+        if let alloy::contract::Error::TransportError(alloy::transports::RpcError::ErrorResp(
+            payload,
+        )) = &error
+        {
+            // geth, anvil, Hardhat and ganache all say "insufficient funds" (any case).
+            if payload.message.to_lowercase().contains("insufficient funds") {
+                return Self::InsufficientFunds { action, message: payload.message.to_string() };
+            }
+        }
+        Self::Rpc { action, source: Box::new(error) }
     }
 
     /// The decoded revert, when the contract rejected the call.
     pub fn revert_reason(&self) -> Option<&RevertReason> {
         match self {
             Self::Reverted { reason, .. } => Some(reason),
+            Self::RevertedWhenMined { reason, .. } => Some(reason),
             _ => None,
         }
     }

@@ -7,6 +7,7 @@ mod deployment;
 pub mod eip712;
 mod error;
 mod revert;
+pub mod sender_lock;
 pub mod tx;
 mod types;
 

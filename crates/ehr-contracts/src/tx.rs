@@ -1,37 +1,113 @@
 //! Sending contract transactions and waiting for them, with decoded failures.
 
-use crate::{Error, Result};
+use crate::{Error, Result, sender_lock};
 use alloy::contract::{CallBuilder, CallDecoder};
 use alloy::network::Ethereum;
 use alloy::providers::{PendingTransactionBuilder, PendingTransactionError, Provider};
 use alloy::rpc::types::TransactionReceipt;
+use alloy::transports::RpcError;
 use std::time::Duration;
 
 /// How long a sent transaction may take to be mined before ehrkit stops waiting (it may still
 /// be mined later; the error says so).
 pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Sends `call`, waits for its receipt, and fails with a decoded reason if it reverts — before
-/// mining (gas estimation replays it) or after.
+/// How much gas a transaction may use beyond its estimate, in percent of it …
+pub const GAS_HEADROOM_PERCENT: u64 = 25;
+/// … and at least this much gas.
 ///
-/// The gas limit is the estimate plus [`GAS_HEADROOM_PERCENT`]. An estimate is exact for the
-/// state and block it was made against, and the transaction runs against a later one: a
-/// grant that rewrites its stored word with the same value (same expiry, same second) costs
-/// ~3k gas less than one a second later, so an unpadded limit made that transaction run out
-/// of gas once it was mined (seen in the authorization-matrix test). Only gas used is paid.
+/// An estimate is exact only for the state and block it was made against; the transaction
+/// runs against a later one. Two cases seen: a grant that rewrites its stored word with the
+/// same value (same expiry, same second) costs ~3k gas less than one a second later; and on
+/// an idle chain, where the last block is minutes old, a write whose grant expired in between
+/// takes the index's slow path (two registry calls, ~20k more) before it reverts. Without
+/// the floor that transaction ran out of gas, and an out-of-gas failure says nothing about
+/// why. Only gas used is paid, so the figures in the docs do not change.
+pub const GAS_HEADROOM_MIN: u64 = 40_000;
+
+/// How many times a transaction is sent again with a fresh nonce when the node says its nonce
+/// was taken (by a sender on another machine: on this one, [`sender_lock`] orders them).
+const NONCE_RETRIES: u32 = 3;
+
+/// The gas limit for an estimate.
+pub fn gas_limit(estimate: u64) -> u64 {
+    estimate + (estimate * GAS_HEADROOM_PERCENT / 100).max(GAS_HEADROOM_MIN)
+}
+
+/// Sends `call`, waits for its receipt, and fails with a decoded reason if it reverts — before
+/// mining (gas estimation replays it) or after (the call is replayed against the block it was
+/// mined in, for its revert data).
+///
+/// The nonce is read under the account's lock ([`sender_lock`]), held until the node has the
+/// transaction; a nonce the node says is taken is retried with a fresh one.
 pub async fn send<P, D>(action: &'static str, call: CallBuilder<P, D>) -> Result<TransactionReceipt>
 where
     P: Provider,
     D: CallDecoder,
 {
     let estimate = call.estimate_gas().await.map_err(|e| Error::from_contract(action, e))?;
-    let call = call.gas(estimate + estimate * GAS_HEADROOM_PERCENT / 100);
-    let pending = call.send().await.map_err(|e| Error::from_contract(action, e))?;
-    confirm(action, pending).await
+    let limit = gas_limit(estimate);
+    let call = call.gas(limit);
+    let mut attempt = 0;
+    let pending = loop {
+        attempt += 1;
+        match sender_lock::hold_during(call.send()).await {
+            Ok(pending) => break pending,
+            Err(e) if attempt <= NONCE_RETRIES && nonce_taken(&e) => {
+                tracing::debug!(action, attempt, "nonce taken, sending again: {e}");
+            }
+            Err(e) => return Err(Error::from_contract(action, e)),
+        }
+    };
+    let tx = *pending.tx_hash();
+    match confirm(action, pending).await {
+        Err(Error::MinedButReverted { receipt, .. }) => {
+            Err(explain_mined_revert(action, &call, *receipt, limit).await)
+        }
+        other => other,
+    }
+    .inspect_err(|e| tracing::debug!(%tx, "{e}"))
 }
 
-/// How much gas a transaction may use beyond its estimate, in percent of it.
-pub const GAS_HEADROOM_PERCENT: u64 = 25;
+/// Whether the node refused a transaction because its nonce is used or pending already.
+fn nonce_taken(error: &alloy::contract::Error) -> bool {
+    let alloy::contract::Error::TransportError(RpcError::ErrorResp(payload)) = error else {
+        return false;
+    };
+    let message = payload.message.to_lowercase();
+    ["nonce too low", "nonce has already been used", "replacement transaction underpriced"]
+        .iter()
+        .any(|known| message.contains(known))
+}
+
+/// Why a mined transaction reverted: its call replayed on the state of the block it was mined
+/// in, at that block's time, which reverts the same way unless that block changed the state
+/// it depends on. Failing that, whether it ran out of gas.
+async fn explain_mined_revert<P, D>(
+    action: &'static str,
+    call: &CallBuilder<P, D>,
+    receipt: TransactionReceipt,
+    gas_limit: u64,
+) -> Error
+where
+    P: Provider,
+    D: CallDecoder,
+{
+    let tx = receipt.transaction_hash;
+    let block = receipt.block_number.unwrap_or_default();
+    let replay = call.call_raw().block(block.into()).await;
+    match replay.map_err(|e| Error::from_contract(action, e)) {
+        Err(Error::Reverted { reason, .. }) => {
+            Error::RevertedWhenMined { action, tx, block, reason: Box::new(reason) }
+        }
+        _ => Error::MinedButReverted {
+            action,
+            tx,
+            out_of_gas: receipt.gas_used >= gas_limit,
+            receipt: Box::new(receipt),
+        },
+    }
+}
 
 /// Calls a view function, decoding a revert the same way as [`send`].
 pub async fn call<P, D>(action: &'static str, call: CallBuilder<P, D>) -> Result<D::CallOutput>
@@ -42,8 +118,8 @@ where
     call.call().await.map_err(|e| Error::from_contract(action, e))
 }
 
-/// Waits (at most [`RECEIPT_TIMEOUT`]) for a sent transaction's receipt and fails if the
-/// transaction reverted when it was mined.
+/// Waits (at most [`RECEIPT_TIMEOUT`]) for a sent transaction's receipt and fails with
+/// [`Error::MinedButReverted`] if the transaction reverted when it was mined.
 pub(crate) async fn confirm(
     action: &'static str,
     pending: PendingTransactionBuilder<Ethereum>,
@@ -57,7 +133,23 @@ pub(crate) async fn confirm(
             other => Error::Rpc { action, source: Box::new(other) },
         })?;
     if !receipt.status() {
-        return Err(Error::MinedButReverted { action, tx });
+        return Err(Error::MinedButReverted {
+            action,
+            tx,
+            out_of_gas: false,
+            receipt: Box::new(receipt),
+        });
     }
     Ok(receipt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_has_a_floor_and_a_share() {
+        assert_eq!(gas_limit(46_634), 46_634 + GAS_HEADROOM_MIN);
+        assert_eq!(gas_limit(1_000_000), 1_250_000);
+    }
 }

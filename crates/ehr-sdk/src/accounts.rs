@@ -5,12 +5,14 @@
 //! Each file also carries the account's `address` (as geth writes it), so listing accounts
 //! and showing an address need no password.
 
-use crate::{Error, Result};
+pub use crate::keystore_file::KdfCost;
+use crate::{Error, Result, keystore_file};
 use alloy::primitives::{Address, B256};
 use alloy::signers::local::{LocalSignerError, PrivateKeySigner};
 use serde::Serialize;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -18,6 +20,7 @@ use zeroize::Zeroizing;
 #[derive(Debug, Clone)]
 pub struct Keystores {
     dir: PathBuf,
+    kdf: KdfCost,
 }
 
 /// One account in a keystore directory.
@@ -87,9 +90,16 @@ pub fn keystore_address(path: &Path) -> Result<Address> {
 }
 
 impl Keystores {
-    /// The keystores in `dir` (created when the first account is).
+    /// The keystores in `dir` (created when the first account is); new ones get the
+    /// standard scrypt cost.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self { dir: dir.into(), kdf: KdfCost::Standard }
+    }
+
+    /// New keystores get `cost` ([`KdfCost::Fast`] only for tests and throw-away accounts).
+    pub fn with_kdf(mut self, cost: KdfCost) -> Self {
+        self.kdf = cost;
+        self
     }
 
     /// The directory.
@@ -165,24 +175,20 @@ impl Keystores {
         }
         fs::create_dir_all(&self.dir).map_err(io)?;
         fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
-        let tmp_name = format!(".{name}.tmp-{}", std::process::id());
-        let tmp = self.dir.join(&tmp_name);
+        let tmp = self.dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let result = (|| {
-            let key = Zeroizing::new(signer.credential().to_bytes().to_vec());
-            PrivateKeySigner::encrypt_keystore(
-                &self.dir,
-                &mut rand_core::OsRng,
-                key.as_slice(),
-                password,
-                Some(&tmp_name),
-            )
-            .map_err(|e| Error::Keystore { path: path.clone(), reason: e.to_string() })?;
-            let text = fs::read_to_string(&tmp).map_err(io)?;
-            let mut json: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Error::Keystore { path: path.clone(), reason: e.to_string() })?;
-            json["address"] = hex_lower(signer.address()).into();
-            fs::write(&tmp, json.to_string()).map_err(io)?;
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(io)?;
+            let key: Zeroizing<[u8; 32]> = Zeroizing::new(signer.credential().to_bytes().into());
+            let json = keystore_file::encrypt(&key, signer.address(), password, self.kdf)
+                .map_err(|reason| Error::Keystore { path: path.clone(), reason })?;
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(io)?;
+            file.write_all(json.to_string().as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(io)?;
             match fs::hard_link(&tmp, &path) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -195,11 +201,6 @@ impl Keystores {
         result?;
         Ok(AccountInfo { name: name.to_owned(), address: signer.address(), path })
     }
-}
-
-/// geth's keystore address form: 40 lower-case hex digits, no prefix.
-fn hex_lower(address: Address) -> String {
-    address.to_string().trim_start_matches("0x").to_lowercase()
 }
 
 #[cfg(test)]
@@ -232,7 +233,7 @@ mod tests {
     #[test]
     fn accounts_round_trip_and_are_private() {
         let dir = tempfile::tempdir().unwrap();
-        let stores = Keystores::new(dir.path().join("keystores"));
+        let stores = Keystores::new(dir.path().join("keystores")).with_kdf(KdfCost::Fast);
         let created = stores.create("alice", "pw").unwrap();
         let mode = fs::metadata(&created.path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);

@@ -79,14 +79,14 @@ impl GrantRecord {
     }
 }
 
-/// Builds the grant the signer (the patient) gives: current epoch, expiry from the chain's
-/// clock, and the scope's keys wrapped to the grantee's registered public key.
+/// Builds the grant the signer (the patient) gives: current epoch, expiry counted from now
+/// ([`crate::session::Chain::now`]), and the scope's keys wrapped to the grantee's registered public key.
 pub async fn prepare_grant(session: &Session, spec: GrantSpec) -> Result<GrantRequest> {
     let patient = session.chain().address()?;
     duration_within("a grant's duration", spec.duration, Duration::from_secs(1), MAX_DURATION)?;
     session.require_patient(patient).await?;
     let epoch = tx::call("read the key epoch", session.consent().epochOf(patient)).await?;
-    let (_, now) = session.chain().head().await?;
+    let (_, now) = session.chain().now().await?;
     let master = master_secret(session).await?;
     let keys = scope_keys(&master, spec.scope, epoch, spec.record_key)?;
     let wrapped_keys = wrap_for_grantee(session, &keys, patient, spec.grantee, epoch).await?;
@@ -134,7 +134,7 @@ pub async fn active_grants(session: &Session, patient: Address) -> Result<Vec<Ac
         .address(session.deployment().consent_registry)
         .event_signature(AccessGranted::SIGNATURE_HASH)
         .topic1(patient.into_word());
-    let (head, now) = session.chain().head().await?;
+    let (head, now) = session.chain().now().await?;
     let logs =
         fetch_logs(session.chain(), &filter, session.deployment().deployed_at_block, head).await?;
     let mut seen: Vec<(Address, Scope)> = Vec::new();

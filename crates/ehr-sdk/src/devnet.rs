@@ -85,13 +85,26 @@ impl StackFile {
     }
 }
 
+/// Which store the stack serves records from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreChoice {
+    /// The one the stack had last time (the embedded store for a new stack): records stay
+    /// readable across `down`/`up`.
+    #[default]
+    Remembered,
+    /// A kubo node (started with the stack; its repository persists in the dev directory).
+    Kubo,
+    /// The embedded store.
+    Embedded,
+}
+
 /// How to start the stack.
 #[derive(Debug, Clone)]
 pub struct UpOptions {
     /// The dev directory (`.ehr/dev`): stack file, anvil state, logs, kubo repository.
     pub dir: PathBuf,
-    /// Also start kubo and use it as the store.
-    pub kubo: bool,
+    /// The store; switching away from the one the stack had is explicit and reported.
+    pub store: StoreChoice,
     /// The store setting without kubo (`local:.ehr/blobs`).
     pub local_store: String,
     /// Seconds between anvil state dumps.
@@ -108,6 +121,10 @@ pub struct UpOutcome {
     pub resumed_chain: bool,
     /// The stack.
     pub stack: StackFile,
+    /// When the store differs from the one the stack had before: that one's setting. Its
+    /// records are not readable through the new store (they stay where they are).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switched_from: Option<String>,
 }
 
 /// Whether `pid` is a live (not zombie) process whose command line mentions `program`.
@@ -137,19 +154,30 @@ pub async fn up(options: UpOptions) -> Result<UpOutcome> {
     std::fs::create_dir_all(&options.dir)
         .map_err(|e| Error::StackFile { path: options.dir.clone(), reason: e.to_string() })?;
     let previous = StackFile::load(&options.dir)?;
+    let had_kubo = previous.as_ref().map(|stack| stack.kubo.is_some());
+    let kubo = match options.store {
+        StoreChoice::Kubo => true,
+        StoreChoice::Embedded => false,
+        StoreChoice::Remembered => had_kubo.unwrap_or(false),
+    };
+    let switched_from = previous
+        .as_ref()
+        .filter(|stack| stack.kubo.is_some() != kubo)
+        .map(|stack| stack.store.clone());
     if let Some(stack) = &previous {
         let anvil_up = is_our_process(stack.anvil.pid, "anvil")
             && answers_chain_id(&stack.anvil.url).await.is_some();
-        let kubo_ok =
-            !options.kubo || stack.kubo.as_ref().is_some_and(|k| is_our_process(k.pid, "ipfs"));
-        if anvil_up && kubo_ok {
+        let kubo_up = stack.kubo.as_ref().is_some_and(|k| is_our_process(k.pid, "ipfs"));
+        if anvil_up && switched_from.is_none() && kubo_up == kubo {
             return Ok(UpOutcome {
                 already_running: true,
                 resumed_chain: true,
                 stack: stack.clone(),
+                switched_from: None,
             });
         }
-        // Something is missing: stop what is left of it and start the stack afresh.
+        // Something is missing, or the store changes: stop what is left and start afresh
+        // (the chain resumes from its state file).
         stop_services(stack)?;
     }
     let state_file = options.dir.join("anvil-state.json");
@@ -172,7 +200,7 @@ pub async fn up(options: UpOptions) -> Result<UpOutcome> {
     let chain_id = anvil.chain_id();
     let state_file = anvil.state_path().to_path_buf();
     anvil.detach();
-    let (kubo, store) = if options.kubo {
+    let (kubo, store) = if kubo {
         let started =
             KuboNode::start(&options.dir, KuboOptions { repo: None, lifetime: Lifetime::Detached })
                 .await;
@@ -195,7 +223,7 @@ pub async fn up(options: UpOptions) -> Result<UpOutcome> {
     let stack =
         StackFile { format: STACK_FORMAT, chain_id, anvil: anvil_info, state_file, kubo, store };
     stack.save(&options.dir)?;
-    Ok(UpOutcome { already_running: false, resumed_chain, stack })
+    Ok(UpOutcome { already_running: false, resumed_chain, stack, switched_from })
 }
 
 /// A service `down` stopped.

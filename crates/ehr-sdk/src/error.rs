@@ -344,6 +344,41 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A file's bytes contradict the content type its name implies.
+    #[error(
+        "{file} is named as {named}, but {reason}: fix the file, or upload it with \
+         --as-document to store it as an opaque document (application/octet-stream)"
+    )]
+    ContentMismatch {
+        /// The file name.
+        file: String,
+        /// The content type its name implies.
+        named: &'static str,
+        /// What its bytes are instead.
+        reason: String,
+    },
+    /// The index refused the record(s) after they were stored; what was stored is taken back.
+    #[error(
+        "{source}; nothing was indexed{}",
+        match left_behind {
+            None => format!(
+                ", and the stored envelope{} unpinned and {} journal entr{} removed",
+                if *records == 1 { " was" } else { "s were" },
+                if *records == 1 { "its" } else { "their" },
+                if *records == 1 { "y" } else { "ies" }
+            ),
+            Some(left) => format!(" (could not unpin or unjournal: {left})"),
+        }
+    )]
+    UploadRefused {
+        /// How many stored records were refused.
+        records: usize,
+        /// The envelopes that could not be taken back, and why.
+        left_behind: Option<String>,
+        /// The refusal.
+        #[source]
+        source: Box<Error>,
+    },
     /// The upload journal could not be read or written.
     #[error("upload journal {}: {source}", path.display())]
     Journal {
@@ -389,6 +424,9 @@ impl Error {
     pub fn revert_reason(&self) -> Option<&ehr_contracts::RevertReason> {
         match self {
             Self::Contract(e) => e.revert_reason(),
+            Self::NotIndexed { source, .. } | Self::UploadRefused { source, .. } => {
+                source.revert_reason()
+            }
             _ => None,
         }
     }

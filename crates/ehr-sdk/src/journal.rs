@@ -9,9 +9,10 @@
 //! the uploaded content for duplicate detection; never key material (tags are public once
 //! indexed and reveal nothing without the keyword keys).
 //!
-//! Entries are never deleted by ehrkit: done entries remember what was uploaded (duplicate
-//! detection), and entries that can no longer be indexed stay visible until the user
-//! re-uploads the content.
+//! Entries are deleted by ehrkit only for uploads the index refused (the writer had no
+//! access, the epoch had moved): those never became records. Done entries remember what was
+//! uploaded (duplicate detection), and entries that can no longer be indexed stay visible
+//! until the user re-uploads the content.
 
 use std::fs;
 use std::io::Write;
@@ -134,6 +135,18 @@ impl Journal {
             let _ = fs::remove_file(&tmp);
         }
         written.map_err(io(&path))
+    }
+
+    /// Removes an entry (durably), for an upload the index refused: it never became a record,
+    /// and nothing is left to finish. Removing an absent entry is not an error.
+    pub fn remove(&self, id: &str) -> Result<()> {
+        let path = self.path_of(id);
+        let removed = match fs::remove_file(&path) {
+            Ok(()) => fs::File::open(&self.dir).and_then(|dir| dir.sync_all()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        };
+        removed.map_err(|source| Error::Journal { path, source })
     }
 
     /// Reads one entry.

@@ -21,10 +21,9 @@ use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy::primitives::{Address, B256};
-use alloy::rpc::types::TransactionReceipt;
+use alloy::rpc::types::{BlockOverrides, TransactionReceipt};
 use alloy::sol_types::SolEvent;
 use ehr_contracts::bindings::{IRecordIndex, RecordIndex};
 use ehr_contracts::tx;
@@ -41,6 +40,7 @@ use crate::journal::{EntryStatus, JOURNAL_FORMAT, Journal, JournalEntry};
 use crate::pipeline::store_record;
 use crate::record_keys::{KeyRing, index_category, key_ring, writer_keys};
 use crate::session::{Session, TxInfo};
+use crate::time::unix_now;
 use crate::{Error, Result};
 
 /// Most records `addRecords` takes in one transaction (the contract's limit).
@@ -61,7 +61,9 @@ pub enum RecordSource {
     File {
         /// The file.
         path: PathBuf,
-        /// Its MIME type; detected from its first bytes and name when `None`.
+        /// Its MIME type; when `None`, detected from its bytes, and a file whose bytes
+        /// contradict its name (`.json` that is not JSON) is refused
+        /// ([`crate::content::file_source`]).
         content_type: Option<String>,
     },
     /// File content already in memory, wrapped in a DocumentReference.
@@ -235,14 +237,45 @@ pub(crate) fn index_client(session: &Session) -> IndexClient<alloy::providers::D
     IndexClient::from_deployment(session.chain().reader().clone(), session.deployment())
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+/// How far ahead of this machine's clock the write permission is checked: the time an upload
+/// may take from the check to its transaction being mined, for the usual record.
+pub const WRITE_MARGIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+fn write_deadline() -> u64 {
+    unix_now() + WRITE_MARGIN.as_secs()
+}
+
+/// `canWrite` as the index would answer it at unix time `at`: the call runs on the latest
+/// state with the block's time overridden. A node that does not take block overrides is
+/// asked at its latest block instead (the transaction's own revert then has the last word).
+async fn can_write_at(
+    session: &Session,
+    patient: Address,
+    writer: Address,
+    category: ehr_record::Category,
+    at: u64,
+) -> Result<bool> {
+    let index = session.index();
+    let call = index.canWrite(patient, writer, category.as_bytes32().into());
+    let overrides = BlockOverrides { time: Some(at), ..Default::default() };
+    match call.call().with_block_overrides(overrides).await {
+        Ok(allowed) => Ok(allowed),
+        Err(e) if e.as_revert_data().is_some() => {
+            Err(ehr_contracts::Error::from_contract("check the write permission", e).into())
+        }
+        Err(e) => {
+            tracing::debug!("the node refused block overrides ({e}); checking at its latest block");
+            Ok(tx::call("check the write permission", call).await?)
+        }
+    }
 }
 
 /// Uploads one record: stores it ([`store_and_journal`]) and indexes it ([`index_pending`]).
 ///
 /// If indexing fails after the envelope was stored, the error is [`Error::NotIndexed`] and
-/// the journal keeps the entry for [`resume`].
+/// the journal keeps the entry for [`resume`] — unless the index refused the record for good
+/// (the writer lost its access, the key epoch moved): then nothing of it is kept (the envelope
+/// is unpinned, the journal entry removed) and the error is [`Error::UploadRefused`].
 pub async fn upload(
     session: &Session,
     journal: &Journal,
@@ -253,10 +286,49 @@ pub async fn upload(
     if let Some(progress) = &progress {
         progress(UploadProgress { stage: UploadStage::Indexing, done: 0, total: None });
     }
-    let cid = pending.entry.cid;
-    index_pending(session, journal, pending)
-        .await
-        .map_err(|source| Error::NotIndexed { cid, source: Box::new(source) })
+    let entry = pending.entry.clone();
+    match index_pending(session, journal, pending).await {
+        Ok(report) => Ok(report),
+        Err(source) if refused_for_good(&source) => {
+            Err(withdraw(session, journal, &[entry], source).await)
+        }
+        Err(source) => Err(Error::NotIndexed { cid: entry.cid, source: Box::new(source) }),
+    }
+}
+
+/// Whether an indexing failure is the index's final answer: the contract refused the writer
+/// or the epoch (retrying cannot help), as opposed to a failure on the way (node, network).
+fn refused_for_good(error: &Error) -> bool {
+    matches!(error, Error::NotAuthorized { .. })
+        || error.revert_reason().is_some_and(|reason| {
+            matches!(reason.error_name(), "IndexNotAuthorized" | "IndexWrongEpoch")
+        })
+}
+
+/// Takes back what a refused upload left: unpins its envelopes (the store may collect them)
+/// and removes their journal entries, so the refusal leaves nothing behind. What cannot be
+/// taken back is said in the error.
+async fn withdraw(
+    session: &Session,
+    journal: &Journal,
+    entries: &[JournalEntry],
+    source: Error,
+) -> Error {
+    let mut left = Vec::new();
+    for entry in entries {
+        let unpinned = match session_store(session) {
+            Ok(store) => store.unpin(entry.cid).await.map_err(Error::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = unpinned.and_then(|()| journal.remove(&entry.id)) {
+            left.push(format!("{} ({e})", entry.cid));
+        }
+    }
+    Error::UploadRefused {
+        records: entries.len(),
+        left_behind: (!left.is_empty()).then(|| left.join(", ")),
+        source: Box::new(source),
+    }
 }
 
 /// The first half of [`upload`]: validates the record, checks that the caller may write it,
@@ -281,6 +353,19 @@ pub async fn index_pending(
     let d = session.deployment();
     let index = RecordIndex::new(d.record_index, session.chain().writer()?.clone());
     let category = ehr_index::Category::new(&entry.category)?;
+    // Storing may have taken a while (a large file): ask again before paying for a transaction
+    // that would revert.
+    let record_category: ehr_record::Category =
+        entry.category.parse().map_err(|e: ehr_record::RecordError| Error::Record(e))?;
+    if !can_write_at(session, entry.patient, entry.writer, record_category, write_deadline())
+        .await?
+    {
+        return Err(Error::NotAuthorized {
+            patient: entry.patient,
+            writer: entry.writer,
+            category: entry.category,
+        });
+    }
     let call = index.addRecord(
         entry.patient,
         entry.digest,
@@ -369,15 +454,16 @@ impl<'a> Writer<'a> {
         })
     }
 
-    /// Fails unless the writer may write `category` for the patient now.
+    /// Fails unless the writer may write `category` for the patient now — before anything is
+    /// stored. "Now" is this machine's clock plus [`WRITE_MARGIN`], not the latest block: on an
+    /// idle chain that block is old, and a grant that expired since still looks valid there,
+    /// while the transaction will run in a new block with the real time.
     async fn check_allowed(&self, category: ehr_record::Category) -> Result<()> {
         if lock(&self.allowed).contains(&category) {
             return Ok(());
         }
         let writer = self.ring.holder;
-        let index = self.session.index();
-        let call = index.canWrite(self.patient, writer, category.as_bytes32().into());
-        if !tx::call("check the write permission", call).await? {
+        if !can_write_at(self.session, self.patient, writer, category, write_deadline()).await? {
             return Err(Error::NotAuthorized {
                 patient: self.patient,
                 writer,
@@ -562,7 +648,11 @@ fn validate(
                 progress.cloned(),
             );
             let name = file_name(&path);
-            let input = RecordInput::wrap_file(&name, content_type.as_deref(), reader, len);
+            let content_type = match content_type {
+                Some(content_type) => content_type,
+                None => crate::content::document_type(&path)?,
+            };
+            let input = RecordInput::wrap_file(&name, Some(&content_type), reader, len);
             let record = with_category(input, category).validate()?;
             let content_sha256 = attachment_sha256(&record);
             Ok(Validated { record, body: Body::File(path), content_sha256 })
@@ -635,17 +725,32 @@ pub struct BatchItem {
 }
 
 /// How [`upload_many`] batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct BatchOptions {
     /// Most records per `addRecords` transaction (1 to [`MAX_BATCH`]).
     pub batch_size: usize,
     /// Upload content the journal has seen for the patient.
     pub allow_duplicate: bool,
+    /// Told after each record is stored and after each batch is indexed.
+    pub progress: Option<BatchProgress>,
 }
+
+/// A batch progress callback: (records stored, records indexed), of all the batch's records.
+pub type BatchProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 
 impl Default for BatchOptions {
     fn default() -> Self {
-        Self { batch_size: 64, allow_duplicate: false }
+        Self { batch_size: 64, allow_duplicate: false, progress: None }
+    }
+}
+
+impl fmt::Debug for BatchOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchOptions")
+            .field("batch_size", &self.batch_size)
+            .field("allow_duplicate", &self.allow_duplicate)
+            .field("progress", &self.progress.is_some())
+            .finish()
     }
 }
 
@@ -694,13 +799,19 @@ pub async fn upload_many(
     let writer = Writer::open(session, journal, patient).await?;
     let epoch = writer.epoch;
     let (tx, mut rx) = mpsc::channel::<PendingUpload>(batch_size * 2);
+    // Every record stored and journaled by this call, and the ones indexed: if the index
+    // refuses a batch for good, the rest are taken back (see `upload`).
+    let stored: Mutex<Vec<JournalEntry>> = Mutex::new(Vec::new());
+    let indexed: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
+    let (indexed_ref, stored_ref, options) = (&indexed, &stored, &options);
     let produce = async {
         // Up to PREPARE_CONCURRENCY records are validated, encrypted, stored (fsynced) and
         // journaled (fsynced) at once; they reach the indexing side in input order. After a
         // failure no new record is started, and those in flight are finished (stored and
         // journaled as pending, for `resume`) but not indexed.
         let failed = AtomicBool::new(false);
-        let (writer, failed) = (&writer, &failed);
+        let (writer, failed, stored) = (&writer, &failed, stored_ref);
+        let progress = options.progress.as_ref();
         let mut prepared = stream::iter(items)
             .map(|item| async move {
                 if failed.load(Ordering::Relaxed) {
@@ -710,8 +821,18 @@ pub async fn upload_many(
                 let pending = writer
                     .prepare(source, category, &keywords, options.allow_duplicate, None)
                     .await;
-                if pending.is_err() {
-                    failed.store(true, Ordering::Relaxed);
+                match &pending {
+                    Ok(pending) => {
+                        let count = {
+                            let mut stored = lock(stored);
+                            stored.push(pending.entry.clone());
+                            stored.len()
+                        };
+                        if let Some(progress) = progress {
+                            progress(count, lock(indexed_ref).len());
+                        }
+                    }
+                    Err(_) => failed.store(true, Ordering::Relaxed),
                 }
                 Some(pending)
             })
@@ -743,6 +864,14 @@ pub async fn upload_many(
                 }
             }
             let (tx, ids) = index_batch(session, journal, patient, epoch, &mut batch).await?;
+            let count = {
+                let mut indexed = lock(indexed_ref);
+                indexed.extend(batch.iter().map(|entry| entry.id.clone()));
+                indexed.len()
+            };
+            if let Some(progress) = &options.progress {
+                progress(lock(stored_ref).len(), count);
+            }
             transactions.push(tx);
             records.extend(batch.iter().zip(ids).map(|(entry, record_id)| BatchRecord {
                 record_id,
@@ -755,7 +884,16 @@ pub async fn upload_many(
         Ok::<_, Error>((records, transactions))
     };
     let (produced, consumed) = tokio::join!(produce, consume);
-    let (records, transactions) = consumed?;
+    let (records, transactions) = match consumed {
+        Ok(consumed) => consumed,
+        Err(refusal) if refused_for_good(&refusal) => {
+            let indexed = lock(&indexed).clone();
+            let mut left = lock(&stored).clone();
+            left.retain(|entry| !indexed.contains(&entry.id));
+            return Err(withdraw(session, journal, &left, refusal).await);
+        }
+        Err(other) => return Err(other),
+    };
     produced?;
     Ok(BatchReport { patient, epoch, records, transactions })
 }

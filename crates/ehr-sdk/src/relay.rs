@@ -122,7 +122,7 @@ pub async fn sign_grant(
     let request = prepare_grant(session, spec).await?;
     let consent = session.consent();
     let nonce = tx::call("read the patient's nonce", consent.nonces(request.patient)).await?;
-    let (_, now) = session.chain().head().await?;
+    let (_, now) = session.chain().now().await?;
     let deadline = U256::from(now + valid_for.as_secs());
     let domain =
         eip712::consent_domain(session.chain().reader(), session.deployment().consent_registry)

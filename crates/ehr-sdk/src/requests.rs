@@ -172,7 +172,7 @@ pub async fn list_requests(
     if let Some(requester) = filter.requester {
         logs_filter = logs_filter.topic3(requester.into_word());
     }
-    let (head, now) = session.chain().head().await?;
+    let (head, now) = session.chain().now().await?;
     let logs =
         fetch_logs(session.chain(), &logs_filter, session.deployment().deployed_at_block, head)
             .await?;
@@ -257,7 +257,7 @@ pub async fn approve(
     }
     let scope = Scope::from_sol(&stored.scope)?;
     let epoch = tx::call("read the key epoch", session.consent().epochOf(patient)).await?;
-    let (_, now) = session.chain().head().await?;
+    let (_, now) = session.chain().now().await?;
     let master = master_secret(session).await?;
     let keys = scope_keys(&master, scope, epoch, record_key)?;
     let wrapped = wrap_for_grantee(session, &keys, patient, stored.requester, epoch).await?;

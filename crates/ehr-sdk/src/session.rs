@@ -86,7 +86,21 @@ impl Chain {
         Ok(self.signer()?.address())
     }
 
-    /// The latest block's number and timestamp: "now" as the contracts see it.
+    /// The latest block's number and "now": the later of this machine's clock and the block's
+    /// timestamp.
+    ///
+    /// Expiries and deadlines count from here. The latest block's timestamp alone is not
+    /// "now": on an idle chain (a dev node mines only when sent a transaction; a quiet
+    /// consortium chain) it can be minutes old, and a grant "for 5 s" counted from it had
+    /// already expired when its transaction was mined. The chain's clock still wins when it
+    /// runs ahead of the machine's (a dev chain whose time was moved forward).
+    pub async fn now(&self) -> Result<(u64, u64)> {
+        let (head, timestamp) = self.head().await?;
+        Ok((head, timestamp.max(crate::time::unix_now())))
+    }
+
+    /// The latest block's number and timestamp: the time its transactions ran at. For
+    /// expiries use [`Chain::now`].
     pub async fn head(&self) -> Result<(u64, u64)> {
         let block = self
             .reader

@@ -3,6 +3,12 @@
 //! not pull a date library into every build.
 
 use crate::parse::{ParseError, ParseResult};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// This machine's clock, in unix seconds.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
 
 /// Days from 1970-01-01 to `year-month-day` (proleptic Gregorian).
 pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {

@@ -180,7 +180,7 @@ impl Server {
 
     async fn emergencies(&self, patient: Address) -> Result<Value, ApiError> {
         let timeline = ehr_sdk::audit::audit(&self.session, patient, None).await?;
-        let (_, now) = self.session.chain().head().await?;
+        let (_, now) = self.session.chain().now().await?;
         let consent = self.session.consent();
         let mut seen = Vec::new();
         let mut open = Vec::new();
@@ -228,7 +228,7 @@ impl Server {
                 grant.patient
             )));
         }
-        let (_, now) = self.session.chain().head().await?;
+        let (_, now) = self.session.chain().now().await?;
         if signed.deadline <= U256::from(now) {
             return Err(ApiError::unprocessable("the signature's deadline has passed; sign again"));
         }

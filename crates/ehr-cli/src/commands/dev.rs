@@ -4,14 +4,16 @@ use crate::cli::EthArgs;
 use crate::context::Context;
 use crate::output::{Fields, Render};
 use alloy::primitives::Address;
-use ehr_sdk::devnet::{self, DownOutcome, Funded, StackStatus, UpOptions, UpOutcome};
+use ehr_sdk::devnet::{
+    self, DownOutcome, Funded, StackStatus, StoreChoice, UpOptions, UpOutcome,
+};
 use ehr_sdk::parse;
 
 /// Run a local chain (anvil) and store for development; it keeps running after `ehr` exits.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Examples:
-  ehr dev up                 # anvil + the embedded store (local:.ehr/blobs)
+  ehr dev up                 # anvil + the store the stack had (new: embedded, local:.ehr/blobs)
   ehr dev up --kubo          # anvil + a real kubo IPFS node as the store
   ehr dev status --json
   ehr dev fund 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 --eth 10
@@ -24,11 +26,14 @@ pub(crate) struct Args {
 #[derive(clap::Subcommand, Debug)]
 enum DevCommand {
     /// Start anvil (state persisted in .ehr/dev) and the store, detached.
-    #[command(after_help = "Examples:\n  ehr dev up\n  ehr dev up --kubo --state-interval 2")]
+    #[command(after_help = "Examples:\n  ehr dev up\n  ehr dev up --kubo --state-interval 2\n  ehr dev up --embedded   # switch a kubo stack back to the embedded store\n\nThe stack keeps the store it had (a stack started with --kubo starts kubo again);\nswitching is explicit, and said, since the other store's records are not readable\nthrough the new one.")]
     Up {
-        /// Also start a kubo IPFS node and use it as the store.
-        #[arg(long)]
+        /// Start a kubo IPFS node and use it as the store.
+        #[arg(long, conflicts_with = "embedded")]
         kubo: bool,
+        /// Use the embedded store (local:.ehr/blobs), also for a stack that had kubo.
+        #[arg(long)]
+        embedded: bool,
         /// Seconds between anvil's state dumps (a crash loses at most this much).
         #[arg(long, default_value_t = 5, value_name = "SECONDS")]
         state_interval: u64,
@@ -56,10 +61,15 @@ enum DevCommand {
 pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
     let dir = context.settings.dev_dir();
     match args.command {
-        DevCommand::Up { kubo, state_interval } => {
+        DevCommand::Up { kubo, embedded, state_interval } => {
+            let store = match (kubo, embedded) {
+                (true, _) => StoreChoice::Kubo,
+                (_, true) => StoreChoice::Embedded,
+                _ => StoreChoice::Remembered,
+            };
             let outcome = devnet::up(UpOptions {
                 dir,
-                kubo,
+                store,
                 local_store: context.settings.local_store(),
                 state_interval_secs: state_interval.max(1),
             })
@@ -91,7 +101,19 @@ impl Render for UpOutcome {
         if let Some(kubo) = &stack.kubo {
             fields = fields.add("kubo api", &kubo.url).add("kubo pid", kubo.pid);
         }
-        fields.add("store", &stack.store).add("state file", stack.state_file.display()).finish()
+        fields = fields.add("store", &stack.store).add("state file", stack.state_file.display());
+        if let Some(from) = &self.switched_from {
+            let back = if from.starts_with("kubo:") { "--kubo" } else { "--embedded" };
+            fields = fields.add(
+                "store switched",
+                format!(
+                    "from {from}: records stored there are not readable through {} \
+                     (they are kept; `ehr dev up {back}` switches back)",
+                    stack.store
+                ),
+            );
+        }
+        fields.finish()
     }
 }
 
