@@ -29,6 +29,7 @@ mod cli_demo;
 mod cli_errors;
 mod cli_help;
 mod cli_records;
+mod cli_scripted;
 
 // The security suite (docs/security.md).
 mod security_authz_matrix;

@@ -29,7 +29,12 @@ pub fn ehr_bin() -> &'static Path {
 
 /// `ehr` in `dir` with a clean environment: no inherited ehrkit or Foundry variables.
 pub fn ehr(dir: &Path) -> Command {
-    let mut command = Command::new(ehr_bin());
+    Command::from_std(std_ehr(dir))
+}
+
+/// [`ehr`] as a plain process command (to spawn several at once).
+pub fn std_ehr(dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(ehr_bin());
     command.current_dir(dir);
     for var in [
         "ETH_RPC_URL",
@@ -86,6 +91,16 @@ impl Project {
 
     pub fn ehr(&self) -> Command {
         ehr(self.path())
+    }
+
+    /// Starts `ehr ARGS` without waiting for it, its output captured.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std_ehr(self.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("ehr starts")
     }
 
     /// Runs `ehr ARGS`, requires success, returns stdout.
