@@ -30,6 +30,7 @@ mod cli_errors;
 mod cli_help;
 mod cli_records;
 mod cli_scripted;
+mod readme_walkthrough;
 
 // The security suite (docs/security.md).
 mod security_authz_matrix;

@@ -2,6 +2,7 @@
 
 pub mod accumulator;
 pub mod cache;
+mod cache_file;
 mod category;
 mod error;
 pub mod grant;

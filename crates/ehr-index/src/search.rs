@@ -112,6 +112,13 @@ impl<P: Provider> IndexClient<P> {
         self
     }
 
+    /// Keeps verified indexes in files under `dir` as well as in memory
+    /// ([`IndexCache::persistent`]): one directory per chain.
+    pub fn with_cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.cache = Some(IndexCache::persistent(dir, self.record_index));
+        self
+    }
+
     /// Verifies every search in full (no [`IndexCache`]).
     pub fn without_cache(mut self) -> Self {
         self.cache = None;

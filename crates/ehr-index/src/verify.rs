@@ -108,9 +108,37 @@ pub struct VerifiedIndex {
     pub at_block: u64,
     /// Oddities that did not fail verification.
     pub anomalies: Vec<Anomaly>,
+    /// The tombstone entries, in order: with `records` they are every entry the state's
+    /// accumulator covers ([`VerifiedIndex::entries`]).
+    pub tombstones: Vec<IndexEntry>,
 }
 
 impl VerifiedIndex {
+    /// Every entry of the index in chain order — each record's, and each tombstone just
+    /// before the record that supersedes it — so the index can be stored and verified again
+    /// from the entries alone (the persisted search cache).
+    pub fn entries(&self) -> Vec<IndexEntry> {
+        let mut entries = Vec::with_capacity(self.records.len() + self.tombstones.len());
+        let mut tombstones = self.tombstones.iter().peekable();
+        for record in &self.records {
+            while let Some(tombstone) = tombstones.next_if(|t| t.position < record.position) {
+                entries.push(tombstone.clone());
+            }
+            entries.push(IndexEntry {
+                position: record.position,
+                block_hash: record.block_hash,
+                block_timestamp: record.block_timestamp,
+                record_id: record.record_id,
+                writer: record.writer,
+                category: *record.category.as_bytes32(),
+                epoch: record.epoch,
+                body: EntryBody::Record { digest: record.digest, tags: record.tags.to_bytes() },
+            });
+        }
+        entries.extend(tombstones.cloned());
+        entries
+    }
+
     /// The record numbered `record_id`.
     pub fn record(&self, record_id: u64) -> Option<&VerifiedRecord> {
         let index = usize::try_from(record_id.checked_sub(1)?).ok()?;
@@ -135,6 +163,7 @@ pub struct Verifier {
     /// tombstone category).
     pending: Option<(u64, u64, u64, B256)>,
     anomalies: Vec<Anomaly>,
+    tombstones: Vec<IndexEntry>,
     at_block: Option<u64>,
     /// When resumed: the block verified before; entries must come after it.
     after_block: Option<u64>,
@@ -155,7 +184,7 @@ impl Verifier {
     /// index never ends on a tombstone: each is followed by its superseding record). Entries
     /// pushed later must lie after `index.at_block` and, when `at_block` is given, not after it.
     pub fn resume(index: VerifiedIndex, at_block: Option<u64>) -> Self {
-        let VerifiedIndex { records, state, at_block: verified_at, anomalies } = index;
+        let VerifiedIndex { records, state, at_block: verified_at, anomalies, tombstones } = index;
         Self {
             accumulator: state.accumulator,
             entries: state.entries,
@@ -163,6 +192,7 @@ impl Verifier {
             records,
             pending: None,
             anomalies,
+            tombstones,
             at_block,
             after_block: Some(verified_at),
         }
@@ -247,6 +277,9 @@ impl Verifier {
         self.accumulator = entry.accumulate(&self.accumulator);
         self.entries += 1;
         self.last = Some(position);
+        if matches!(entry.body, EntryBody::Tombstone { .. }) {
+            self.tombstones.push(entry);
+        }
         Ok(())
     }
 
@@ -290,6 +323,7 @@ impl Verifier {
             state: *expected,
             at_block,
             anomalies: self.anomalies,
+            tombstones: self.tombstones,
         })
     }
 }

@@ -232,9 +232,9 @@ pub(crate) fn session_store(session: &Session) -> Result<&Arc<dyn BlobStore>> {
     session.store().ok_or(Error::NoStore)
 }
 
-/// The index client of a session.
-pub(crate) fn index_client(session: &Session) -> IndexClient<alloy::providers::DynProvider> {
-    IndexClient::from_deployment(session.chain().reader().clone(), session.deployment())
+/// The index client of a session (one per session, shared: [`Session::index_client`]).
+pub(crate) fn index_client(session: &Session) -> &IndexClient<alloy::providers::DynProvider> {
+    session.index_client()
 }
 
 /// How far ahead of this machine's clock the write permission is checked: the time an upload
@@ -440,7 +440,7 @@ impl<'a> Writer<'a> {
         let client = index_client(session);
         let block = client.latest_block().await?;
         let epoch = client.state_at(patient, block).await?.epoch;
-        let ring = key_ring(&client, signer, session.chain().chain_id(), patient, block).await?;
+        let ring = key_ring(client, signer, session.chain().chain_id(), patient, block).await?;
         Ok(Self {
             session,
             journal,
