@@ -78,7 +78,6 @@ impl Node {
     }
 
     /// The members, if this is an object.
-    #[cfg(test)]
     pub(crate) fn as_object(&self) -> Option<&[(String, Node)]> {
         match self {
             Node::Object(members) => Some(members),
