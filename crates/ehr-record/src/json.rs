@@ -186,10 +186,19 @@ impl<'de> Visitor<'de> for NodeVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
         let mut members: Vec<(String, Node)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        // FHIR objects are small: a scan of the keys so far beats hashing (and cloning) each
+        // key; large objects switch to a set.
+        let mut seen: Option<std::collections::HashSet<String>> = None;
         while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
+            let duplicate = match &mut seen {
+                Some(set) => !set.insert(key.clone()),
+                None => members.iter().any(|(k, _)| *k == key),
+            };
+            if duplicate {
                 return Err(de::Error::custom(format_args!("{DUPLICATE_PREFIX}{key}")));
+            }
+            if seen.is_none() && members.len() >= 32 {
+                seen = Some(members.iter().map(|(k, _)| k.clone()).chain([key.clone()]).collect());
             }
             let value = map.next_value::<Node>()?;
             members.push((key, value));

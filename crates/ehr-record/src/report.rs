@@ -24,7 +24,7 @@ pub struct FhirReport {
     /// Every problem, in document order, at most [`MAX_REPORTED_ERRORS`]; each has a
     /// [`kind`](RecordError::kind) and, where it applies, a FHIR [`path`](RecordError::path).
     pub errors: Vec<RecordError>,
-    /// More problems were found than are listed.
+    /// More problems were found than are listed (the whole document is always checked).
     pub truncated: bool,
 }
 

@@ -111,10 +111,15 @@ impl Defs {
 impl StructDef {
     /// The element and type a JSON name (without `_`) stands for.
     pub(crate) fn resolve(&self, json_name: &str) -> Option<(&FieldDef, TypeRef)> {
+        self.resolve_indexed(json_name).map(|(_, field, ty)| (field, ty))
+    }
+
+    /// [`resolve`](Self::resolve), with the element's index in `fields`.
+    pub(crate) fn resolve_indexed(&self, json_name: &str) -> Option<(usize, &FieldDef, TypeRef)> {
         let i = self.lookup.binary_search_by(|(n, _, _)| (*n).cmp(json_name)).ok()?;
         let (_, f, t) = self.lookup[i];
         let field = &self.fields[usize::from(f)];
-        Some((field, field.types[usize::from(t)]))
+        Some((usize::from(f), field, field.types[usize::from(t)]))
     }
 }
 

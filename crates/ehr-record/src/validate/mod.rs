@@ -115,9 +115,11 @@ impl Ctx {
         }
     }
 
-    /// The limit is reached: walking further only costs time.
+    /// Only the first problem is wanted and it is found: walking further only costs time.
+    /// With a larger limit the walk goes on, so that `truncated` says whether there were
+    /// more problems than listed.
     fn full(&self) -> bool {
-        self.errors.len() >= self.limit
+        self.limit == 1 && !self.errors.is_empty()
     }
 }
 
@@ -269,11 +271,10 @@ fn check_struct(
         }
         let (underscore, name) = split_key(key);
         let unknown = || RecordError::UnknownElement { path: path.field(key).render() };
-        let Some((field, ty)) = def.resolve(name) else {
+        let Some((field_index, field, ty)) = def.resolve_indexed(name) else {
             ctx.push(unknown());
             continue;
         };
-        let field_index = field_index(def, field);
         let Kind::Prim(prim) = ty.kind else {
             if underscore {
                 ctx.push(unknown());
@@ -339,10 +340,6 @@ fn check_struct(
         let result = check(obj, path, ctx);
         ctx.report(result);
     }
-}
-
-fn field_index(def: &StructDef, field: &FieldDef) -> usize {
-    def.fields.iter().position(|f| std::ptr::eq(f, field)).unwrap_or_default()
 }
 
 /// The error for a second type of the choice element `field`, given as `name`.

@@ -43,13 +43,16 @@ pub(crate) struct BundleScope {
     closed: bool,
     /// fullUrl → the entry resources' types (when R4 types) and `meta.versionId`s (several
     /// entries may share a fullUrl with different versions).
-    entries: HashMap<String, Vec<(Option<ResourceType>, Option<String>)>>,
+    entries: HashMap<String, Vec<EntryRef>>,
     /// The RESTful base (`https://server/fhir/`) of the entry being walked, against which
     /// its relative references resolve.
     pub(crate) base: Option<String>,
     /// References to resolve when the Bundle is done.
     pending: Vec<PendingRef>,
 }
+
+/// An entry as references see it: its resource's type (when an R4 type) and `meta.versionId`.
+type EntryRef = (Option<ResourceType>, Option<String>);
 
 struct PendingRef {
     target: String,

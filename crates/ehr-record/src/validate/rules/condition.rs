@@ -24,8 +24,6 @@ fn has_coding(concept: Option<&Node>, system: &str, codes: &[&str]) -> bool {
     })
 }
 
-/// `Condition`: subject is required.
-
 /// con-1.
 pub(super) fn stage(obj: &Obj, path: &Path<'_>, _: &mut Ctx) -> Outcome {
     rule(
