@@ -113,7 +113,13 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Node, RecordError> {
                 .into(),
         });
     }
-    serde_json::from_slice::<Node>(bytes).map_err(|err| {
+    // Checking UTF-8 once over the whole input is much faster than string by string; invalid
+    // UTF-8 goes to the byte parser, which reports where it is.
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str::<Node>(text),
+        Err(_) => serde_json::from_slice::<Node>(bytes),
+    };
+    parsed.map_err(|err| {
         let (line, column) = (err.line(), err.column());
         let full = err.to_string();
         let suffix = format!(" at line {line} column {column}");

@@ -23,8 +23,9 @@ pub(super) fn entry(obj: &Obj, path: &Path<'_>, _: &mut Ctx) -> Result<(), Recor
 }
 
 /// bdl-1..4, 7, 9..12.
-pub(super) fn bundle(obj: &Obj, path: &Path<'_>, _: &mut Ctx) -> Result<(), RecordError> {
-    check_bundle(obj, path)
+pub(super) fn bundle(obj: &Obj, path: &Path<'_>, ctx: &mut Ctx) -> Result<(), RecordError> {
+    check_bundle(obj, path, ctx);
+    Ok(())
 }
 
 /// The paging links of a search result (RFC 8288 relations R4's search page uses).
@@ -54,26 +55,26 @@ fn search_entry(entry: &Node, at: &Path<'_>) -> Result<(), RecordError> {
     }
 }
 
-fn check_bundle(obj: &Obj, path: &Path<'_>) -> Result<(), RecordError> {
+fn check_bundle(obj: &Obj, path: &Path<'_>, ctx: &mut Ctx) {
     let kind = member(obj, "type").and_then(Node::as_str).unwrap_or_default();
-    rule(
+    ctx.report(rule(
         !has(obj, "total") || matches!(kind, "searchset" | "history"),
         path,
         "bdl-1",
         "total is only allowed in a searchset or history bundle",
-    )?;
+    ));
     let links = member(obj, "link").and_then(Node::as_array).unwrap_or_default();
     for (i, link) in links.iter().enumerate() {
         let relation = link.get("relation").and_then(Node::as_str);
         let paging = relation.is_some_and(|r| PAGING.contains(&r));
         let repeated =
             links[..i].iter().any(|l| l.get("relation").and_then(Node::as_str) == relation);
-        rule(
+        ctx.report(rule(
             !(paging && repeated),
             &path.field("link").index(i),
             "bdl-link-unique",
             "the link relations self, first, previous, next and last may each occur once",
-        )?;
+        ));
     }
     let entries = member(obj, "entry").and_then(Node::as_array).unwrap_or_default();
     let entry_path = path.field("entry");
@@ -81,30 +82,30 @@ fn check_bundle(obj: &Obj, path: &Path<'_>) -> Result<(), RecordError> {
     for (i, entry) in entries.iter().enumerate() {
         let at = entry_path.index(i);
         let has_key = |key| entry.get(key).is_some();
-        rule(
+        ctx.report(rule(
             !has_key("search") || kind == "searchset",
             &at,
             "bdl-2",
             "entry.search is only allowed in a searchset bundle",
-        )?;
+        ));
         let needs_request = matches!(kind, "batch" | "transaction" | "history");
-        rule(
+        ctx.report(rule(
             has_key("request") == needs_request,
             &at,
             "bdl-3",
             "entry.request is required in batch, transaction and history bundles, and not \
              allowed in others",
-        )?;
+        ));
         let needs_response = matches!(kind, "batch-response" | "transaction-response" | "history");
-        rule(
+        ctx.report(rule(
             has_key("response") == needs_response,
             &at,
             "bdl-4",
             "entry.response is required in batch-response, transaction-response and history \
              bundles, and not allowed in others",
-        )?;
+        ));
         if kind == "searchset" {
-            search_entry(entry, &at)?;
+            ctx.report(search_entry(entry, &at));
         }
         if let Some(full_url) = entry.get("fullUrl").and_then(Node::as_str) {
             let version = entry
@@ -113,43 +114,48 @@ fn check_bundle(obj: &Obj, path: &Path<'_>) -> Result<(), RecordError> {
                 .and_then(|m| m.get("versionId"))
                 .and_then(Node::as_str);
             let unique = seen_full_urls.insert((full_url, version));
-            rule(
+            ctx.report(rule(
                 kind == "history" || unique,
                 &at.field("fullUrl"),
                 "bdl-7",
                 "fullUrl must be unique in a bundle, unless the entries have different \
                  meta.versionId",
-            )?;
+            ));
         }
     }
     if kind == "document" {
         let identifier = member(obj, "identifier");
         let has_sub = |key| identifier.and_then(|i| i.get(key)).is_some();
-        rule(
+        ctx.report(rule(
             has_sub("system") && has_sub("value"),
             path,
             "bdl-9",
             "a document bundle has an identifier with a system and a value",
-        )?;
-        rule(has(obj, "timestamp"), path, "bdl-10", "a document bundle has a timestamp")?;
+        ));
+        ctx.report(rule(
+            has(obj, "timestamp"),
+            path,
+            "bdl-10",
+            "a document bundle has a timestamp",
+        ));
     }
     let first_type = entries
         .first()
         .and_then(|e| e.get("resource"))
         .and_then(|r| r.get("resourceType"))
         .and_then(Node::as_str);
-    rule(
+    ctx.report(rule(
         kind != "document" || first_type == Some("Composition"),
         path,
         "bdl-11",
         "a document bundle starts with a Composition",
-    )?;
-    rule(
+    ));
+    ctx.report(rule(
         kind != "message" || first_type == Some("MessageHeader"),
         path,
         "bdl-12",
         "a message bundle starts with a MessageHeader",
-    )
+    ));
 }
 
 /// `Bundle.entry.fullUrl`: an absolute URI, not version-specific (bdl-8), and not in
