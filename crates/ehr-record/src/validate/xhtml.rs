@@ -373,4 +373,12 @@ mod tests {
         let prefixed = "<h:div xmlns:h=\"http://www.w3.org/1999/xhtml\"><h:p>x</h:p></h:div>";
         assert_eq!(problem(prefixed), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_judged_without_panicking(inner in "(<|>|/|=|\"|'|&|;|#|x|p|div|a|:| |é|\\PC){0,40}") {
+            let _ = scan(&format!("<div {NS}>{inner}</div>"));
+            let _ = scan(&inner);
+        }
+    }
 }

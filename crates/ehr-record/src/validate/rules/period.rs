@@ -141,4 +141,11 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_parses_or_not_without_panicking(s in "[0-9T:+.Z\\-é]{0,30}") {
+            let _ = DateTime::parse(&s);
+        }
+    }
 }
