@@ -10,6 +10,9 @@ use serde::Deserialize;
 use crate::validate::rules::{self, Check};
 use crate::validate::schema::Prim;
 
+/// Most elements a structure may have.
+pub(crate) const MAX_FIELDS: usize = 256;
+
 /// The generated definitions, as committed.
 const DEFS_JSON: &str = include_str!("../../defs/fhir-r4.json");
 
@@ -209,6 +212,13 @@ fn load(json: &'static str) -> Result<Defs, String> {
         .collect();
     let mut structs = Vec::with_capacity(raw.structs.len());
     for (name, raw_fields) in raw.structs {
+        // The walker keeps the elements seen in a 256-bit set (R4's largest has 54).
+        if raw_fields.len() > MAX_FIELDS {
+            return Err(format!(
+                "{name} has {} elements, more than {MAX_FIELDS}",
+                raw_fields.len()
+            ));
+        }
         let mut fields = Vec::with_capacity(raw_fields.len());
         for f in raw_fields {
             let types = f
@@ -285,7 +295,7 @@ fn choice_name(name: &str, code: &str) -> Box<str> {
 /// (`@Observation.component`) or `Resource`.
 fn type_ref(t: &'static str, by_name: &HashMap<&'static str, u16>) -> Option<TypeRef> {
     if let Some(path) = t.strip_prefix('@') {
-        return Some(TypeRef { code: "BackboneElement", kind: Kind::Struct(by_name[path]) });
+        return Some(TypeRef { code: "BackboneElement", kind: Kind::Struct(*by_name.get(path)?) });
     }
     if t == "Resource" {
         return Some(TypeRef { code: t, kind: Kind::Resource });

@@ -232,9 +232,10 @@ fn split_key(key: &str) -> (bool, &str) {
     }
 }
 
-/// Presence of each element of a structure, as a bit set (structures have < 256 elements).
+/// Presence of each element of a structure, as a bit set (at most `defs::MAX_FIELDS`
+/// elements, checked when the definitions load).
 #[derive(Default)]
-struct Seen([u64; 4]);
+struct Seen([u64; defs::MAX_FIELDS / 64]);
 
 impl Seen {
     /// Marks `i`; returns whether it was marked before.
