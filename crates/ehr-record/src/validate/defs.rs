@@ -340,4 +340,25 @@ mod tests {
         assert!(nested.many());
         assert!(ty.kind == Kind::Struct(d.struct_named("Questionnaire.item").unwrap()));
     }
+
+    /// The committed file says which package it was generated from, and that is the package
+    /// the generator pins (`node scripts/fhir-defs/generate.mjs --check` regenerates it).
+    #[test]
+    fn definitions_name_the_package_the_generator_pins() {
+        let script = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../scripts/fhir-defs/generate.mjs"),
+        )
+        .unwrap();
+        let constant = |name: &str| {
+            let line = script.lines().find(|l| l.starts_with(&format!("const {name} = "))).unwrap();
+            line.split('\'').nth(1).unwrap().to_owned()
+        };
+        let source: serde_json::Value = serde_json::from_str(DEFS_JSON).unwrap();
+        let source = &source["source"];
+        assert_eq!(source["package"], constant("PACKAGE").as_str());
+        assert_eq!(source["version"], constant("VERSION").as_str());
+        assert_eq!(source["tarball_sha256"], constant("TARBALL_SHA256").as_str());
+        assert_eq!(source["fhir_version"], "4.0.1");
+    }
 }
