@@ -1,13 +1,14 @@
 //! ehrkit's benchmark runner, started by `bench/run`: measures gas from real anvil receipts,
 //! verified search latency, the upload pipeline, a large file through the embedded store,
-//! and envelope throughput beside `openssl speed`, all in one run on a local stack it starts
-//! itself; writes `results.json` and `RESULTS.md`.
+//! envelope throughput beside `openssl speed`, and FHIR validation of patient bundles, all in
+//! one run on a local stack it starts itself; writes `results.json` and `RESULTS.md`.
 //!
 //! ```text
 //! ehr-bench run [--smoke] --baseline PATH_TO_SstoreBaselineIndex.json --out DIR
 //! ehr-bench largefile --mib N --dir DIR     (child process: prints one JSON line)
 //! ```
 
+mod fhir;
 mod gas;
 mod gas_claims;
 mod report;
@@ -230,6 +231,10 @@ async fn run(args: Args) -> eyre::Result<()> {
         ));
     }
 
+    if wanted("fhir") {
+        eprintln!("==> FHIR validation of the Synthea patient bundles");
+        fhir::run(&sizes, &mut results)?;
+    }
     if wanted("envelope") {
         eprintln!("==> envelope throughput vs openssl");
         stream::envelope(&sizes, &mut results)?;

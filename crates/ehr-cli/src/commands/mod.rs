@@ -51,6 +51,7 @@ commands! {
     Emergency => emergency,
     Audit => audit,
     Upload => upload,
+    Validate => validate,
     Search => search,
     Fetch => fetch,
     Export => export,
