@@ -74,6 +74,9 @@ fn sdk_hint(error: &Sdk) -> Option<String> {
         Sdk::TooManyClaimGrants { .. } => {
             "`ehr grant INSURER --scope all --purpose insurance`, then `ehr claim submit … --no-grant`"
         }
+        Sdk::InvalidFhir { .. } => {
+            "`ehr validate FILE` lists every problem on its own line, with the resource types"
+        }
         Sdk::NotAuthorized { .. } => {
             "the patient grants access with `ehr grant WRITER --scope category:CAT` (or all)"
         }
