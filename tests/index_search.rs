@@ -404,3 +404,68 @@ async fn a_persisted_index_starts_warm_and_a_forged_one_injects_nothing() -> eyr
     assert_eq!(loaded.index.records.len(), 4);
     Ok(())
 }
+
+/// Supersedes record `record_id` as `writer` with a new record of `category`; the contract
+/// checks only that the writer may write the category.
+async fn supersede(
+    chain: &TestChain,
+    writer: &PrivateKeySigner,
+    patient: Address,
+    keys: &SearchKeys,
+    record_id: u64,
+    category: Category,
+) -> eyre::Result<()> {
+    let index = RecordIndex::new(chain.deployment.record_index, chain.provider(writer));
+    let digest = random_digest();
+    let tags = TagList::build(
+        keys.category_keys(0, &category).expect("keys").index_key(),
+        &digest,
+        &[Keyword::new("corrected")?],
+    )?;
+    let call =
+        index.supersede(patient, record_id, digest, *category.as_bytes32(), 0, tags.to_bytes());
+    tx::send("supersede", call).await?;
+    Ok(())
+}
+
+/// Any writer allowed a category could hide every record of it with `supersede` (the index
+/// keeps no per-record writer). Against the real chain: the nurse's tombstone over the
+/// doctor's record is mined, and ignored by every searcher, with an anomaly; the doctor's own
+/// correction and the patient's count.
+#[tokio::test]
+async fn only_the_writer_or_the_patient_can_supersede_a_record() -> eyre::Result<()> {
+    use ehr_index::Anomaly;
+    let chain = TestChain::start(false).await?;
+    let d = chain.deployment.clone();
+    let cast = register(&chain).await?;
+    let patient = cast.patient.address();
+    let lab = Category::new("lab")?;
+    let master = derive_master_secret(&cast.patient, d.chain_id, d.record_index).await?;
+    let keys = SearchKeys::patient(master.clone());
+    relayed_grant(&chain, &cast.patient, &master, &cast.doctor, Scope::category("lab")?).await?;
+    relayed_grant(&chain, &cast.patient, &master, &cast.nurse, Scope::All).await?;
+    for _ in 0..3 {
+        add_record(&chain, &cast.doctor, patient, &keys, lab, &["hba1c"]).await?;
+    }
+    supersede(&chain, &cast.nurse, patient, &keys, 1, lab).await?; // record 4: not honoured
+    supersede(&chain, &cast.doctor, patient, &keys, 2, lab).await?; // record 5: its writer
+    supersede(&chain, &cast.patient, patient, &keys, 3, lab).await?; // record 6: the patient
+    let client = IndexClient::from_deployment(chain.reader(), &d);
+    let index = client.verified_index(patient, None).await?;
+    let superseded: Vec<Option<u64>> =
+        (1..=3).map(|id| index.record(id).unwrap().superseded_by).collect();
+    assert_eq!(superseded, [None, Some(5), Some(6)]);
+    assert_eq!(
+        index.anomalies,
+        [Anomaly::TombstoneByOtherWriter {
+            record_id: 1,
+            superseded_by: 4,
+            tombstone_writer: cast.nurse.address(),
+            record_writer: cast.doctor.address(),
+        }]
+    );
+    let found = client.search(patient, &keys, &Query::new(["hba1c"])?, None).await?;
+    assert_eq!(ids(&found), [1], "the doctor's record 1 is still found");
+    assert_eq!(found.anomalies.len(), 1);
+    Ok(())
+}

@@ -26,7 +26,7 @@ use alloy::primitives::{Address, B256, Bytes};
 
 use crate::accumulator::{EntryBody, IndexEntry, LogPosition};
 use crate::cache::CachedIndex;
-use crate::verify::{IndexState, verify_chain};
+use crate::verify::{IndexState, verify_patient_chain};
 
 const MAGIC: &[u8; 8] = b"EHRIDXC1";
 
@@ -106,7 +106,7 @@ pub(crate) fn load(dir: &Path, record_index: Address, patient: Address) -> Optio
             return None;
         }
     };
-    match verify_chain(entries, &state, at_block) {
+    match verify_patient_chain(patient, entries, &state, at_block) {
         Ok(index) => Some(CachedIndex { index: Arc::new(index), block_hash }),
         Err(e) => {
             tracing::debug!(%patient, "the index cache file does not verify ({e}); ignoring it");

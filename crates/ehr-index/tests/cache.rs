@@ -182,7 +182,13 @@ impl IndexStateAt {
 #[test]
 fn a_persisted_index_round_trips_and_a_damaged_file_is_not_loaded() {
     let (chain, _, _) = history();
-    let full = verify_chain(chain.entries.clone(), &chain.state(0), chain.block).unwrap();
+    let full = ehr_index::verify_patient_chain(
+        PATIENT,
+        chain.entries.clone(),
+        &chain.state(0),
+        chain.block,
+    )
+    .unwrap();
     assert_eq!(full.entries(), chain.entries, "entries() is the chain, tombstone included");
     let dir = tempfile::tempdir().unwrap();
     let record_index = Address::repeat_byte(0x1d);
