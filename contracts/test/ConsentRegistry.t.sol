@@ -873,6 +873,19 @@ contract ConsentRegistryTest is EhrFixture {
         consent.shareEpochKeys(doctor, hex"01");
     }
 
+    function test_shareEpochKeys_refusesGranteesNoLongerActive() public {
+        _grantAll(alice, doctor);
+        _grantAll(alice, tech);
+        vm.prank(alice);
+        consent.revoke(tech);
+        // The hospital lets the doctor go: its grant stays until revoked, new keys do not flow.
+        vm.prank(hospital);
+        roles.removeStaff(doctor);
+        vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentInvalidGrantee.selector, doctor));
+        vm.prank(alice);
+        consent.shareEpochKeys(doctor, hex"01");
+    }
+
     // ---------------------------------------------------------------------------------
     // requestAccess
     // ---------------------------------------------------------------------------------
