@@ -51,6 +51,8 @@ const COMMANDS: &[&str] = &[
     "claim show",
     "demo",
     "serve",
+    "validate",
+    "void-signatures",
 ];
 
 #[test]

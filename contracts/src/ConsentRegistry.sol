@@ -176,6 +176,15 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         emit EpochKeysShared(msg.sender, grantee, _epochs[msg.sender], wrappedKeys);
     }
 
+    /// @inheritdoc IConsentRegistry
+    /// @dev Caller must be a registered patient (`ConsentNotPatient`). Every signed grant,
+    /// revocation and approval of a patient carries its current nonce (`nonces(patient)`), so
+    /// one call voids all of them that were signed and not submitted.
+    function invalidateNonce() external {
+        if (!_roles.isPatient(msg.sender)) revert ConsentNotPatient(msg.sender);
+        emit NonceInvalidated(msg.sender, _useNonce(msg.sender));
+    }
+
     // ---------------------------------------------------------------------------------
     // Requests
     // ---------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ fn revert_hint(name: &str) -> Option<String> {
             "sign the grant again (`ehr grant … --signature-only`)"
         }
         "InvalidAccountNonce" => {
-            "this signed grant was already used; ask the patient for a new one"
+            "this signature was already used or the patient voided it (`ehr void-signatures`); ask the patient to sign again"
         }
         "ConsentRequestNotPending" | "ConsentUnknownRequest" => {
             "see `ehr requests` for the open requests"

@@ -58,4 +58,5 @@ commands! {
     Claim => claim,
     Demo => demo,
     Serve => serve,
+    VoidSignatures => void_signatures,
 }
