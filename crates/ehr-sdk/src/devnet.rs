@@ -202,7 +202,7 @@ pub async fn up(options: UpOptions) -> Result<UpOutcome> {
     anvil.detach();
     let (kubo, store) = if kubo {
         let started =
-            KuboNode::start(&options.dir, KuboOptions { repo: None, lifetime: Lifetime::Detached })
+            KuboNode::start(&options.dir, KuboOptions { lifetime: Lifetime::Detached, ..Default::default() })
                 .await;
         let node = match started {
             Ok(node) => node,
