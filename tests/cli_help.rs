@@ -51,6 +51,9 @@ const COMMANDS: &[&str] = &[
     "claim show",
     "demo",
     "serve",
+    "store",
+    "store status",
+    "store repair",
 ];
 
 #[test]

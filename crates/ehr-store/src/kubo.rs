@@ -271,8 +271,15 @@ impl BlobStore for KuboStore {
     fn unpin(&self, cid: Cid) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let arg = cid.to_string();
-            match self.call("pin/rm", &[("arg", &arg), ("recursive", "true")]).await {
-                Err(Error::Http { message, .. }) if message.contains("not pinned") => Ok(()),
+            // offline: a node that lacks the blob must not go looking for it to unpin it.
+            let args = [("arg", arg.as_str()), ("recursive", "true"), ("offline", "true")];
+            match self.call("pin/rm", &args).await {
+                // A blob the node does not hold is not pinned there either.
+                Err(Error::Http { message, .. })
+                    if message.contains("not pinned") || is_not_found(&message) =>
+                {
+                    Ok(())
+                }
                 other => other.map(drop),
             }
         })
@@ -282,8 +289,9 @@ impl BlobStore for KuboStore {
         Box::pin(async move {
             let arg = cid.to_string();
             let url = self.endpoint("pin/ls");
-            let response = match self.call("pin/ls", &[("arg", &arg), ("type", "recursive")]).await
-            {
+            // offline: pins are local; a networked node must not search peers for the root.
+            let args = [("arg", arg.as_str()), ("type", "recursive"), ("offline", "true")];
+            let response = match self.call("pin/ls", &args).await {
                 Err(Error::Http { message, .. })
                     if message.contains("not pinned") || is_not_found(&message) =>
                 {

@@ -429,6 +429,10 @@ impl BlobStore for ReplicatedStore {
         self.nodes.iter().map(|n| n.store.max_blob_size()).min().unwrap_or(0)
     }
 
+    fn replication_factor(&self) -> usize {
+        self.factor
+    }
+
     fn placement(&self, cid: Cid) -> BoxFuture<'_, Result<Placement>> {
         Box::pin(async move { Ok(self.locate(cid).await) })
     }

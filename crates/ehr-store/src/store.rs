@@ -45,6 +45,11 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// The largest blob `put` accepts, in bytes.
     fn max_blob_size(&self) -> u64;
 
+    /// How many nodes each blob is pinned on: 1 unless the store replicates.
+    fn replication_factor(&self) -> usize {
+        1
+    }
+
     /// Which nodes hold and pin the blob. A store that is one node reports itself, named
     /// `store`, with a factor of 1; a [`crate::ReplicatedStore`] asks each of its nodes.
     fn placement(&self, cid: Cid) -> BoxFuture<'_, Result<Placement>> {

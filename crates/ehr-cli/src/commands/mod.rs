@@ -57,4 +57,5 @@ commands! {
     Claim => claim,
     Demo => demo,
     Serve => serve,
+    Store => store,
 }
