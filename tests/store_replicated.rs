@@ -195,6 +195,56 @@ async fn three_kubo_nodes_survive_a_killed_node_and_a_lying_one() -> eyre::Resul
 /// Whether a process is alive and not a zombie.
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| !stat.split_whitespace().nth(2).is_some_and(|state| state == "Z"))
+        .map(|stat| stat.split_whitespace().nth(2).is_none_or(|state| state != "Z"))
         .unwrap_or(false)
+}
+
+/// `ehr store status` and `ehr store repair` through the binary: on the dev stack's embedded
+/// store (one node, factor 1) every record is pinned; with a replicated setting whose nodes
+/// are all down, every record is under-replicated and repair fails in one line.
+#[test]
+fn store_status_and_repair_through_the_cli() {
+    use crate::cli_support::Project;
+    let p = Project::with_stack();
+    let _admin = p.account("admin");
+    let patient = p.account("patient");
+    let signed = |args: &[&str], who: &str| {
+        let mut all = args.to_vec();
+        all.extend(["--account", who, "--password-file", "pw"]);
+        p.json(&all)
+    };
+    signed(&["deploy"], "admin");
+    signed(&["patient", "register"], "patient");
+    std::fs::write(p.path().join("hba1c.json"), HBA1C_JSON).unwrap();
+    for word in ["first", "second"] {
+        signed(
+            &["upload", "hba1c.json", "--fhir", "--keywords", word, "--allow-duplicate"],
+            "patient",
+        );
+    }
+
+    let status = p.json(&["store", "status", &patient]);
+    assert_eq!(status["factor"], 1, "{status}");
+    assert_eq!(status["records"].as_array().unwrap().len(), 2, "{status}");
+    assert_eq!(status["underReplicated"], serde_json::json!([]), "{status}");
+    assert_eq!(status["records"][0]["nodes"][0]["state"], "pinned", "{status}");
+    let text = p.ok(&["store", "status", &patient]);
+    assert!(text.contains("every record is pinned on enough nodes"), "{text}");
+    let repair = p.json(&["store", "repair", &patient]);
+    assert_eq!(repair["repaired"], serde_json::json!([]), "{repair}");
+
+    // Three nodes nobody listens on.
+    let ports: Vec<u16> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
+        .collect();
+    let nodes: Vec<String> =
+        ports.iter().map(|port| format!("kubo:http://127.0.0.1:{port}")).collect();
+    let down = format!("replicated:{}?factor=2", nodes.join(","));
+    let status = p.json(&["store", "status", &patient, "--store", &down]);
+    assert_eq!(status["underReplicated"], serde_json::json!([1, 2]), "{status}");
+    let line = p.fails(&["store", "repair", &patient, "--store", &down]);
+    assert!(line.contains("2 records still pinned on fewer than 2 nodes (1, 2)"), "{line}");
+    let line =
+        p.fails(&["store", "status", &patient, "--store", "replicated:kubo:http://127.0.0.1:1"]);
+    assert!(line.contains("at least two nodes"), "{line}");
 }

@@ -46,7 +46,7 @@ Examples:
   ehr store repair 0xPATIENT --json
 
 Nodes fetch the envelopes from the nodes that hold them. Running it again does nothing once
-every record meets the factor. Exits with an error if some record still does not.")]
+every record meets the factor. Fails (exit 1) naming the records that still do not.")]
     Repair {
         /// The patient.
         #[arg(value_parser = parse::address, value_name = "PATIENT")]
@@ -65,11 +65,26 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
         StoreCommand::Repair { patient, eth } => {
             let session = context.session(&eth, Signing::Optional, true).await?;
             let report = storage::repair(&session, patient).await?;
-            context.print(&report)?;
-            match report.still_under_replicated.len() {
-                0 => Ok(()),
-                n => Err(eyre!("{n} record(s) are still pinned on fewer than {} nodes", report.factor)),
+            if report.still_under_replicated.is_empty() {
+                return context.print(&report);
             }
+            // A failure is one error line (no report on stdout): the records left and why.
+            let left = &report.still_under_replicated;
+            let done = report.repaired.len() - left.len();
+            let why = report
+                .repaired
+                .iter()
+                .find(|r| r.record_id == left[0])
+                .and_then(|r| r.failures.last())
+                .map(|f| format!("; record {}: {}: {}", left[0], f.node, f.reason))
+                .unwrap_or_default();
+            Err(eyre!(
+                "{} record{} still pinned on fewer than {} nodes ({}), {done} repaired{why}",
+                left.len(),
+                plural(left.len()),
+                report.factor,
+                list(left),
+            ))
         }
     }
 }
