@@ -3,15 +3,16 @@
 //! every record still fetches and verifies, and status lists them all as under-replicated;
 //! the node comes back (same repository, same API port) having lost some of its blobs →
 //! repair pins them again until every record has its factor, and a second repair does
-//! nothing. Finally the node that holds everything sits behind a proxy that flips a byte in
-//! every block it serves: reads skip it.
+//! nothing. Then the first node sits behind a proxy that flips a byte in every block it
+//! serves: reads skip it. Last, with two nodes dead, a write cannot reach factor 2 and is
+//! refused, leaving no pin and no record.
 
 use crate::records_support::{HBA1C_JSON, session};
 use crate::security_support::{HttpProxy, Verdict};
 use ehr_devstack::{KuboNode, KuboOptions, Tool, find_tool};
 use ehr_sdk::fetch::{FetchOutput, fetch};
 use ehr_sdk::journal::Journal;
-use ehr_sdk::records::{BatchItem, BatchOptions, RecordSource, upload_many};
+use ehr_sdk::records::{BatchItem, BatchOptions, RecordSource, UploadRequest, upload, upload_many};
 use ehr_sdk::storage::{self, StorageStatus};
 use ehr_sdk::{Error, Session};
 use ehr_store::{Holding, StoreUrl};
@@ -188,6 +189,27 @@ async fn three_kubo_nodes_survive_a_killed_node_and_a_lying_one() -> eyre::Resul
         fetch(&alone, patient, kept, FetchOutput::File(out.join("lie.json"))).await.unwrap_err();
     assert!(matches!(err, Error::Store(ehr_store::Error::Corrupt { .. })), "{err:?}");
     eprintln!("{RECORDS} fetches past a lying node: {:?}", phase.elapsed());
+
+    // With two of the three nodes dead a write cannot reach factor 2: it fails, says so,
+    // and neither pins the envelope on the one node left nor indexes the record.
+    let first_api = nodes[0].api_url();
+    let pins_on_first = || async {
+        let url = first_api.join("api/v0/pin/ls?type=recursive")?;
+        let answer: serde_json::Value =
+            reqwest::Client::new().post(url).send().await?.json().await?;
+        eyre::Ok(answer["Keys"].as_object().map_or(0, |keys| keys.len()))
+    };
+    let pins_before = pins_on_first().await?;
+    assert!(pins_before >= RECORDS - 20, "the first node pins the records it kept: {pins_before}");
+    nodes[1].kill()?;
+    nodes[2].kill()?;
+    let request = UploadRequest::new(patient, RecordSource::FhirJson(HBA1C_JSON.into()))
+        .allow_duplicate(true);
+    let err = upload(&owner, &Journal::new(dir.path()), request).await.unwrap_err();
+    assert!(err.to_string().contains("only 1 of the 2 nodes required"), "{err}");
+    assert_eq!(pins_on_first().await?, pins_before, "the refused write left a pin");
+    let status = storage::status(&owner, patient).await?;
+    assert_eq!(status.records.len(), RECORDS, "the refused write was indexed");
     eprintln!("whole test: {:?}", started.elapsed());
     Ok(())
 }
