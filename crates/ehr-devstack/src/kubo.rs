@@ -182,3 +182,48 @@ async fn api_version(client: &reqwest::Client, api: &str) -> Option<String> {
         client.post(format!("{api}/api/v0/version")).send().await.ok()?.json().await.ok()?;
     answer.get("Version")?.as_str().map(str::to_owned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn configured(networked: bool) -> Value {
+        let dir = tempfile::tempdir().unwrap();
+        // The parts of a `test`-profile config that matter here, with a public swarm address
+        // to see it replaced.
+        let config = json!({
+            "Addresses": { "Swarm": ["/ip4/0.0.0.0/tcp/4001"], "API": "", "Gateway": "" },
+            "Bootstrap": ["/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN"],
+            "Routing": { "DelegatedRouters": [] },
+            "Swarm": { "RelayClient": {}, "RelayService": {} },
+            "Plugins": { "Plugins": null },
+        });
+        std::fs::write(dir.path().join("config"), config.to_string()).unwrap();
+        set_addresses(dir.path(), 5001, 8080, networked).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("config")).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_node_listens_on_loopback_without_bootstrap_peers() {
+        for networked in [false, true] {
+            let config = configured(networked);
+            assert_eq!(config["Addresses"]["API"], "/ip4/127.0.0.1/tcp/5001");
+            assert_eq!(config["Addresses"]["Gateway"], "/ip4/127.0.0.1/tcp/8080");
+            assert_eq!(config["Addresses"]["Swarm"], json!(["/ip4/127.0.0.1/tcp/0"]));
+            assert_eq!(config["Bootstrap"], json!([]));
+        }
+    }
+
+    #[test]
+    fn a_networked_node_has_no_routing_relays_or_telemetry() {
+        let config = configured(true);
+        assert_eq!(config["Routing"]["Type"], "none");
+        assert_eq!(config["Swarm"]["RelayClient"]["Enabled"], false);
+        assert_eq!(config["Swarm"]["RelayService"]["Enabled"], false);
+        assert_eq!(config["Discovery"]["MDNS"]["Enabled"], false);
+        assert_eq!(config["Plugins"]["Plugins"]["telemetry"]["Config"]["Mode"], "off");
+        // An offline node's routing is left as the profile has it.
+        assert_eq!(configured(false)["Routing"].get("Type"), None);
+    }
+}
