@@ -53,6 +53,9 @@ const COMMANDS: &[&str] = &[
     "serve",
     "validate",
     "void-signatures",
+    "store",
+    "store status",
+    "store repair",
 ];
 
 #[test]

@@ -14,6 +14,7 @@ mod security_support;
 mod consent_flow;
 mod devstack;
 mod store_kubo;
+mod store_replicated;
 
 // Search and record workflows through the SDK.
 mod index_search;

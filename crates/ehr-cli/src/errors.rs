@@ -80,6 +80,10 @@ fn sdk_hint(error: &Sdk) -> Option<String> {
         Sdk::NotAuthorized { .. } => {
             "the patient grants access with `ehr grant WRITER --scope category:CAT` (or all)"
         }
+        Sdk::Store(ehr_store::Error::UnderReplicated { .. }) => {
+            "start the nodes named, or lower ?factor= in the replicated: store setting, and run \
+             the command again (`ehr store status PATIENT` shows where records are)"
+        }
         Sdk::UploadRefused { source, .. } | Sdk::NotIndexed { source, .. } => {
             return sdk_hint(source);
         }
@@ -196,5 +200,13 @@ mod tests {
         }));
         assert!(one_line(&report).contains("chain 1 but the RPC serves chain 31337"));
         assert!(hint(&report).is_some());
+        let report = eyre::Report::new(Sdk::Store(ehr_store::Error::UnderReplicated {
+            cid: ehr_store::compute_cid(b"x"),
+            factor: 2,
+            pinned: 1,
+            failures: "http://127.0.0.1:5002/: unreachable".into(),
+        }));
+        assert!(one_line(&report).contains("only 1 of the 2 nodes required"), "{report}");
+        assert!(hint(&report).unwrap().contains("?factor="));
     }
 }

@@ -59,4 +59,5 @@ commands! {
     Demo => demo,
     Serve => serve,
     VoidSignatures => void_signatures,
+    Store => store,
 }
