@@ -387,11 +387,7 @@ pub fn extend_verified(
     if at_block < index.at_block {
         return Err(Error::EntryAfterBlock { block: index.at_block, at_block });
     }
-    let mut verifier = Verifier::resume(index, Some(at_block));
-    for entry in new_entries {
-        verifier.push(entry)?;
-    }
-    verifier.finish(expected, at_block)
+    fold(Verifier::resume(index, Some(at_block)), new_entries, expected, at_block)
 }
 
 /// Verifies `patient`'s whole entry list against the state read at `at_block`
@@ -402,11 +398,7 @@ pub fn verify_patient_chain(
     expected: &IndexState,
     at_block: u64,
 ) -> Result<VerifiedIndex> {
-    let mut verifier = Verifier::new(Some(at_block)).for_patient(patient);
-    for entry in entries {
-        verifier.push(entry)?;
-    }
-    verifier.finish(expected, at_block)
+    fold(Verifier::new(Some(at_block)).for_patient(patient), entries, expected, at_block)
 }
 
 /// Verifies a whole entry list against the state read at `at_block` ([`Verifier`]), not
@@ -416,7 +408,16 @@ pub fn verify_chain(
     expected: &IndexState,
     at_block: u64,
 ) -> Result<VerifiedIndex> {
-    let mut verifier = Verifier::new(Some(at_block));
+    fold(Verifier::new(Some(at_block)), entries, expected, at_block)
+}
+
+/// Pushes every entry through `verifier` and checks the result against `expected`.
+fn fold(
+    mut verifier: Verifier,
+    entries: impl IntoIterator<Item = IndexEntry>,
+    expected: &IndexState,
+    at_block: u64,
+) -> Result<VerifiedIndex> {
     for entry in entries {
         verifier.push(entry)?;
     }
