@@ -167,7 +167,10 @@ async fn upload_search_fetch_by_patient_and_granted_doctor() -> eyre::Result<()>
         RecordSource::FhirJson(br#"{"resourceType":"Observation"}"#.to_vec()),
     );
     let err = upload(&world.patient, &journal, request).await.unwrap_err();
-    assert!(matches!(err, Error::Record(_)), "{err}");
+    // Every problem, not only the first: no status, no code.
+    let Error::InvalidFhir { problems, truncated: false } = &err else { panic!("{err}") };
+    let paths: Vec<_> = problems.iter().map(|p| p.path()).collect();
+    assert_eq!(paths, [Some("Observation.status"), Some("Observation.code")], "{err}");
     Ok(())
 }
 
