@@ -106,7 +106,7 @@ impl Env {
         let provider = ehr_contracts::signing_provider(stack.anvil().rpc_url(), admin.clone());
         let deployment = ehr_contracts::deploy(
             &provider,
-            DeployOptions { admin: admin.address(), admin_transfer_delay: 0 },
+            DeployOptions { admin: admin.address(), admin_transfer_delay: 0, evm: None },
         )
         .await?;
         Ok(Self { stack, deployment, admin })

@@ -70,6 +70,18 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The node's EVM does not run the build asked for (or any build).
+    #[error(
+        "the node does not run the {build} build of the contracts (newest it runs: {newest}; probes: {answers})"
+    )]
+    EvmUnsupported {
+        /// The build asked for (shanghai when none was: the oldest).
+        build: crate::EvmBuild,
+        /// The newest build the node runs, in words.
+        newest: String,
+        /// Each probe's answer.
+        answers: String,
+    },
     /// A deployment transaction did not create a contract.
     #[error("deploying {contract} created no contract")]
     NotDeployed {
