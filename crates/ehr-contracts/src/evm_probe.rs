@@ -13,7 +13,7 @@ use crate::{Error, Result};
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, Bytes, address};
 use alloy::providers::Provider;
-use alloy::rpc::types::{TransactionInput, TransactionRequest};
+use alloy::rpc::types::TransactionRequest;
 use alloy::transports::RpcError;
 
 /// PUSH0 PUSH0 RETURN: shanghai's PUSH0 (EIP-3855).
@@ -78,10 +78,11 @@ pub async fn probe_evm<P: Provider>(provider: &P) -> Result<EvmSupport> {
     Ok(EvmSupport { newest, answers })
 }
 
-/// A call of `input` to `to`, or of `input` as init code. The input goes in both `input` and
-/// `data`: ganache 7 reads only `data`, newer nodes prefer `input`.
+/// A call of `input` to `to`, or of `input` as init code. Only the `input` field, as every
+/// other call ehrkit makes: Hardhat's EDR refuses a call with both `input` and `data`
+/// ("duplicate field `data`").
 fn request(to: Option<Address>, input: Bytes) -> TransactionRequest {
-    let request = TransactionRequest { input: TransactionInput::both(input), ..Default::default() };
+    let request = TransactionRequest::default().with_input(input);
     match to {
         Some(to) => request.with_to(to),
         None => request,
