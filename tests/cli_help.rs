@@ -51,6 +51,11 @@ const COMMANDS: &[&str] = &[
     "claim show",
     "demo",
     "serve",
+    "validate",
+    "void-signatures",
+    "store",
+    "store status",
+    "store repair",
 ];
 
 #[test]

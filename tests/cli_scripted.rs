@@ -368,3 +368,67 @@ fn new_keystores_use_the_standard_scrypt_cost() {
         assert_eq!(keystores.unlock(name, "correct horse").unwrap().address(), address);
     }
 }
+
+/// Issue 11, case 4: a revocation's re-share reached grantees who were no longer active (a
+/// doctor the hospital let go). They are left out now, said so, and the contract refuses a
+/// direct share with them too.
+#[test]
+fn a_revocation_reshares_only_with_active_participants() {
+    let p = Project::with_stack();
+    let (doctor, _) = hospital_doctor_patient(&p);
+    let colleague = p.account("colleague");
+    p.json(&as_signer(&["staff", "add", &colleague], "hospital"));
+    p.json(&as_signer(&["key", "register"], "colleague"));
+    for grantee in [&doctor, &colleague] {
+        p.json(&as_signer(
+            &["grant", grantee, "--scope", "category:lab", "--expires", "1d"],
+            "patient",
+        ));
+    }
+    p.json(&as_signer(&["staff", "remove", &colleague], "hospital"));
+    let revoked = p.json(&as_signer(&["revoke", &doctor], "patient"));
+    let reshare = &revoked["reshare"];
+    assert_eq!(reshare["shared"], serde_json::json!([]), "{revoked}");
+    let inactive: Vec<String> = reshare["inactive"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_lowercase())
+        .collect();
+    assert_eq!(inactive, [colleague.to_lowercase()], "{revoked}");
+    let text = p.ok(&as_signer(&["reshare"], "patient"));
+    assert!(text.contains("no longer an active participant"), "{text}");
+}
+
+/// Issue 11, case 7: a signed grant that was withheld stayed valid until its deadline and
+/// the patient could not take it back. `ehr void-signatures` voids it (and every other
+/// unsubmitted signature), and the audit trail says so.
+#[test]
+fn a_withheld_signed_grant_can_be_voided() {
+    let p = Project::with_stack();
+    let (doctor, patient) = hospital_doctor_patient(&p);
+    let args = [
+        "grant",
+        &doctor,
+        "--scope",
+        "all",
+        "--expires",
+        "1d",
+        "--valid-for",
+        "1h",
+        "--signature-only",
+    ];
+    let signed = p.json(&as_signer(&args, "patient"));
+    std::fs::write(p.path().join("grant.json"), signed.to_string()).unwrap();
+    let voided = p.json(&as_signer(&["void-signatures"], "patient"));
+    assert_eq!(voided["nonce"], "0x0", "{voided}");
+    let output =
+        p.ehr().args(as_signer(&["relay", "submit", "grant.json"], "doctor")).output().unwrap();
+    let line = check_failure(&output, "relay of a voided grant");
+    assert!(line.contains("the patient voided it"), "{line}");
+    let trail = p.ok(&["audit", &patient]);
+    assert!(trail.contains("voided nonce 0"), "{trail}");
+    // Voiding is the patient's alone.
+    let line = p.fails(&as_signer(&["void-signatures"], "doctor"));
+    assert!(line.contains("not a registered patient") || line.contains("patient"), "{line}");
+}

@@ -322,3 +322,150 @@ async fn cached_searches_equal_full_ones_and_a_rolled_back_state_invalidates_the
     assert_ne!(now.record(4).unwrap().digest, record4);
     Ok(())
 }
+
+/// The verified index persisted for the next process (`IndexClient::with_cache_dir`): a new
+/// client starts from the file and answers what an uncached one answers; a file forged to
+/// carry an extra record (entries and stored state recomputed to agree, so it verifies on
+/// its own) is refused against the chain's state, and the search falls back to the full
+/// fetch; a truncated file is ignored the same way.
+#[tokio::test]
+async fn a_persisted_index_starts_warm_and_a_forged_one_injects_nothing() -> eyre::Result<()> {
+    use ehr_index::{CachedIndex, IndexCache, IndexEntry, IndexState, LogPosition, accumulate};
+    let chain = TestChain::start(false).await?;
+    let d = chain.deployment.clone();
+    let cast = register(&chain).await?;
+    let (p, patient) = (&cast.patient, cast.patient.address());
+    let lab = Category::new("lab")?;
+    let keys = SearchKeys::patient(derive_master_secret(p, d.chain_id, d.record_index).await?);
+    let query = Query::new(["hba1c"])?;
+    for words in [&["hba1c"][..], &["knee"], &["hba1c", "diabetes"]] {
+        add_record(&chain, p, patient, &keys, lab, words).await?;
+    }
+    let dir = tempfile::tempdir()?;
+    let provider = chain.reader();
+    let cached_client =
+        || IndexClient::from_deployment(provider.clone(), &d).with_cache_dir(dir.path());
+    let fresh = IndexClient::from_deployment(provider.clone(), &d).without_cache();
+    let first = cached_client().search(patient, &keys, &query, None).await?;
+    assert_eq!(ids(&first), [1, 3]);
+    let files: Vec<_> = std::fs::read_dir(dir.path())?.collect::<Result<_, _>>()?;
+    assert_eq!(files.len(), 1, "one file per patient");
+    let file = files[0].path();
+
+    // A new process: the file is loaded and checked; nothing new on chain → no log fetch.
+    add_record(&chain, p, patient, &keys, lab, &["hba1c"]).await?;
+    let head = fresh.latest_block().await?;
+    let warm = cached_client().search(patient, &keys, &query, Some(head)).await?;
+    assert_eq!(warm, fresh.search(patient, &keys, &query, Some(head)).await?);
+    assert_eq!(ids(&warm), [1, 3, 4]);
+
+    // Forge: the real entries plus a fake record 5 under the patient's own tags, and a stored
+    // state recomputed from them, so the file verifies in isolation.
+    let real = fresh.verified_index(patient, Some(head)).await?;
+    let mut entries: Vec<IndexEntry> = real.entries();
+    let digest = random_digest();
+    let tags = TagList::build(
+        keys.category_keys(0, &lab).unwrap().index_key(),
+        &digest,
+        &[Keyword::new("hba1c")?],
+    )?;
+    entries.push(IndexEntry {
+        position: LogPosition { block: head, log_index: 99 },
+        block_hash: None,
+        block_timestamp: None,
+        record_id: 5,
+        writer: patient,
+        category: *lab.as_bytes32(),
+        epoch: 0,
+        body: EntryBody::Record { digest, tags: tags.to_bytes() },
+    });
+    let forged_state = IndexState {
+        accumulator: accumulate(&entries),
+        records: 5,
+        entries: entries.len() as u64,
+        epoch: 0,
+    };
+    let forged = verify_chain(entries, &forged_state, head)?;
+    assert_eq!(forged.records.len(), 5, "the forgery verifies on its own");
+    IndexCache::persistent(dir.path(), d.record_index)
+        .insert(patient, CachedIndex { index: std::sync::Arc::new(forged), block_hash: None });
+    let after_forgery = cached_client().search(patient, &keys, &query, Some(head)).await?;
+    assert_eq!(ids(&after_forgery), [1, 3, 4], "the forged record is not shown");
+    assert_eq!(after_forgery, fresh.search(patient, &keys, &query, Some(head)).await?);
+
+    // A torn or truncated file: ignored, full fetch, same answer.
+    let bytes = std::fs::read(&file)?;
+    std::fs::write(&file, &bytes[..bytes.len() / 2])?;
+    let after_truncation = cached_client().search(patient, &keys, &query, Some(head)).await?;
+    assert_eq!(ids(&after_truncation), [1, 3, 4]);
+    // …and the good file it writes back is loaded by the next client.
+    let loaded =
+        IndexCache::persistent(dir.path(), d.record_index).take(patient).expect("rewritten");
+    assert_eq!(loaded.index.records.len(), 4);
+    Ok(())
+}
+
+/// Supersedes record `record_id` as `writer` with a new record of `category`; the contract
+/// checks only that the writer may write the category.
+async fn supersede(
+    chain: &TestChain,
+    writer: &PrivateKeySigner,
+    patient: Address,
+    keys: &SearchKeys,
+    record_id: u64,
+    category: Category,
+) -> eyre::Result<()> {
+    let index = RecordIndex::new(chain.deployment.record_index, chain.provider(writer));
+    let digest = random_digest();
+    let tags = TagList::build(
+        keys.category_keys(0, &category).expect("keys").index_key(),
+        &digest,
+        &[Keyword::new("corrected")?],
+    )?;
+    let call =
+        index.supersede(patient, record_id, digest, *category.as_bytes32(), 0, tags.to_bytes());
+    tx::send("supersede", call).await?;
+    Ok(())
+}
+
+/// Any writer allowed a category could hide every record of it with `supersede` (the index
+/// keeps no per-record writer). Against the real chain: the nurse's tombstone over the
+/// doctor's record is mined, and ignored by every searcher, with an anomaly; the doctor's own
+/// correction and the patient's count.
+#[tokio::test]
+async fn only_the_writer_or_the_patient_can_supersede_a_record() -> eyre::Result<()> {
+    use ehr_index::Anomaly;
+    let chain = TestChain::start(false).await?;
+    let d = chain.deployment.clone();
+    let cast = register(&chain).await?;
+    let patient = cast.patient.address();
+    let lab = Category::new("lab")?;
+    let master = derive_master_secret(&cast.patient, d.chain_id, d.record_index).await?;
+    let keys = SearchKeys::patient(master.clone());
+    relayed_grant(&chain, &cast.patient, &master, &cast.doctor, Scope::category("lab")?).await?;
+    relayed_grant(&chain, &cast.patient, &master, &cast.nurse, Scope::All).await?;
+    for _ in 0..3 {
+        add_record(&chain, &cast.doctor, patient, &keys, lab, &["hba1c"]).await?;
+    }
+    supersede(&chain, &cast.nurse, patient, &keys, 1, lab).await?; // record 4: not honoured
+    supersede(&chain, &cast.doctor, patient, &keys, 2, lab).await?; // record 5: its writer
+    supersede(&chain, &cast.patient, patient, &keys, 3, lab).await?; // record 6: the patient
+    let client = IndexClient::from_deployment(chain.reader(), &d);
+    let index = client.verified_index(patient, None).await?;
+    let superseded: Vec<Option<u64>> =
+        (1..=3).map(|id| index.record(id).unwrap().superseded_by).collect();
+    assert_eq!(superseded, [None, Some(5), Some(6)]);
+    assert_eq!(
+        index.anomalies,
+        [Anomaly::TombstoneByOtherWriter {
+            record_id: 1,
+            superseded_by: 4,
+            tombstone_writer: cast.nurse.address(),
+            record_writer: cast.doctor.address(),
+        }]
+    );
+    let found = client.search(patient, &keys, &Query::new(["hba1c"])?, None).await?;
+    assert_eq!(ids(&found), [1], "the doctor's record 1 is still found");
+    assert_eq!(found.anomalies.len(), 1);
+    Ok(())
+}

@@ -15,6 +15,7 @@ mod chains_story;
 mod consent_flow;
 mod devstack;
 mod store_kubo;
+mod store_replicated;
 
 // Search and record workflows through the SDK.
 mod index_search;
@@ -28,9 +29,11 @@ mod cli_claims;
 mod cli_consent;
 mod cli_demo;
 mod cli_errors;
+mod cli_fhir_corpus;
 mod cli_help;
 mod cli_records;
 mod cli_scripted;
+mod readme_walkthrough;
 
 // The security suite (docs/security.md).
 mod security_authz_matrix;

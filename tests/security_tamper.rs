@@ -321,12 +321,17 @@ async fn an_rpc_node_tampering_with_index_events_is_detected() -> eyre::Result<(
             eyre::Ok(Session::with_deployment(chain, deployment, Some(&store)).await?)
         }
     };
-    let patient_view = connect(world.patient.chain().signer()?.clone()).await?;
-    let doctor_view = connect(world.doctor.chain().signer()?.clone()).await?;
+    // Fresh sessions for every attack: a session keeps the index it verified, and a warm one
+    // would answer from it without asking the node for those logs at all.
+    let views = || async {
+        let patient_view = connect(world.patient.chain().signer()?.clone()).await?;
+        let doctor_view = connect(world.doctor.chain().signer()?.clone()).await?;
+        eyre::Ok((patient_view, doctor_view))
+    };
     let patient = world.patient.chain().address()?;
 
     // Honest: three records, verified.
-    assert_eq!(search(&patient_view, patient, &all()).await?.hits.len(), 3);
+    assert_eq!(search(&views().await?.0, patient, &all()).await?.hits.len(), 3);
 
     let mut table = Vec::new();
     for kind in [
@@ -338,6 +343,7 @@ async fn an_rpc_node_tampering_with_index_events_is_detected() -> eyre::Result<(
         LogAttack::AlterTags,
         LogAttack::AlterDigest,
     ] {
+        let (patient_view, doctor_view) = views().await?;
         *attack.lock().unwrap() = Some(kind);
         let before = applied.load(std::sync::atomic::Ordering::SeqCst);
         for (who, view) in [("patient", &patient_view), ("doctor", &doctor_view)] {
@@ -371,6 +377,6 @@ async fn an_rpc_node_tampering_with_index_events_is_detected() -> eyre::Result<(
     }
     *attack.lock().unwrap() = None;
     println!("\n{}", table.join("\n"));
-    assert_eq!(search(&patient_view, patient, &all()).await?.hits.len(), 3);
+    assert_eq!(search(&views().await?.0, patient, &all()).await?.hits.len(), 3);
     Ok(())
 }

@@ -161,15 +161,28 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentRegistry
-    /// @dev Caller must be a registered patient (`ConsentNotPatient`); `grantee` must hold at
-    /// least one unexpired grant from it (`ConsentNoActiveGrant`); key material 1 to 4096 bytes
-    /// (`ConsentInvalidWrappedKeys`). Changes no state: the keys travel in `EpochKeysShared`.
+    /// @dev Caller must be a registered patient (`ConsentNotPatient`); key material 1 to 4096
+    /// bytes (`ConsentInvalidWrappedKeys`); `grantee` must hold at least one unexpired grant
+    /// from it (`ConsentNoActiveGrant`) and still be an active participant
+    /// (`ConsentInvalidGrantee`): a removed staff member or organization keeps its grants until
+    /// the patient revokes them, but is handed no new epoch's keys. Changes no state: the keys
+    /// travel in `EpochKeysShared`.
     function shareEpochKeys(address grantee, bytes calldata wrappedKeys) external {
         if (!_roles.isPatient(msg.sender)) revert ConsentNotPatient(msg.sender);
         _checkWrappedKeys(wrappedKeys.length);
         if (!_hasUnexpiredGrant(msg.sender, grantee)) revert ConsentNoActiveGrant(msg.sender, grantee);
+        if (!_roles.isActiveParticipant(grantee)) revert ConsentInvalidGrantee(grantee);
 
         emit EpochKeysShared(msg.sender, grantee, _epochs[msg.sender], wrappedKeys);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Caller must be a registered patient (`ConsentNotPatient`). Every signed grant,
+    /// revocation and approval of a patient carries its current nonce (`nonces(patient)`), so
+    /// one call voids all of them that were signed and not submitted.
+    function invalidateNonce() external {
+        if (!_roles.isPatient(msg.sender)) revert ConsentNotPatient(msg.sender);
+        emit NonceInvalidated(msg.sender, _useNonce(msg.sender));
     }
 
     // ---------------------------------------------------------------------------------

@@ -547,6 +547,36 @@ contract ConsentRegistryTest is EhrFixture {
         assertTrue(consent.hasAccess(alice, doctor, req.scope));
     }
 
+    function test_invalidateNonce_voidsWithheldSignatures() public {
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
+        bytes memory grantSig = _signGrant(ALICE_PK, req, 0, T0 + 1 hours);
+        bytes memory revokeSig = _signRevoke(ALICE_PK, alice, doctor, 0, T0 + 1 hours);
+
+        vm.expectEmit(true, true, true, true, address(consent));
+        emit IConsentRegistry.NonceInvalidated(alice, 0);
+        vm.prank(alice);
+        consent.invalidateNonce();
+        assertEq(consent.nonces(alice), 1);
+
+        vm.expectRevert(abi.encodeWithSignature("InvalidAccountNonce(address,uint256)", alice, 1));
+        vm.prank(relayer);
+        consent.grantWithSig(req, 0, T0 + 1 hours, grantSig);
+        vm.expectRevert(abi.encodeWithSignature("InvalidAccountNonce(address,uint256)", alice, 1));
+        vm.prank(relayer);
+        consent.revokeWithSig(alice, doctor, 0, T0 + 1 hours, revokeSig);
+        assertFalse(consent.hasAccess(alice, doctor, req.scope));
+
+        // A signature over the next nonce still works.
+        bytes memory fresh = _signGrant(ALICE_PK, req, 1, T0 + 1 hours);
+        vm.prank(relayer);
+        consent.grantWithSig(req, 1, T0 + 1 hours, fresh);
+        assertTrue(consent.hasAccess(alice, doctor, req.scope));
+
+        vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentNotPatient.selector, doctor));
+        vm.prank(doctor);
+        consent.invalidateNonce();
+    }
+
     function test_grantWithSig_patientMaySubmitOwnSignature() public {
         IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
@@ -869,6 +899,19 @@ contract ConsentRegistryTest is EhrFixture {
         consent.shareEpochKeys(doctor, hex"01");
         vm.warp(T0 + 30 days);
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentNoActiveGrant.selector, alice, doctor));
+        vm.prank(alice);
+        consent.shareEpochKeys(doctor, hex"01");
+    }
+
+    function test_shareEpochKeys_refusesGranteesNoLongerActive() public {
+        _grantAll(alice, doctor);
+        _grantAll(alice, tech);
+        vm.prank(alice);
+        consent.revoke(tech);
+        // The hospital lets the doctor go: its grant stays until revoked, new keys do not flow.
+        vm.prank(hospital);
+        roles.removeStaff(doctor);
+        vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentInvalidGrantee.selector, doctor));
         vm.prank(alice);
         consent.shareEpochKeys(doctor, hex"01");
     }

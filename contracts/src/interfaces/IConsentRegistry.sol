@@ -90,6 +90,9 @@ interface IConsentRegistry {
     event EpochKeysShared(
         address indexed patient, address indexed grantee, uint64 indexed epoch, bytes wrappedKeys
     );
+    /// @notice Emitted when the patient voids its next nonce: every grant, revocation or
+    /// approval it signed with `nonce` and nobody submitted can no longer be submitted.
+    event NonceInvalidated(address indexed patient, uint256 nonce);
     /// @notice Emitted when a staff member or organization asks a patient for access.
     event AccessRequested(
         uint256 indexed requestId,
@@ -191,6 +194,10 @@ interface IConsentRegistry {
 
     /// @notice Shares the keys of the patient's current epoch with a grantee that still holds an active grant.
     function shareEpochKeys(address grantee, bytes calldata wrappedKeys) external;
+
+    /// @notice Voids the caller's (a patient's) current nonce, so that signatures made with it
+    /// and withheld (a grant signed but never submitted) can no longer be submitted.
+    function invalidateNonce() external;
 
     /// @notice Files an access request (caller: active staff or organization).
     /// @param ttl How long the request stays answerable, in seconds (1 s to 30 days).

@@ -1,13 +1,14 @@
 //! ehrkit's benchmark runner, started by `bench/run`: measures gas from real anvil receipts,
 //! verified search latency, the upload pipeline, a large file through the embedded store,
-//! and envelope throughput beside `openssl speed`, all in one run on a local stack it starts
-//! itself; writes `results.json` and `RESULTS.md`.
+//! envelope throughput beside `openssl speed`, and FHIR validation of patient bundles, all in
+//! one run on a local stack it starts itself; writes `results.json` and `RESULTS.md`.
 //!
 //! ```text
 //! ehr-bench run [--smoke] --baseline PATH_TO_SstoreBaselineIndex.json --out DIR
 //! ehr-bench largefile --mib N --dir DIR     (child process: prints one JSON line)
 //! ```
 
+mod fhir;
 mod gas;
 mod gas_builds;
 mod gas_claims;
@@ -82,6 +83,17 @@ impl Results {
         self.figures.insert(key.to_owned(), value);
         self.methods.insert(key.to_owned(), method.to_owned());
     }
+    /// The figures, methods and notes of an earlier `results.json`.
+    fn load(path: &std::path::Path) -> eyre::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| eyre::eyre!("--merge: cannot read {}: {e}", path.display()))?;
+        let json: serde_json::Value = serde_json::from_str(&text)?;
+        let figures = serde_json::from_value(json["figures"].clone())?;
+        let methods = serde_json::from_value(json["methods"].clone())?;
+        let notes = serde_json::from_value(json["notes"].clone()).unwrap_or_default();
+        Ok(Self { figures, methods, notes })
+    }
+
     pub(crate) fn note(&mut self, note: String) {
         eprintln!("  note: {note}");
         self.notes.push(note);
@@ -162,6 +174,8 @@ struct Args {
     mib: u64,
     dir: Option<PathBuf>,
     only: Vec<String>,
+    /// Keep the figures of `<out>/results.json` that this run does not measure (with --only).
+    merge: bool,
 }
 
 fn parse_args() -> eyre::Result<Args> {
@@ -175,6 +189,7 @@ fn parse_args() -> eyre::Result<Args> {
         mib: 1024,
         dir: None,
         only: Vec::new(),
+        merge: false,
     };
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or_else(|| eyre::eyre!("{arg} needs a value"));
@@ -185,6 +200,7 @@ fn parse_args() -> eyre::Result<Args> {
             "--mib" => args.mib = value()?.parse()?,
             "--dir" => args.dir = Some(value()?.into()),
             "--only" => args.only = value()?.split(',').map(str::to_owned).collect(),
+            "--merge" => args.merge = true,
             other => eyre::bail!("unknown argument {other}"),
         }
     }
@@ -212,7 +228,19 @@ async fn run(args: Args) -> eyre::Result<()> {
     let started = Instant::now();
     let mut results = Results::default();
     std::fs::create_dir_all(&args.out)?;
+    if args.merge {
+        results = Results::load(&args.out.join("results.json"))?;
+        results.note(format!(
+            "{} re-measured on {} (--only … --merge); every other figure is from the earlier run",
+            args.only.join(", "),
+            report::date()
+        ));
+    }
 
+    if wanted("fhir") {
+        eprintln!("==> FHIR validation of the Synthea patient bundles");
+        fhir::run(&sizes, &mut results)?;
+    }
     if wanted("envelope") {
         eprintln!("==> envelope throughput vs openssl");
         stream::envelope(&sizes, &mut results)?;

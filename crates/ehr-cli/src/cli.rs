@@ -102,8 +102,9 @@ pub(crate) struct EthArgs {
     /// The deployment file [default: <data dir>/deployment.json].
     #[arg(long, env = "EHR_DEPLOYMENT", value_name = "FILE", help_heading = "Chain")]
     pub(crate) deployment: Option<PathBuf>,
-    /// The blob store: local:DIR, kubo:URL or pinning:URL?provider=… [default: the dev
-    /// stack's, else local:<data dir>/blobs].
+    /// The blob store: local:DIR, kubo:URL, pinning:URL?provider=… or
+    /// replicated:kubo:URL,kubo:URL,…?factor=N [default: the dev stack's, else
+    /// local:<data dir>/blobs].
     #[arg(long, env = "EHR_STORE", value_name = "STORE", help_heading = "Chain")]
     pub(crate) store: Option<String>,
     #[command(flatten)]

@@ -71,6 +71,8 @@ impl Context {
         } else {
             None
         };
-        Ok(Session::open(SessionConfig { rpc_url, deployment, signer, store }).await?)
+        let session = Session::open(SessionConfig { rpc_url, deployment, signer, store }).await?;
+        // Verified indexes persist between commands: a one-shot `ehr search` starts warm.
+        Ok(session.with_index_cache_dir(&self.settings.data_dir().join("cache").join("index")))
     }
 }

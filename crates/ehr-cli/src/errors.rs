@@ -74,8 +74,15 @@ fn sdk_hint(error: &Sdk) -> Option<String> {
         Sdk::TooManyClaimGrants { .. } => {
             "`ehr grant INSURER --scope all --purpose insurance`, then `ehr claim submit … --no-grant`"
         }
+        Sdk::InvalidFhir { .. } => {
+            "`ehr validate FILE` lists every problem on its own line, with the resource types"
+        }
         Sdk::NotAuthorized { .. } => {
             "the patient grants access with `ehr grant WRITER --scope category:CAT` (or all)"
+        }
+        Sdk::Store(ehr_store::Error::UnderReplicated { .. }) => {
+            "start the nodes named, or lower ?factor= in the replicated: store setting, and run \
+             the command again (`ehr store status PATIENT` shows where records are)"
         }
         Sdk::UploadRefused { source, .. } | Sdk::NotIndexed { source, .. } => {
             return sdk_hint(source);
@@ -141,7 +148,7 @@ fn revert_hint(name: &str) -> Option<String> {
             "sign the grant again (`ehr grant … --signature-only`)"
         }
         "InvalidAccountNonce" => {
-            "this signed grant was already used; ask the patient for a new one"
+            "this signature was already used or the patient voided it (`ehr void-signatures`); ask the patient to sign again"
         }
         "ConsentRequestNotPending" | "ConsentUnknownRequest" => {
             "see `ehr requests` for the open requests"
@@ -193,5 +200,13 @@ mod tests {
         }));
         assert!(one_line(&report).contains("chain 1 but the RPC serves chain 31337"));
         assert!(hint(&report).is_some());
+        let report = eyre::Report::new(Sdk::Store(ehr_store::Error::UnderReplicated {
+            cid: ehr_store::compute_cid(b"x"),
+            factor: 2,
+            pinned: 1,
+            failures: "http://127.0.0.1:5002/: unreachable".into(),
+        }));
+        assert!(one_line(&report).contains("only 1 of the 2 nodes required"), "{report}");
+        assert!(hint(&report).unwrap().contains("?factor="));
     }
 }

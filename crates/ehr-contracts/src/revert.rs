@@ -303,7 +303,7 @@ fn fmt_consent(e: &C, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         ),
         C::InvalidAccountNonce(e) => write!(
             f,
-            "nonce already used or out of order for {} (next nonce is {}): the signature was replayed or is stale",
+            "nonce already used or out of order for {} (next nonce is {}): the signature was replayed, is stale, or the patient voided it",
             e.account, e.currentNonce
         ),
         C::InvalidShortString(_) => f.write_str("invalid EIP-712 domain string"),

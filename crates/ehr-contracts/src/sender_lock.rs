@@ -17,7 +17,9 @@
 //! The lock directory is `EHR_LOCK_DIR`, else `$XDG_RUNTIME_DIR/ehrkit-locks`, else
 //! `<temp dir>/ehrkit-locks-<uid>` (owner-only). A lock that cannot be taken for a reason
 //! other than contention (a read-only or missing directory) is logged and skipped: the
-//! transaction is still sent, and a collision is then retried by `send` with a fresh nonce.
+//! transaction is still sent. Senders on other machines are not ordered by it; a collision
+//! with one fails with the node's "nonce too low" (see [`crate::tx::send`] for why that is
+//! not retried).
 
 use alloy::network::Network;
 use alloy::primitives::Address;

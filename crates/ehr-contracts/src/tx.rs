@@ -5,7 +5,6 @@ use alloy::contract::{CallBuilder, CallDecoder};
 use alloy::network::Ethereum;
 use alloy::providers::{PendingTransactionBuilder, PendingTransactionError, Provider};
 use alloy::rpc::types::TransactionReceipt;
-use alloy::transports::RpcError;
 use std::time::Duration;
 
 /// How long a sent transaction may take to be mined before ehrkit stops waiting (it may still
@@ -25,10 +24,6 @@ pub const GAS_HEADROOM_PERCENT: u64 = 25;
 /// why. Only gas used is paid, so the figures in the docs do not change.
 pub const GAS_HEADROOM_MIN: u64 = 40_000;
 
-/// How many times a transaction is sent again with a fresh nonce when the node says its nonce
-/// was taken (by a sender on another machine: on this one, [`sender_lock`] orders them).
-const NONCE_RETRIES: u32 = 3;
-
 /// The gas limit for an estimate.
 pub fn gas_limit(estimate: u64) -> u64 {
     estimate + (estimate * GAS_HEADROOM_PERCENT / 100).max(GAS_HEADROOM_MIN)
@@ -39,7 +34,13 @@ pub fn gas_limit(estimate: u64) -> u64 {
 /// mined in, for its revert data).
 ///
 /// The nonce is read under the account's lock ([`sender_lock`]), held until the node has the
-/// transaction; a nonce the node says is taken is retried with a fresh one.
+/// transaction, so the sends of every process on this machine are ordered.
+///
+/// A "nonce too low" is not retried with a fresh nonce: the transport retries a dropped
+/// exchange with the same signed bytes, and when the first copy was mined the node answers
+/// exactly that — a fresh nonce would then send the transaction a second time (an upload
+/// indexed twice). Such a failure is reported ([`Error::Rpc`]); `ehr upload --resume` finds
+/// what was mined.
 pub async fn send<P, D>(action: &'static str, call: CallBuilder<P, D>) -> Result<TransactionReceipt>
 where
     P: Provider,
@@ -48,17 +49,8 @@ where
     let estimate = call.estimate_gas().await.map_err(|e| Error::from_contract(action, e))?;
     let limit = gas_limit(estimate);
     let call = call.gas(limit);
-    let mut attempt = 0;
-    let pending = loop {
-        attempt += 1;
-        match sender_lock::hold_during(call.send()).await {
-            Ok(pending) => break pending,
-            Err(e) if attempt <= NONCE_RETRIES && nonce_taken(&e) => {
-                tracing::debug!(action, attempt, "nonce taken, sending again: {e}");
-            }
-            Err(e) => return Err(Error::from_contract(action, e)),
-        }
-    };
+    let pending =
+        sender_lock::hold_during(call.send()).await.map_err(|e| Error::from_contract(action, e))?;
     let tx = *pending.tx_hash();
     match confirm(action, pending).await {
         Err(Error::MinedButReverted { receipt, .. }) => {
@@ -67,17 +59,6 @@ where
         other => other,
     }
     .inspect_err(|e| tracing::debug!(%tx, "{e}"))
-}
-
-/// Whether the node refused a transaction because its nonce is used or pending already.
-fn nonce_taken(error: &alloy::contract::Error) -> bool {
-    let alloy::contract::Error::TransportError(RpcError::ErrorResp(payload)) = error else {
-        return false;
-    };
-    let message = payload.message.to_lowercase();
-    ["nonce too low", "nonce has already been used", "replacement transaction underpriced"]
-        .iter()
-        .any(|known| message.contains(known))
 }
 
 /// Why a mined transaction reverted: its call replayed on the state of the block it was mined

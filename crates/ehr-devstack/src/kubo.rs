@@ -1,4 +1,5 @@
-//! A real kubo IPFS node on loopback ports, offline, with its own repository.
+//! A real kubo IPFS node on loopback ports with its own repository: offline by default, or
+//! networked on loopback only, so several nodes can exchange blocks over bitswap.
 
 use crate::process::{Lifetime, ServiceProcess};
 use crate::readiness::{probe_client, wait_until_ready};
@@ -17,6 +18,14 @@ pub struct KuboOptions {
     pub repo: Option<PathBuf>,
     /// Whether kubo dies with the starting process.
     pub lifetime: Lifetime,
+    /// Run with networking (bitswap with peers dialled explicitly through
+    /// `/api/v0/swarm/connect`) instead of `--offline`. Still loopback only: the swarm listens
+    /// on 127.0.0.1, there are no bootstrap peers, no content routing (`Routing.Type` none:
+    /// no DHT, no delegated routers), no mDNS, no relays and no telemetry.
+    pub networked: bool,
+    /// The RPC API port; `None` picks a free one. A node restarted on its old port keeps the
+    /// address that store settings name.
+    pub api_port: Option<u16>,
 }
 
 /// A running kubo daemon. Dropping it stops the process (unless it was detached).
@@ -31,8 +40,8 @@ pub struct KuboNode {
 
 impl KuboNode {
     /// Initialises a repository with the `test` profile if there is none, points its API and
-    /// gateway at free loopback ports, starts `ipfs daemon --offline` and waits until
-    /// `/api/v0/version` answers.
+    /// gateway at free loopback ports, starts `ipfs daemon` (`--offline` unless
+    /// [`KuboOptions::networked`]) and waits until `/api/v0/version` answers.
     pub async fn start(dir: &Path, options: KuboOptions) -> Result<Self> {
         let bin = find_tool(Tool::Ipfs)?;
         let repo = options.repo.clone().unwrap_or_else(|| dir.join("kubo"));
@@ -41,14 +50,21 @@ impl KuboNode {
         }
         let mut last_error = None;
         for _ in 0..3 {
-            let api_port = ports::free_loopback_port()?;
+            let api_port = match options.api_port {
+                Some(port) => port,
+                None => ports::free_loopback_port()?,
+            };
             let gateway_port = ports::free_loopback_port()?;
             if api_port == gateway_port {
                 continue;
             }
-            set_addresses(&repo, api_port, gateway_port)?;
+            set_addresses(&repo, api_port, gateway_port, options.networked)?;
             let mut command = Command::new(&bin);
-            command.env("IPFS_PATH", &repo).args(["daemon", "--offline"]);
+            // Telemetry would report to a public host once the node is online.
+            command.env("IPFS_PATH", &repo).env("IPFS_TELEMETRY", "off").arg("daemon");
+            if !options.networked {
+                command.arg("--offline");
+            }
             let log = repo.parent().unwrap_or(&repo).join("kubo.log");
             let mut process = ServiceProcess::spawn("kubo", command, &log, options.lifetime)?;
             let api = format!("http://127.0.0.1:{api_port}");
@@ -131,8 +147,10 @@ fn init_repo(bin: &Path, repo: &Path) -> Result<()> {
 
 /// Rewrites the repository's config so the API and gateway listen on the given loopback
 /// ports and the node has no peers to dial (editing the JSON directly is much faster than
-/// one `ipfs config` process per key).
-fn set_addresses(repo: &Path, api_port: u16, gateway_port: u16) -> Result<()> {
+/// one `ipfs config` process per key). A networked node also gets everything that could
+/// reach past loopback switched off (the `test` profile already disables mDNS, AutoConf,
+/// AutoTLS and NAT port mapping).
+fn set_addresses(repo: &Path, api_port: u16, gateway_port: u16, networked: bool) -> Result<()> {
     let path = repo.join("config");
     let bad = |reason: String| Error::KuboConfig { path: path.clone(), reason };
     let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
@@ -146,6 +164,14 @@ fn set_addresses(repo: &Path, api_port: u16, gateway_port: u16) -> Result<()> {
     addresses.insert("Gateway".into(), format!("/ip4/127.0.0.1/tcp/{gateway_port}").into());
     addresses.insert("Swarm".into(), Value::Array(vec!["/ip4/127.0.0.1/tcp/0".into()]));
     config["Bootstrap"] = Value::Array(Vec::new());
+    if networked {
+        // Peers are dialled explicitly; without routing nothing looks for others.
+        config["Routing"]["Type"] = "none".into();
+        config["Swarm"]["RelayClient"] = serde_json::json!({ "Enabled": false });
+        config["Swarm"]["RelayService"] = serde_json::json!({ "Enabled": false });
+        config["Discovery"] = serde_json::json!({ "MDNS": { "Enabled": false } });
+        config["Plugins"]["Plugins"]["telemetry"]["Config"]["Mode"] = "off".into();
+    }
     let text = serde_json::to_string_pretty(&config).map_err(|e| bad(e.to_string()))?;
     std::fs::write(&path, text).map_err(|e| bad(e.to_string()))?;
     Ok(())
@@ -155,4 +181,49 @@ async fn api_version(client: &reqwest::Client, api: &str) -> Option<String> {
     let answer: Value =
         client.post(format!("{api}/api/v0/version")).send().await.ok()?.json().await.ok()?;
     answer.get("Version")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn configured(networked: bool) -> Value {
+        let dir = tempfile::tempdir().unwrap();
+        // The parts of a `test`-profile config that matter here, with a public swarm address
+        // to see it replaced.
+        let config = json!({
+            "Addresses": { "Swarm": ["/ip4/0.0.0.0/tcp/4001"], "API": "", "Gateway": "" },
+            "Bootstrap": ["/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN"],
+            "Routing": { "DelegatedRouters": [] },
+            "Swarm": { "RelayClient": {}, "RelayService": {} },
+            "Plugins": { "Plugins": null },
+        });
+        std::fs::write(dir.path().join("config"), config.to_string()).unwrap();
+        set_addresses(dir.path(), 5001, 8080, networked).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("config")).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_node_listens_on_loopback_without_bootstrap_peers() {
+        for networked in [false, true] {
+            let config = configured(networked);
+            assert_eq!(config["Addresses"]["API"], "/ip4/127.0.0.1/tcp/5001");
+            assert_eq!(config["Addresses"]["Gateway"], "/ip4/127.0.0.1/tcp/8080");
+            assert_eq!(config["Addresses"]["Swarm"], json!(["/ip4/127.0.0.1/tcp/0"]));
+            assert_eq!(config["Bootstrap"], json!([]));
+        }
+    }
+
+    #[test]
+    fn a_networked_node_has_no_routing_relays_or_telemetry() {
+        let config = configured(true);
+        assert_eq!(config["Routing"]["Type"], "none");
+        assert_eq!(config["Swarm"]["RelayClient"]["Enabled"], false);
+        assert_eq!(config["Swarm"]["RelayService"]["Enabled"], false);
+        assert_eq!(config["Discovery"]["MDNS"]["Enabled"], false);
+        assert_eq!(config["Plugins"]["Plugins"]["telemetry"]["Config"]["Mode"], "off");
+        // An offline node's routing is left as the profile has it.
+        assert_eq!(configured(false)["Routing"].get("Type"), None);
+    }
 }

@@ -17,8 +17,13 @@
 //!
 //! A search at a block before the cached one does a full verification and leaves the cache
 //! alone.
+//!
+//! [`IndexCache::persistent`] also keeps each patient's index in a file, loaded (and verified
+//! again) when the patient is not in memory: a one-shot process starts warm, and a file that
+//! was tampered with only costs the full fetch ([`crate::cache_file`]).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use alloy::primitives::{Address, B256};
@@ -78,21 +83,49 @@ impl CachePlan {
     }
 }
 
-/// Verified indexes by patient, in memory.
+/// Verified indexes by patient, in memory, and on disk when given a directory.
 #[derive(Debug, Default)]
 pub struct IndexCache {
     patients: Mutex<HashMap<Address, CachedIndex>>,
+    disk: Option<Disk>,
+}
+
+/// Where a persistent cache keeps its files ([`crate::cache_file`]), and the state each
+/// patient's file holds (so an unchanged index is not written again).
+#[derive(Debug)]
+struct Disk {
+    dir: PathBuf,
+    record_index: Address,
+    written: Mutex<HashMap<Address, IndexState>>,
 }
 
 impl IndexCache {
-    /// An empty cache.
+    /// An empty cache, in memory only.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Takes the patient's entry out (so that extending it needs no copy).
+    /// A cache that also keeps each patient's verified index in a file under `dir`, so a new
+    /// process starts from it; what it loads is verified again and then checked against the
+    /// chain like any cached index (see [`crate::cache_file`]). One directory per chain: the
+    /// files are named by the record index contract and the patient.
+    pub fn persistent(dir: impl Into<PathBuf>, record_index: Address) -> Self {
+        Self {
+            patients: Mutex::default(),
+            disk: Some(Disk { dir: dir.into(), record_index, written: Mutex::default() }),
+        }
+    }
+
+    /// Takes the patient's entry out (so that extending it needs no copy); from disk when it
+    /// is not in memory.
     pub fn take(&self, patient: Address) -> Option<CachedIndex> {
-        self.lock().remove(&patient)
+        if let Some(entry) = self.lock().remove(&patient) {
+            return Some(entry);
+        }
+        let disk = self.disk.as_ref()?;
+        let loaded = crate::cache_file::load(&disk.dir, disk.record_index, patient)?;
+        lock(&disk.written).insert(patient, loaded.index.state);
+        Some(loaded)
     }
 
     /// The patient's entry, left in place.
@@ -106,9 +139,23 @@ impl IndexCache {
         let mut patients = self.lock();
         let keep_old =
             patients.get(&patient).is_some_and(|old| old.index.at_block > entry.index.at_block);
-        if !keep_old {
-            patients.insert(patient, entry);
+        if keep_old {
+            return;
         }
+        if let Some(disk) = &self.disk {
+            let state = entry.index.state;
+            // Same state, same entries: the file already holds them (its older block is
+            // harmless: the next search checks the state at its own block anyway).
+            if lock(&disk.written).get(&patient) != Some(&state) {
+                match crate::cache_file::save(&disk.dir, disk.record_index, patient, &entry) {
+                    Ok(()) => {
+                        lock(&disk.written).insert(patient, state);
+                    }
+                    Err(e) => tracing::debug!(%patient, "index cache not written: {e}"),
+                }
+            }
+        }
+        patients.insert(patient, entry);
     }
 
     /// Forgets the patient's entry.
@@ -122,8 +169,11 @@ impl IndexCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Address, CachedIndex>> {
-        // A panic while holding the lock leaves a consistent map: every operation is one
-        // map call.
-        self.patients.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.patients)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves a consistent map: every operation is one map call.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

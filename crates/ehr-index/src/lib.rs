@@ -2,6 +2,7 @@
 
 pub mod accumulator;
 pub mod cache;
+mod cache_file;
 mod category;
 mod error;
 pub mod grant;
@@ -34,6 +35,7 @@ pub use tags::{
 };
 pub use verify::{
     Anomaly, IndexState, VerifiedIndex, VerifiedRecord, Verifier, extend_verified, verify_chain,
+    verify_patient_chain,
 };
 
 pub use ehr_crypto::{CategoryKeys, EpochKey, GrantKeys, GrantScope, IndexKey, MasterSecret};

@@ -19,7 +19,7 @@ use crate::logs::{FetchOptions, fetch_logs, rpc};
 use crate::query::{Query, match_keywords};
 use crate::search_keys::SearchKeys;
 use crate::verify::{
-    Anomaly, IndexState, VerifiedIndex, VerifiedRecord, extend_verified, verify_chain,
+    Anomaly, IndexState, VerifiedIndex, VerifiedRecord, extend_verified, verify_patient_chain,
 };
 use crate::{Error, Result};
 
@@ -109,6 +109,13 @@ impl<P: Provider> IndexClient<P> {
     /// Sets how logs are paged.
     pub fn with_options(mut self, options: FetchOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Keeps verified indexes in files under `dir` as well as in memory
+    /// ([`IndexCache::persistent`]): one directory per chain.
+    pub fn with_cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.cache = Some(IndexCache::persistent(dir, self.record_index));
         self
     }
 
@@ -231,7 +238,7 @@ impl<P: Provider> IndexClient<P> {
         let state = self.state_at(patient, block).await?;
         let Some(cache) = &self.cache else {
             let entries = self.entries(patient, block).await?;
-            return Ok(Arc::new(verify_chain(entries, &state, block)?));
+            return Ok(Arc::new(verify_patient_chain(patient, entries, &state, block)?));
         };
         let mut keep = true;
         if let Some(cached) = cache.take(patient) {
@@ -272,7 +279,7 @@ impl<P: Provider> IndexClient<P> {
             // Otherwise the entry was taken out: invalidated.
         }
         let entries = self.entries(patient, block).await?;
-        let index = Arc::new(verify_chain(entries, &state, block)?);
+        let index = Arc::new(verify_patient_chain(patient, entries, &state, block)?);
         if keep {
             cache.insert(patient, CachedIndex { index: Arc::clone(&index), block_hash });
         }

@@ -18,11 +18,14 @@
 //! timestamps come from the node (only their order is checked). A dishonest node could shift
 //! a record in time, not add, drop or change one.
 //!
-//! One thing the contract cannot check, because it keeps no per-record data: that a
+//! Two things the contract cannot check, because it keeps no per-record data: that a
 //! tombstone's category (the corrected record's, which the writer must be allowed to write) is
-//! the superseded record's. A tombstone whose category differs is not honoured — the old
-//! record stays live — and is reported as an [`Anomaly`]; otherwise a writer allowed one
-//! category could hide records of another.
+//! the superseded record's, and that its writer wrote the superseded record. A tombstone
+//! whose category differs, or whose writer is neither the superseded record's writer nor the
+//! patient, is not honoured — the old record stays live — and is reported as an [`Anomaly`];
+//! otherwise a writer allowed one category could hide records of another, or hide every other
+//! writer's records of its own category. Both writers are in the accumulator, so a node
+//! cannot change who wrote what.
 
 use alloy::primitives::{Address, B256};
 
@@ -57,6 +60,18 @@ pub enum Anomaly {
         tombstone_category: Category,
         /// The named record's category.
         record_category: Category,
+    },
+    /// A tombstone was written by neither the superseded record's writer nor the patient; it
+    /// was ignored (a writer allowed a category could otherwise hide everyone's records of it).
+    TombstoneByOtherWriter {
+        /// The record the tombstone names.
+        record_id: u64,
+        /// The record that would have replaced it.
+        superseded_by: u64,
+        /// Who wrote the tombstone.
+        tombstone_writer: Address,
+        /// Who wrote the named record.
+        record_writer: Address,
     },
     /// A record was superseded again; the first replacement is the one reported.
     SupersededAgain {
@@ -108,9 +123,40 @@ pub struct VerifiedIndex {
     pub at_block: u64,
     /// Oddities that did not fail verification.
     pub anomalies: Vec<Anomaly>,
+    /// The tombstone entries, in order: with `records` they are every entry the state's
+    /// accumulator covers ([`VerifiedIndex::entries`]).
+    pub tombstones: Vec<IndexEntry>,
+    /// Whose index it is, when the verifier was told ([`verify_patient_chain`]): the patient's
+    /// own tombstones are honoured over any writer's records.
+    pub patient: Option<Address>,
 }
 
 impl VerifiedIndex {
+    /// Every entry of the index in chain order — each record's, and each tombstone just
+    /// before the record that supersedes it — so the index can be stored and verified again
+    /// from the entries alone (the persisted search cache).
+    pub fn entries(&self) -> Vec<IndexEntry> {
+        let mut entries = Vec::with_capacity(self.records.len() + self.tombstones.len());
+        let mut tombstones = self.tombstones.iter().peekable();
+        for record in &self.records {
+            while let Some(tombstone) = tombstones.next_if(|t| t.position < record.position) {
+                entries.push(tombstone.clone());
+            }
+            entries.push(IndexEntry {
+                position: record.position,
+                block_hash: record.block_hash,
+                block_timestamp: record.block_timestamp,
+                record_id: record.record_id,
+                writer: record.writer,
+                category: *record.category.as_bytes32(),
+                epoch: record.epoch,
+                body: EntryBody::Record { digest: record.digest, tags: record.tags.to_bytes() },
+            });
+        }
+        entries.extend(tombstones.cloned());
+        entries
+    }
+
     /// The record numbered `record_id`.
     pub fn record(&self, record_id: u64) -> Option<&VerifiedRecord> {
         let index = usize::try_from(record_id.checked_sub(1)?).ok()?;
@@ -132,9 +178,11 @@ pub struct Verifier {
     last: Option<LogPosition>,
     records: Vec<VerifiedRecord>,
     /// A tombstone waiting for its superseding record: (superseded id, superseded_by, block,
-    /// tombstone category).
-    pending: Option<(u64, u64, u64, B256)>,
+    /// tombstone category, tombstone writer).
+    pending: Option<(u64, u64, u64, B256, Address)>,
     anomalies: Vec<Anomaly>,
+    tombstones: Vec<IndexEntry>,
+    patient: Option<Address>,
     at_block: Option<u64>,
     /// When resumed: the block verified before; entries must come after it.
     after_block: Option<u64>,
@@ -147,6 +195,13 @@ impl Verifier {
         Self { at_block, ..Self::default() }
     }
 
+    /// Verifies `patient`'s index: a tombstone is honoured when the superseded record's writer
+    /// or the patient wrote it. Without the patient, only the record's own writer's are.
+    pub fn for_patient(mut self, patient: Address) -> Self {
+        self.patient = Some(patient);
+        self
+    }
+
     /// A verifier that continues from an index verified earlier, so that only the entries
     /// after it need to be fetched and checked (the incremental search cache).
     ///
@@ -155,7 +210,8 @@ impl Verifier {
     /// index never ends on a tombstone: each is followed by its superseding record). Entries
     /// pushed later must lie after `index.at_block` and, when `at_block` is given, not after it.
     pub fn resume(index: VerifiedIndex, at_block: Option<u64>) -> Self {
-        let VerifiedIndex { records, state, at_block: verified_at, anomalies } = index;
+        let VerifiedIndex { records, state, at_block: verified_at, anomalies, tombstones, patient } =
+            index;
         Self {
             accumulator: state.accumulator,
             entries: state.entries,
@@ -163,6 +219,8 @@ impl Verifier {
             records,
             pending: None,
             anomalies,
+            tombstones,
+            patient,
             at_block,
             after_block: Some(verified_at),
         }
@@ -189,7 +247,7 @@ impl Verifier {
             _ => {}
         }
         let next_id = self.records.len() as u64 + 1;
-        if let Some((superseded, superseded_by, tombstone_block, _)) = self.pending {
+        if let Some((superseded, superseded_by, tombstone_block, _, _)) = self.pending {
             let follows = matches!(entry.body, EntryBody::Record { .. })
                 && entry.record_id == superseded_by
                 && block == tombstone_block;
@@ -215,8 +273,9 @@ impl Verifier {
                 if !sorted {
                     self.anomalies.push(Anomaly::UnsortedTags { record_id: entry.record_id });
                 }
-                if let Some((superseded, superseded_by, _, category)) = self.pending.take() {
-                    self.supersede(superseded, superseded_by, category);
+                if let Some((superseded, superseded_by, _, category, writer)) = self.pending.take()
+                {
+                    self.supersede(superseded, superseded_by, category, writer);
                 }
                 self.records.push(VerifiedRecord {
                     record_id: entry.record_id,
@@ -241,19 +300,38 @@ impl Verifier {
                 if *superseded_by != next_id {
                     return Err(Error::TombstoneNotFollowed { record_id: entry.record_id, block });
                 }
-                self.pending = Some((entry.record_id, *superseded_by, block, entry.category));
+                self.pending =
+                    Some((entry.record_id, *superseded_by, block, entry.category, entry.writer));
             }
         }
         self.accumulator = entry.accumulate(&self.accumulator);
         self.entries += 1;
         self.last = Some(position);
+        if matches!(entry.body, EntryBody::Tombstone { .. }) {
+            self.tombstones.push(entry);
+        }
         Ok(())
     }
 
-    /// Marks `record_id` superseded unless the tombstone's category is not the record's.
-    fn supersede(&mut self, record_id: u64, superseded_by: u64, tombstone_category: B256) {
+    /// Marks `record_id` superseded unless the tombstone's category is not the record's, or
+    /// its writer is neither the record's nor the patient.
+    fn supersede(
+        &mut self,
+        record_id: u64,
+        superseded_by: u64,
+        tombstone_category: B256,
+        tombstone_writer: Address,
+    ) {
+        let patient = self.patient;
         let record = &mut self.records[(record_id - 1) as usize];
-        if record.category.as_bytes32() != &tombstone_category {
+        if tombstone_writer != record.writer && Some(tombstone_writer) != patient {
+            self.anomalies.push(Anomaly::TombstoneByOtherWriter {
+                record_id,
+                superseded_by,
+                tombstone_writer,
+                record_writer: record.writer,
+            });
+        } else if record.category.as_bytes32() != &tombstone_category {
             self.anomalies.push(Anomaly::TombstoneCategoryMismatch {
                 record_id,
                 superseded_by,
@@ -272,7 +350,7 @@ impl Verifier {
         if let Some(last) = self.last.filter(|last| last.block > at_block) {
             return Err(Error::EntryAfterBlock { block: last.block, at_block });
         }
-        if let Some((record_id, _, block, _)) = self.pending {
+        if let Some((record_id, _, block, _, _)) = self.pending {
             return Err(Error::TombstoneNotFollowed { record_id, block });
         }
         if self.entries != expected.entries {
@@ -290,6 +368,8 @@ impl Verifier {
             state: *expected,
             at_block,
             anomalies: self.anomalies,
+            tombstones: self.tombstones,
+            patient: self.patient,
         })
     }
 }
@@ -314,7 +394,23 @@ pub fn extend_verified(
     verifier.finish(expected, at_block)
 }
 
-/// Verifies a whole entry list against the state read at `at_block` ([`Verifier`]).
+/// Verifies `patient`'s whole entry list against the state read at `at_block`
+/// ([`Verifier::for_patient`]): what a searcher uses.
+pub fn verify_patient_chain(
+    patient: Address,
+    entries: impl IntoIterator<Item = IndexEntry>,
+    expected: &IndexState,
+    at_block: u64,
+) -> Result<VerifiedIndex> {
+    let mut verifier = Verifier::new(Some(at_block)).for_patient(patient);
+    for entry in entries {
+        verifier.push(entry)?;
+    }
+    verifier.finish(expected, at_block)
+}
+
+/// Verifies a whole entry list against the state read at `at_block` ([`Verifier`]), not
+/// knowing whose it is (only a record's own writer's tombstones are honoured).
 pub fn verify_chain(
     entries: impl IntoIterator<Item = IndexEntry>,
     expected: &IndexState,

@@ -176,3 +176,55 @@ impl IndexStateAt {
         }
     }
 }
+
+/// A persisted index: the file reproduces the verified index (tombstones included, in chain
+/// order); a flipped byte, a truncation or another patient's file is not loaded.
+#[test]
+fn a_persisted_index_round_trips_and_a_damaged_file_is_not_loaded() {
+    let (chain, _, _) = history();
+    let full = ehr_index::verify_patient_chain(
+        PATIENT,
+        chain.entries.clone(),
+        &chain.state(0),
+        chain.block,
+    )
+    .unwrap();
+    assert_eq!(full.entries(), chain.entries, "entries() is the chain, tombstone included");
+    let dir = tempfile::tempdir().unwrap();
+    let record_index = Address::repeat_byte(0x1d);
+    let entry = CachedIndex {
+        index: std::sync::Arc::new(full.clone()),
+        block_hash: Some(B256::repeat_byte(7)),
+    };
+    IndexCache::persistent(dir.path(), record_index).insert(PATIENT, entry);
+    let load = || IndexCache::persistent(dir.path(), record_index).take(PATIENT);
+    let loaded = load().expect("loaded");
+    assert_eq!(*loaded.index, full);
+    assert_eq!(loaded.block_hash, Some(B256::repeat_byte(7)));
+    // Another deployment's cache does not see it.
+    assert!(IndexCache::persistent(dir.path(), Address::repeat_byte(0x1e)).take(PATIENT).is_none());
+
+    let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    let good = std::fs::read(&file).unwrap();
+    // Header, patient, stored accumulator, the last record's tags. (Block numbers, log
+    // indexes and timestamps are no more trusted in the file than from the node: only their
+    // order is checked.)
+    for at in [0, 30, 100, good.len() - 1] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x01;
+        std::fs::write(&file, &bad).unwrap();
+        assert!(load().is_none(), "a flipped byte at {at} is caught");
+    }
+    for len in [0, 9, good.len() - 1] {
+        std::fs::write(&file, &good[..len]).unwrap();
+        assert!(load().is_none(), "a file cut at {len} is not loaded");
+    }
+    // The right bytes under another patient's name.
+    let other = Address::repeat_byte(0xb2);
+    std::fs::write(&file, &good).unwrap();
+    let other_name =
+        file.to_string_lossy().replace(&format!("{PATIENT:#x}"), &format!("{other:#x}"));
+    std::fs::copy(&file, &other_name).unwrap();
+    assert!(IndexCache::persistent(dir.path(), record_index).take(other).is_none());
+    assert!(load().is_some());
+}

@@ -5,6 +5,7 @@ use crate::common::{Chain, digest_of};
 use alloy::primitives::{Address, B256, Bytes};
 use ehr_index::{
     Anomaly, Category, EntryBody, Error, IndexEntry, LogPosition, MasterSecret, verify_chain,
+    verify_patient_chain,
 };
 use proptest::prelude::*;
 
@@ -129,8 +130,9 @@ fn specific_errors_name_what_is_wrong() {
 #[test]
 fn a_tombstone_of_another_category_is_ignored_and_reported() {
     let mut chain = Chain::new(MasterSecret::from_bytes([7; 32]));
-    chain.add(PATIENT, imaging(), 0, digest_of("scan"), &["mri"]);
-    // A lab writer "corrects" the imaging record with a lab record: the contract accepts it.
+    chain.add(DOCTOR, imaging(), 0, digest_of("scan"), &["mri"]);
+    // Its writer, now allowed lab only, "corrects" the imaging record with a lab record: the
+    // contract accepts it.
     chain.supersede(1, DOCTOR, lab(), 0, digest_of("hidden"), &["x"]);
     let index = verify_chain(chain.entries.clone(), &chain.state(0), chain.block).unwrap();
     assert_eq!(index.record(1).unwrap().superseded_by, None);
@@ -327,4 +329,34 @@ proptest! {
         }
         prop_assert!(verify_chain(chain.entries.clone(), &state, chain.block).is_err());
     }
+}
+
+/// A writer allowed a category could hide every other writer's records of it with
+/// `supersede` (the contract keeps no per-record writer). A tombstone counts only when the
+/// superseded record's writer or the patient wrote it; others are reported.
+#[test]
+fn a_tombstone_by_another_writer_is_ignored_and_reported() {
+    const OTHER: Address = Address::repeat_byte(0x0e);
+    let mut chain = Chain::new(MasterSecret::from_bytes([7; 32]));
+    chain.add(DOCTOR, lab(), 0, digest_of("result"), &["hba1c"]);
+    chain.supersede(1, OTHER, lab(), 0, digest_of("hidden"), &["x"]);
+    chain.add(DOCTOR, lab(), 0, digest_of("second"), &["hba1c"]);
+    chain.supersede(3, PATIENT, lab(), 0, digest_of("patient's correction"), &["hba1c"]);
+    let state = chain.state(0);
+    let index = verify_patient_chain(PATIENT, chain.entries.clone(), &state, chain.block).unwrap();
+    assert_eq!(index.record(1).unwrap().superseded_by, None, "the other writer's is ignored");
+    assert_eq!(index.record(3).unwrap().superseded_by, Some(4), "the patient's counts");
+    assert_eq!(
+        index.anomalies,
+        [Anomaly::TombstoneByOtherWriter {
+            record_id: 1,
+            superseded_by: 2,
+            tombstone_writer: OTHER,
+            record_writer: DOCTOR,
+        }]
+    );
+    // Not knowing the patient, only a record's own writer's tombstones count.
+    let unknown = verify_chain(chain.entries.clone(), &state, chain.block).unwrap();
+    assert_eq!(unknown.record(3).unwrap().superseded_by, None);
+    assert_eq!(unknown.anomalies.len(), 2);
 }

@@ -71,7 +71,7 @@ impl Category {
     }
 
     /// For the constants: the same rules, checked at compile time.
-    const fn from_static(name: &'static str) -> Category {
+    pub(crate) const fn from_static(name: &'static str) -> Category {
         if problem(name.as_bytes()).is_some() {
             panic!("invalid built-in category name");
         }

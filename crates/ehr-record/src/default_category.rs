@@ -1,35 +1,28 @@
-//! The category a record gets when none is given explicitly.
+//! The category a record gets when none is given explicitly. Never an error for valid
+//! data, except when the resource names two different ehrkit categories itself.
 //!
 //! In order:
 //! 1. a `category` coding with system [`CATEGORY_SYSTEM`] in the resource (wrapped files
 //!    carry one) names the category;
-//! 2. otherwise the resource type decides:
-//!    - `Patient` → `demographics`; `Condition` → `diagnosis`;
-//!      `MedicationRequest`, `Medication` → `prescription`;
-//!    - `Observation` → by its category (observation-category): `laboratory` → `lab`,
-//!      `vital-signs` → `vitals`, `imaging` → `imaging`; any other (or none) cannot be
-//!      mapped safely and needs an explicit category;
-//!    - `DiagnosticReport` → by its category (HL7 v2 table 0074 diagnostic service
-//!      sections, or the LOINC radiology/pathology groups): imaging sections → `imaging`,
-//!      laboratory sections → `lab`; others (cardiology, ...) need an explicit category;
-//!    - `DocumentReference` → `imaging` when an attachment is `image/*` or
-//!      `application/dicom`, else `note`;
-//!    - `Bundle` → the one category its entries share (Patient and Medication entries,
-//!      which accompany other data, do not count unless they are all there is); entries of
-//!      different categories need an explicit category.
-//!
-//! A wrong category would let a consent grant for one kind of data reveal another, so
-//! anything not clear-cut is an error ([`RecordError::CategoryNotDerivable`]) that asks for
-//! an explicit category rather than a guess.
-
-use std::collections::BTreeSet;
+//! 2. `Observation`: its category codings (observation-category, or US Core's `sdoh`),
+//!    mapped by [`OBSERVATION_CATEGORIES`]; when several map, the one listed first there;
+//!    none → `observation`;
+//! 3. `DiagnosticReport`: its service section (HL7 v2 table 0074, or the LOINC
+//!    radiology/pathology groups) → `imaging` or `lab`; other sections or none → `report`;
+//! 4. `DocumentReference`: `imaging` when an attachment is `image/*` or DICOM, else `note`;
+//! 5. `Bundle`: the category its entries share (entries of the types that accompany others,
+//!    such as Patient, Practitioner or Medication, count only when they are all there is);
+//!    entries of different categories make it a `summary`;
+//! 6. any other type: the table of [`type_category::for_type`].
 
 use crate::content_type::is_imaging;
-use crate::error::{RecordError, shown};
+use crate::error::RecordError;
 use crate::json::Node;
+use crate::type_category::{self as table, accompanies, for_type};
 use crate::{CATEGORY_SYSTEM, Category, ResourceType};
 
 const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
+const US_CORE_CATEGORY: &str = "http://hl7.org/fhir/us/core/CodeSystem/us-core-category";
 const V2_0074: &str = "http://terminology.hl7.org/CodeSystem/v2-0074";
 const LOINC: &str = "http://loinc.org";
 
@@ -43,38 +36,31 @@ const LAB_SECTIONS: [&str; 17] = [
     "TX", "VR",
 ];
 
+/// Observation category codes and their ehrkit categories, most specific (and most
+/// sensitive) first: an Observation coded both `survey` and `sdoh` is `social-history`.
+pub(crate) const OBSERVATION_CATEGORIES: [(&str, Category); 11] = [
+    ("social-history", table::SOCIAL_HISTORY),
+    ("sdoh", table::SOCIAL_HISTORY),
+    ("laboratory", Category::LAB),
+    ("imaging", Category::IMAGING),
+    ("vital-signs", Category::VITALS),
+    ("exam", table::EXAM),
+    ("survey", table::ASSESSMENT),
+    ("procedure", table::PROCEDURE),
+    ("therapy", table::THERAPY),
+    ("activity", table::ACTIVITY),
+    ("functional-status", table::ASSESSMENT),
+];
+
 /// The default category of a validated resource of type `resource_type`.
 pub(crate) fn derive(resource_type: ResourceType, node: &Node) -> Result<Category, RecordError> {
     if let Some(embedded) = embedded(resource_type, node)? {
         return Ok(embedded);
     }
-    let not_derivable =
-        |reason: String| RecordError::CategoryNotDerivable { resource_type, reason };
-    match resource_type {
-        ResourceType::Patient => Ok(Category::DEMOGRAPHICS),
-        ResourceType::Condition => Ok(Category::DIAGNOSIS),
-        ResourceType::MedicationRequest | ResourceType::Medication => Ok(Category::PRESCRIPTION),
-        ResourceType::Observation => by_codings(node, |system, code| {
-            if system.is_some_and(|s| s != OBSERVATION_CATEGORY) {
-                return None;
-            }
-            match code {
-                "laboratory" => Some(Category::LAB),
-                "vital-signs" => Some(Category::VITALS),
-                "imaging" => Some(Category::IMAGING),
-                _ => None,
-            }
-        })
-        .map_err(not_derivable),
-        ResourceType::DiagnosticReport => by_codings(node, |system, code| match system {
-            None | Some(V2_0074) if IMAGING_SECTIONS.contains(&code) => Some(Category::IMAGING),
-            None | Some(V2_0074) if LAB_SECTIONS.contains(&code) => Some(Category::LAB),
-            Some(LOINC) if code == "LP29684-5" => Some(Category::IMAGING),
-            Some(LOINC) if code == "LP7839-6" => Some(Category::LAB),
-            _ => None,
-        })
-        .map_err(not_derivable),
-        ResourceType::DocumentReference => {
+    Ok(match resource_type {
+        ResourceType::OBSERVATION => observation(node),
+        ResourceType::DIAGNOSTIC_REPORT => diagnostic_report(node),
+        ResourceType::DOCUMENT_REFERENCE => {
             let imaging = node.items("content").iter().any(|content| {
                 content
                     .get("attachment")
@@ -82,10 +68,48 @@ pub(crate) fn derive(resource_type: ResourceType, node: &Node) -> Result<Categor
                     .and_then(Node::as_str)
                     .is_some_and(is_imaging)
             });
-            Ok(if imaging { Category::IMAGING } else { Category::NOTE })
+            if imaging { Category::IMAGING } else { Category::NOTE }
         }
-        ResourceType::Bundle => bundle(node).map_err(not_derivable),
+        ResourceType::BUNDLE => bundle(node)?,
+        other => for_type(other),
+    })
+}
+
+/// `(system, code)` of each coding of the resource's `category`.
+fn category_codings(node: &Node) -> impl Iterator<Item = (Option<&str>, &str)> {
+    node.items("category").iter().flat_map(|concept| {
+        concept.items("coding").iter().filter_map(|coding| {
+            let code = coding.get("code")?.as_str()?;
+            Some((coding.get("system").and_then(Node::as_str), code))
+        })
+    })
+}
+
+fn observation(node: &Node) -> Category {
+    let mut best: Option<usize> = None;
+    for (system, code) in category_codings(node) {
+        if system.is_some_and(|s| s != OBSERVATION_CATEGORY && s != US_CORE_CATEGORY) {
+            continue; // another system's code may mean anything
+        }
+        if let Some(rank) = OBSERVATION_CATEGORIES.iter().position(|(c, _)| *c == code) {
+            best = Some(best.map_or(rank, |b| b.min(rank)));
+        }
     }
+    best.map_or(table::OBSERVATION, |rank| OBSERVATION_CATEGORIES[rank].1)
+}
+
+fn diagnostic_report(node: &Node) -> Category {
+    let mut lab = false;
+    for (system, code) in category_codings(node) {
+        match system {
+            None | Some(V2_0074) if IMAGING_SECTIONS.contains(&code) => return Category::IMAGING,
+            None | Some(V2_0074) if LAB_SECTIONS.contains(&code) => lab = true,
+            Some(LOINC) if code == "LP29684-5" => return Category::IMAGING,
+            Some(LOINC) if code == "LP7839-6" => lab = true,
+            _ => {}
+        }
+    }
+    if lab { Category::LAB } else { table::REPORT }
 }
 
 /// A category coded with [`CATEGORY_SYSTEM`] in the resource's `category` element.
@@ -116,54 +140,14 @@ fn embedded(resource_type: ResourceType, node: &Node) -> Result<Option<Category>
     Ok(found)
 }
 
-/// The single category that `map` gives the codings of `category` (system may be absent).
-fn by_codings(
-    node: &Node,
-    map: impl Fn(Option<&str>, &str) -> Option<Category>,
-) -> Result<Category, String> {
-    let mut mapped = BTreeSet::new();
-    let mut unmapped = BTreeSet::new();
-    for concept in node.items("category") {
-        for coding in concept.items("coding") {
-            let Some(code) = coding.get("code").and_then(Node::as_str) else {
-                continue;
-            };
-            let system = coding.get("system").and_then(Node::as_str);
-            match map(system, code) {
-                Some(category) => {
-                    mapped.insert(category);
-                }
-                None => {
-                    unmapped.insert(shown(code));
-                }
-            }
-        }
-    }
-    let mut iter = mapped.iter();
-    match (iter.next(), iter.next()) {
-        (Some(one), None) => Ok(*one),
-        (Some(_), Some(_)) => Err(format!(
-            "its category codes map to several ehrkit categories ({})",
-            join(mapped.iter().map(Category::as_str))
-        )),
-        (None, _) if unmapped.is_empty() => {
-            Err("it has no category coding that ehrkit can map".to_owned())
-        }
-        (None, _) => Err(format!(
-            "its category codes ({}) have no ehrkit equivalent",
-            join(unmapped.iter().map(String::as_str))
-        )),
-    }
-}
-
-/// The category a Bundle's entries share.
-fn bundle(node: &Node) -> Result<Category, String> {
-    let mut main = BTreeSet::new();
-    let mut accompanying = BTreeSet::new();
-    for (i, entry) in node.items("entry").iter().enumerate() {
-        let Some(resource) = entry.get("resource") else {
-            continue;
-        };
+/// The category a Bundle's entries share, or `summary` when they differ.
+fn bundle(node: &Node) -> Result<Category, RecordError> {
+    let mut main: Option<Category> = None;
+    let mut accompanying: Option<Category> = None;
+    let mut mixed = false;
+    let mut mixed_accompanying = false;
+    for entry in node.items("entry") {
+        let Some(resource) = entry.get("resource") else { continue };
         let Some(resource_type) = resource
             .get("resourceType")
             .and_then(Node::as_str)
@@ -171,32 +155,23 @@ fn bundle(node: &Node) -> Result<Category, String> {
         else {
             continue;
         };
-        let category = derive(resource_type, resource).map_err(|e| match e {
-            RecordError::CategoryNotDerivable { reason, .. } => {
-                format!("entry {i} ({resource_type}): {reason}")
-            }
-            other => format!("entry {i} ({resource_type}): {other}"),
-        })?;
-        if matches!(resource_type, ResourceType::Patient | ResourceType::Medication) {
-            accompanying.insert(category);
+        let category = derive(resource_type, resource)?;
+        let (slot, flag) = if accompanies(resource_type) {
+            (&mut accompanying, &mut mixed_accompanying)
         } else {
-            main.insert(category);
+            (&mut main, &mut mixed)
+        };
+        match slot {
+            Some(c) if *c != category => *flag = true,
+            Some(_) => {}
+            None => *slot = Some(category),
         }
     }
-    let set = if main.is_empty() { accompanying } else { main };
-    let mut iter = set.iter();
-    match (iter.next(), iter.next()) {
-        (Some(one), None) => Ok(*one),
-        (None, _) => Err("the bundle has no entry resources".to_owned()),
-        (Some(_), Some(_)) => Err(format!(
-            "its entries have different categories ({})",
-            join(set.iter().map(Category::as_str))
-        )),
-    }
-}
-
-fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    items.collect::<Vec<_>>().join(", ")
+    Ok(match (main, accompanying) {
+        (Some(c), _) if !mixed => c,
+        (None, Some(c)) if !mixed_accompanying => c,
+        _ => table::SUMMARY,
+    })
 }
 
 #[cfg(test)]
@@ -224,22 +199,35 @@ mod tests {
             derive_json(r#"{"resourceType":"MedicationRequest"}"#).unwrap(),
             Category::PRESCRIPTION
         );
+        assert_eq!(derive_json(r#"{"resourceType":"Encounter"}"#).unwrap().as_str(), "encounter");
+        assert_eq!(derive_json(r#"{"resourceType":"ValueSet"}"#).unwrap().as_str(), "other");
     }
 
     #[test]
     fn observations_by_category() {
-        assert_eq!(derive_json(&obs("laboratory")).unwrap(), Category::LAB);
-        assert_eq!(derive_json(&obs("vital-signs")).unwrap(), Category::VITALS);
-        assert_eq!(derive_json(&obs("imaging")).unwrap(), Category::IMAGING);
-        let err = derive_json(&obs("social-history")).unwrap_err();
-        assert_eq!(err.kind(), "CategoryNotDerivable");
-        assert!(err.to_string().contains("social-history"), "{err}");
-        let none = derive_json(r#"{"resourceType":"Observation"}"#).unwrap_err();
-        assert_eq!(none.kind(), "CategoryNotDerivable");
+        let cases = [
+            ("laboratory", "lab"),
+            ("vital-signs", "vitals"),
+            ("imaging", "imaging"),
+            ("social-history", "social-history"),
+            ("survey", "assessment"),
+            ("exam", "exam"),
+            ("procedure", "procedure"),
+            ("therapy", "therapy"),
+            ("activity", "activity"),
+        ];
+        for (code, category) in cases {
+            assert_eq!(derive_json(&obs(code)).unwrap().as_str(), category, "{code}");
+        }
+        let sdoh = r#"{"resourceType":"Observation","category":[{"coding":[{"system":"http://hl7.org/fhir/us/core/CodeSystem/us-core-category","code":"sdoh"}]}]}"#;
+        assert_eq!(derive_json(sdoh).unwrap().as_str(), "social-history");
+        let none = derive_json(r#"{"resourceType":"Observation"}"#).unwrap();
+        assert_eq!(none.as_str(), "observation");
         let foreign = r#"{"resourceType":"Observation","category":[{"coding":[{"system":"http://example.org","code":"laboratory"}]}]}"#;
-        assert!(derive_json(foreign).is_err(), "another system's code is not trusted");
-        let two = r#"{"resourceType":"Observation","category":[{"coding":[{"code":"laboratory"}]},{"coding":[{"code":"vital-signs"}]}]}"#;
-        assert!(derive_json(two).unwrap_err().to_string().contains("several"));
+        assert_eq!(derive_json(foreign).unwrap().as_str(), "observation", "another system's code");
+        // Several: the most specific one (first in OBSERVATION_CATEGORIES) wins.
+        let two = r#"{"resourceType":"Observation","category":[{"coding":[{"code":"survey"}]},{"coding":[{"code":"social-history"}]}]}"#;
+        assert_eq!(derive_json(two).unwrap().as_str(), "social-history");
     }
 
     #[test]
@@ -252,7 +240,7 @@ mod tests {
         assert_eq!(derive_json(&dr(V2_0074, "RAD")).unwrap(), Category::IMAGING);
         assert_eq!(derive_json(&dr(V2_0074, "HM")).unwrap(), Category::LAB);
         assert_eq!(derive_json(&dr(LOINC, "LP29684-5")).unwrap(), Category::IMAGING);
-        assert!(derive_json(&dr(V2_0074, "EC")).is_err());
+        assert_eq!(derive_json(&dr(V2_0074, "EC")).unwrap().as_str(), "report");
     }
 
     #[test]
@@ -278,21 +266,27 @@ mod tests {
     }
 
     #[test]
-    fn bundles_need_one_shared_category() {
+    fn bundles_take_the_shared_category_or_summary() {
         let entries = |resources: &[&str]| {
             let list: Vec<String> =
                 resources.iter().map(|r| format!(r#"{{"resource":{r}}}"#)).collect();
             format!(r#"{{"resourceType":"Bundle","entry":[{}]}}"#, list.join(","))
         };
         let patient = r#"{"resourceType":"Patient"}"#;
+        let org = r#"{"resourceType":"Organization"}"#;
         let lab = obs("laboratory");
         let cond = r#"{"resourceType":"Condition"}"#;
-        assert_eq!(derive_json(&entries(&[patient, &lab, &lab])).unwrap(), Category::LAB);
+        assert_eq!(derive_json(&entries(&[patient, org, &lab, &lab])).unwrap(), Category::LAB);
         assert_eq!(derive_json(&entries(&[patient])).unwrap(), Category::DEMOGRAPHICS);
-        let mixed = derive_json(&entries(&[&lab, cond])).unwrap_err();
-        assert!(mixed.to_string().contains("different categories (diagnosis, lab)"), "{mixed}");
-        let nested = derive_json(&entries(&[&obs("exam")])).unwrap_err();
-        assert!(nested.to_string().contains("entry 0 (Observation)"), "{nested}");
-        assert!(derive_json(r#"{"resourceType":"Bundle"}"#).is_err());
+        assert_eq!(derive_json(&entries(&[patient, org])).unwrap().as_str(), "summary");
+        assert_eq!(derive_json(&entries(&[&lab, cond])).unwrap().as_str(), "summary");
+        let nested = entries(&[&entries(&[&lab]), &lab]);
+        assert_eq!(derive_json(&nested).unwrap(), Category::LAB);
+        assert_eq!(derive_json(r#"{"resourceType":"Bundle"}"#).unwrap().as_str(), "summary");
+        let embedded = format!(
+            r#"{{"resourceType":"Observation","category":[{{"coding":[{{"system":"{CATEGORY_SYSTEM}","code":"lab"}},{{"system":"{CATEGORY_SYSTEM}","code":"imaging"}}]}}]}}"#
+        );
+        let err = derive_json(&entries(&[&embedded])).unwrap_err();
+        assert_eq!(err.kind(), "CategoryNotDerivable", "two ehrkit categories stay an error");
     }
 }

@@ -239,7 +239,7 @@ mod tests {
         let record = RecordInput::wrap_bytes("/home/alice/scans/lab report.pdf", None, &bytes)
             .validate()
             .unwrap();
-        assert_eq!(record.resource_type(), ResourceType::DocumentReference);
+        assert_eq!(record.resource_type(), ResourceType::DOCUMENT_REFERENCE);
         assert_eq!(record.category(), Category::NOTE);
         let att = record.attachment().unwrap();
         assert_eq!(att.content_type, "application/pdf");

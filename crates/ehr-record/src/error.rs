@@ -99,11 +99,11 @@ pub enum RecordError {
         path: String,
     },
 
-    /// The `resourceType` is not one this crate accepts.
+    /// The `resourceType` is not an R4 (4.0.1) resource type.
     #[error(
-        "`{path}` has resourceType `{resource_type}`, which ehrkit does not accept; supported \
-         resource types: {supported}; to store other content, wrap the file as a document",
-        supported = ResourceType::SUPPORTED_NAMES
+        "`{path}` has resourceType `{resource_type}`, which is not a FHIR R4 resource type \
+         (names are case-sensitive, e.g. `Observation`); to store other content, wrap the \
+         file as a document"
     )]
     UnknownResourceType {
         /// Where the resource is.

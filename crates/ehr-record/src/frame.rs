@@ -242,7 +242,7 @@ mod tests {
         let record = RecordInput::from_fhir_json(json).validate().unwrap();
         let frame = frame_bytes(&record, b"");
         let (decoded, mut attachment) = read_frame(frame.as_slice(), &Limits::default()).unwrap();
-        assert_eq!(decoded.resource_type(), ResourceType::Condition);
+        assert_eq!(decoded.resource_type(), ResourceType::CONDITION);
         assert_eq!(decoded.category(), Category::DIAGNOSIS);
         assert_eq!(decoded.json(), json);
         assert_eq!(attachment.read(&mut [0u8; 16]).unwrap(), 0);

@@ -78,7 +78,6 @@ impl Node {
     }
 
     /// The members, if this is an object.
-    #[cfg(test)]
     pub(crate) fn as_object(&self) -> Option<&[(String, Node)]> {
         match self {
             Node::Object(members) => Some(members),
@@ -114,7 +113,13 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Node, RecordError> {
                 .into(),
         });
     }
-    serde_json::from_slice::<Node>(bytes).map_err(|err| {
+    // Checking UTF-8 once over the whole input is much faster than string by string; invalid
+    // UTF-8 goes to the byte parser, which reports where it is.
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str::<Node>(text),
+        Err(_) => serde_json::from_slice::<Node>(bytes),
+    };
+    parsed.map_err(|err| {
         let (line, column) = (err.line(), err.column());
         let full = err.to_string();
         let suffix = format!(" at line {line} column {column}");
@@ -187,10 +192,19 @@ impl<'de> Visitor<'de> for NodeVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
         let mut members: Vec<(String, Node)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        // FHIR objects are small: a scan of the keys so far beats hashing (and cloning) each
+        // key; large objects switch to a set.
+        let mut seen: Option<std::collections::HashSet<String>> = None;
         while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
+            let duplicate = match &mut seen {
+                Some(set) => !set.insert(key.clone()),
+                None => members.iter().any(|(k, _)| *k == key),
+            };
+            if duplicate {
                 return Err(de::Error::custom(format_args!("{DUPLICATE_PREFIX}{key}")));
+            }
+            if seen.is_none() && members.len() >= 32 {
+                seen = Some(members.iter().map(|(k, _)| k.clone()).chain([key.clone()]).collect());
             }
             let value = map.next_value::<Node>()?;
             members.push((key, value));

@@ -8,9 +8,12 @@ mod error;
 mod frame;
 mod json;
 mod record;
+mod report;
 mod resource_type;
 mod sample_pdf;
+mod sniff;
 mod summary;
+mod type_category;
 mod validate;
 
 pub use category::{Category, MAX_CATEGORY_LEN};
@@ -18,8 +21,10 @@ pub use content_type::{OCTET_STREAM, SNIFF_LEN, detect_content_type};
 pub use error::{RecordError, Result};
 pub use frame::{AttachmentReader, FRAME_MAGIC, FramedReader, read_frame};
 pub use record::{AttachmentInfo, Limits, MAX_ATTACHMENT_SIZE, Record, RecordInput};
+pub use report::{FhirReport, MAX_REPORTED_ERRORS, validate_fhir_json};
 pub use resource_type::{ResourceType, UnsupportedResourceType};
 pub use sample_pdf::sample_pdf;
+pub use sniff::{JsonContent, sniff_json};
 pub use summary::Summary;
 
 /// Code system of ehrkit record categories, as used in a resource's `category` element

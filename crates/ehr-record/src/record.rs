@@ -285,7 +285,7 @@ mod tests {
         let input = format!("  {OBS}\n");
         let record = RecordInput::from_fhir_json(input.as_bytes()).validate().unwrap();
         assert_eq!(record.json(), input.as_bytes());
-        assert_eq!(record.resource_type(), ResourceType::Observation);
+        assert_eq!(record.resource_type(), ResourceType::OBSERVATION);
         assert_eq!(record.category(), Category::LAB);
         assert_eq!(record.summary().title, "Hemoglobin");
         assert!(record.attachment().is_none());

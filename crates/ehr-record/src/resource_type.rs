@@ -1,67 +1,50 @@
-//! The FHIR R4 resource types ehrkit accepts.
+//! FHIR R4 resource types: every concrete type of R4 (4.0.1).
 
 use std::fmt;
 use std::str::FromStr;
 
-/// A FHIR R4 resource type that ehrkit validates and stores.
-///
-/// `Medication` is accepted because prescriptions carry it (contained in a MedicationRequest
-/// or next to it in a Bundle).
+use crate::validate::defs;
+
+/// A concrete FHIR R4 resource type (`Observation`, `Encounter`, ...): one of the 146 that
+/// the R4 StructureDefinitions define. Made by parsing the exact FHIR name, or from the
+/// constants for the types ehrkit treats specially.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ResourceType {
-    /// `Patient`: demographics.
-    Patient,
-    /// `Observation`: a measurement or finding (lab result, vital sign, ...).
-    Observation,
-    /// `Condition`: a diagnosis or problem.
-    Condition,
-    /// `MedicationRequest`: a prescription.
-    MedicationRequest,
-    /// `Medication`: the medication a prescription names.
-    Medication,
-    /// `DiagnosticReport`: a lab or imaging report.
-    DiagnosticReport,
-    /// `DocumentReference`: a document, including wrapped binary files.
-    DocumentReference,
-    /// `Bundle`: a collection of the above.
-    Bundle,
-}
+pub struct ResourceType(&'static str);
 
 impl ResourceType {
-    /// Every accepted type.
-    pub const ALL: [ResourceType; 8] = [
-        ResourceType::Patient,
-        ResourceType::Observation,
-        ResourceType::Condition,
-        ResourceType::MedicationRequest,
-        ResourceType::Medication,
-        ResourceType::DiagnosticReport,
-        ResourceType::DocumentReference,
-        ResourceType::Bundle,
-    ];
+    /// `Patient`.
+    pub const PATIENT: ResourceType = ResourceType("Patient");
+    /// `Observation`.
+    pub const OBSERVATION: ResourceType = ResourceType("Observation");
+    /// `Condition`.
+    pub const CONDITION: ResourceType = ResourceType("Condition");
+    /// `MedicationRequest`.
+    pub const MEDICATION_REQUEST: ResourceType = ResourceType("MedicationRequest");
+    /// `Medication`.
+    pub const MEDICATION: ResourceType = ResourceType("Medication");
+    /// `DiagnosticReport`.
+    pub const DIAGNOSTIC_REPORT: ResourceType = ResourceType("DiagnosticReport");
+    /// `DocumentReference`.
+    pub const DOCUMENT_REFERENCE: ResourceType = ResourceType("DocumentReference");
+    /// `Bundle`.
+    pub const BUNDLE: ResourceType = ResourceType("Bundle");
+    /// `Composition`.
+    pub const COMPOSITION: ResourceType = ResourceType("Composition");
 
-    /// The accepted type names, for messages.
-    pub(crate) const SUPPORTED_NAMES: &'static str = "Patient, Observation, Condition, \
-        MedicationRequest, Medication, DiagnosticReport, DocumentReference, Bundle";
+    /// Every R4 resource type, in alphabetical order.
+    pub fn all() -> impl Iterator<Item = ResourceType> {
+        defs::defs().resource_types.iter().map(|name| ResourceType(name))
+    }
 
     /// The FHIR name (`"Observation"`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            ResourceType::Patient => "Patient",
-            ResourceType::Observation => "Observation",
-            ResourceType::Condition => "Condition",
-            ResourceType::MedicationRequest => "MedicationRequest",
-            ResourceType::Medication => "Medication",
-            ResourceType::DiagnosticReport => "DiagnosticReport",
-            ResourceType::DocumentReference => "DocumentReference",
-            ResourceType::Bundle => "Bundle",
-        }
+        self.0
     }
 }
 
-/// The name is not an accepted resource type.
+/// The name is not an R4 resource type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a resource type ehrkit accepts (supported: {})", ResourceType::SUPPORTED_NAMES)]
+#[error("not a FHIR R4 resource type (names are case-sensitive, e.g. `Observation`)")]
 pub struct UnsupportedResourceType;
 
 impl FromStr for ResourceType {
@@ -69,7 +52,8 @@ impl FromStr for ResourceType {
 
     /// Parses the exact FHIR name (case-sensitive, as in `resourceType`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ResourceType::ALL.into_iter().find(|t| t.as_str() == s).ok_or(UnsupportedResourceType)
+        let names = &defs::defs().resource_types;
+        names.binary_search(&s).map(|i| ResourceType(names[i])).map_err(|_| UnsupportedResourceType)
     }
 }
 
@@ -84,12 +68,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_are_listed() {
-        for t in ResourceType::ALL {
+    fn names_round_trip() {
+        assert_eq!(ResourceType::all().count(), 146);
+        for t in ResourceType::all() {
             assert_eq!(t.as_str().parse::<ResourceType>(), Ok(t));
-            assert!(ResourceType::SUPPORTED_NAMES.contains(t.as_str()));
         }
+        for t in [
+            ResourceType::PATIENT,
+            ResourceType::OBSERVATION,
+            ResourceType::CONDITION,
+            ResourceType::MEDICATION_REQUEST,
+            ResourceType::MEDICATION,
+            ResourceType::DIAGNOSTIC_REPORT,
+            ResourceType::DOCUMENT_REFERENCE,
+            ResourceType::BUNDLE,
+            ResourceType::COMPOSITION,
+        ] {
+            assert_eq!(t.as_str().parse::<ResourceType>(), Ok(t), "{t} is an R4 type");
+        }
+        assert_eq!("Encounter".parse::<ResourceType>().map(ResourceType::as_str), Ok("Encounter"));
         assert!("observation".parse::<ResourceType>().is_err());
-        assert!("Encounter".parse::<ResourceType>().is_err());
+        assert!("DomainResource".parse::<ResourceType>().is_err());
     }
 }

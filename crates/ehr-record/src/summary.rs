@@ -25,23 +25,24 @@ pub struct Summary {
 impl Summary {
     pub(crate) fn of(resource_type: ResourceType, node: &Node) -> Summary {
         let title = match resource_type {
-            ResourceType::Patient => Some("Patient demographics".to_owned()),
-            ResourceType::Observation
-            | ResourceType::Condition
-            | ResourceType::DiagnosticReport
-            | ResourceType::Medication => concept_text(node.get("code")),
-            ResourceType::MedicationRequest => concept_text(node.get("medicationCodeableConcept"))
+            ResourceType::PATIENT => Some("Patient demographics".to_owned()),
+            ResourceType::OBSERVATION
+            | ResourceType::CONDITION
+            | ResourceType::DIAGNOSTIC_REPORT
+            | ResourceType::MEDICATION => concept_text(node.get("code")),
+            ResourceType::MEDICATION_REQUEST => concept_text(node.get("medicationCodeableConcept"))
                 .or_else(|| text(node.get("medicationReference").and_then(|r| r.get("display")))),
-            ResourceType::DocumentReference => node
+            ResourceType::DOCUMENT_REFERENCE => node
                 .items("content")
                 .iter()
                 .find_map(|c| text(c.get("attachment").and_then(|a| a.get("title"))))
                 .or_else(|| text(node.get("description")))
                 .or_else(|| concept_text(node.get("type"))),
-            ResourceType::Bundle => {
+            ResourceType::BUNDLE => {
                 let kind = node.get("type").and_then(Node::as_str).unwrap_or("collection");
                 Some(format!("Bundle ({kind}, {} entries)", node.items("entry").len()))
             }
+            _ => concept_text(node.get("code")).or_else(|| concept_text(node.get("type"))),
         };
         let date = [
             "effectiveDateTime",
@@ -57,7 +58,7 @@ impl Summary {
         .find_map(|key| text(node.get(key)))
         .or_else(|| text(node.get("effectivePeriod").and_then(|p| p.get("start"))));
         let status = match resource_type {
-            ResourceType::Condition => node
+            ResourceType::CONDITION => node
                 .get("clinicalStatus")
                 .and_then(|c| c.items("coding").iter().find_map(|c| text(c.get("code")))),
             _ => text(node.get("status")),
@@ -66,7 +67,7 @@ impl Summary {
             title: shorten(title.unwrap_or_else(|| resource_type.as_str().to_owned())),
             date,
             status,
-            entries: (resource_type == ResourceType::Bundle).then(|| node.items("entry").len()),
+            entries: (resource_type == ResourceType::BUNDLE).then(|| node.items("entry").len()),
         }
     }
 }

@@ -48,7 +48,7 @@ fn all_errors() -> Vec<(&'static str, RecordError)> {
         ("DuplicateKey", fhir(r#"{"resourceType":"Patient","gender":"male","gender":"female"}"#)),
         ("NotAnObject", fhir("\"Patient\"")),
         ("MissingResourceType", fhir(r#"{"gender":"male"}"#)),
-        ("UnknownResourceType", fhir(r#"{"resourceType":"Appointment"}"#)),
+        ("UnknownResourceType", fhir(r#"{"resourceType":"Appointmnt"}"#)),
         ("MissingField", fhir(r#"{"resourceType":"Condition"}"#)),
         ("UnknownElement", fhir(r#"{"resourceType":"Patient","sex":"male"}"#)),
         ("WrongType", fhir(r#"{"resourceType":"Patient","active":"yes"}"#)),
@@ -63,7 +63,11 @@ fn all_errors() -> Vec<(&'static str, RecordError)> {
         ("InvalidCategory", "Lab Results".parse::<Category>().unwrap_err()),
         (
             "CategoryNotDerivable",
-            fhir(r#"{"resourceType":"Observation","status":"final","code":{"text":"x"}}"#),
+            // Only a resource naming two ehrkit categories itself: valid data always gets one.
+            fhir(&format!(
+                r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"category":[{{"coding":[{{"system":"{s}","code":"lab"}},{{"system":"{s}","code":"imaging"}}]}}]}}"#,
+                s = ehr_record::CATEGORY_SYSTEM
+            )),
         ),
         ("InvalidFrame", frame_error()),
         ("AttachmentMismatch", attachment_mismatch()),
@@ -90,8 +94,8 @@ fn messages_explain_and_guide() {
     }
     let missing = fhir(r#"{"resourceType":"Observation","status":"final"}"#).to_string();
     assert!(missing.contains("Observation.code") && missing.contains("add it"), "{missing}");
-    let unknown = fhir(r#"{"resourceType":"Appointment"}"#).to_string();
-    assert!(unknown.contains("Appointment") && unknown.contains("DocumentReference"), "{unknown}");
+    let unknown = fhir(r#"{"resourceType":"Appointmnt"}"#).to_string();
+    assert!(unknown.contains("Appointmnt") && unknown.contains("R4 resource type"), "{unknown}");
     let json = fhir("{\n\"resourceType\": \"Patient\",\n}").to_string();
     assert!(json.contains("line 3"), "{json}");
 }

@@ -52,13 +52,13 @@ fn valid_vectors_validate_with_their_type_and_category() {
         types.insert(record.resource_type());
     }
     for t in [
-        ResourceType::Patient,
-        ResourceType::Observation,
-        ResourceType::Condition,
-        ResourceType::MedicationRequest,
-        ResourceType::DiagnosticReport,
-        ResourceType::DocumentReference,
-        ResourceType::Bundle,
+        ResourceType::PATIENT,
+        ResourceType::OBSERVATION,
+        ResourceType::CONDITION,
+        ResourceType::MEDICATION_REQUEST,
+        ResourceType::DIAGNOSTIC_REPORT,
+        ResourceType::DOCUMENT_REFERENCE,
+        ResourceType::BUNDLE,
     ] {
         assert!(types.contains(&t), "no valid vector of type {t}");
     }

@@ -18,7 +18,7 @@ use alloy::sol_types::SolEvent;
 use ehr_contracts::bindings::ClaimRegistry::{ClaimDecided, ClaimReviewStarted, ClaimSubmitted};
 use ehr_contracts::bindings::ConsentRegistry::{
     AccessGranted, AccessRequestApproved, AccessRequestDenied, AccessRequested, AccessRevoked,
-    EmergencyAccessClosed, EmergencyAccessOpened, EpochKeysShared,
+    EmergencyAccessClosed, EmergencyAccessOpened, EpochKeysShared, NonceInvalidated,
 };
 use ehr_contracts::bindings::RecordIndex::{RecordAdded, RecordSuperseded, SearchLogged};
 use ehr_contracts::bindings::RoleRegistry::PatientRegistered;
@@ -63,6 +63,11 @@ pub enum AuditEvent {
         grantee: Address,
         /// The epoch.
         epoch: u64,
+    },
+    /// The patient voided its nonce: signatures made with it and not submitted are void.
+    NonceInvalidated {
+        /// The voided nonce.
+        nonce: u64,
     },
     /// Someone asked for access.
     AccessRequested {
@@ -198,6 +203,9 @@ impl AuditEvent {
             Self::EpochKeysShared { grantee, epoch } => {
                 format!("shared the keys of epoch {epoch} with {grantee}")
             }
+            Self::NonceInvalidated { nonce } => {
+                format!("voided nonce {nonce}: unsubmitted signatures made with it are void")
+            }
             Self::AccessRequested { request_id, requester, scope, purpose, reason, .. } => {
                 format!(
                     "request {request_id}: {requester} asked for {scope} access for {purpose}: {reason:?}"
@@ -311,6 +319,15 @@ pub fn default_sources() -> Vec<EventSource> {
             decode: |log| {
                 let e = decoded::<EpochKeysShared>(log)?;
                 Some(AuditEvent::EpochKeysShared { grantee: e.grantee, epoch: e.epoch })
+            },
+        },
+        EventSource {
+            contract: consent,
+            signature: NonceInvalidated::SIGNATURE_HASH,
+            patient_topic: 1,
+            decode: |log| {
+                let e = decoded::<NonceInvalidated>(log)?;
+                Some(AuditEvent::NonceInvalidated { nonce: e.nonce.saturating_to() })
             },
         },
         EventSource {

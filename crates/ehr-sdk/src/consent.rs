@@ -200,6 +200,10 @@ pub struct ReshareOutcome {
     pub up_to_date: Vec<Address>,
     /// Grantees the keys could not be shared with.
     pub failed: Vec<ShareFailure>,
+    /// Grantees left out because they are no longer active participants (a staff member the
+    /// organization removed, a removed organization): their grants stay until revoked, but
+    /// they get no new epoch's keys (the contract refuses them too).
+    pub inactive: Vec<Address>,
 }
 
 /// Hands the keys of the signer's current epoch to every grantee that still holds an All or
@@ -226,7 +230,16 @@ pub async fn reshare_epoch_keys(session: &Session) -> Result<ReshareOutcome> {
         }
     }
     up_to_date.retain(|g| !grantees.iter().any(|(stale, _)| stale == g));
-    let mut outcome = ReshareOutcome { epoch, shared: Vec::new(), up_to_date, failed: Vec::new() };
+    let mut inactive = Vec::new();
+    let roles = session.roles();
+    for (grantee, _) in &grantees {
+        if !tx::call("check the grantee's role", roles.isActiveParticipant(*grantee)).await? {
+            inactive.push(*grantee);
+        }
+    }
+    grantees.retain(|(grantee, _)| !inactive.contains(grantee));
+    let mut outcome =
+        ReshareOutcome { epoch, shared: Vec::new(), up_to_date, failed: Vec::new(), inactive };
     if grantees.is_empty() {
         return Ok(outcome);
     }

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use ehr_record::{Limits, OCTET_STREAM, SNIFF_LEN, detect_content_type};
+use ehr_record::{JsonContent, Limits, OCTET_STREAM, SNIFF_LEN, detect_content_type, sniff_json};
 
 use crate::records::RecordSource;
 use crate::{Error, Result};
@@ -76,16 +76,11 @@ impl Probe {
 
     /// A JSON object naming a `resourceType`: FHIR JSON (valid or not: the validator says).
     fn is_fhir(&self) -> bool {
-        #[derive(serde::Deserialize)]
-        struct Resource {
-            #[serde(rename = "resourceType")]
-            _resource_type: serde::de::IgnoredAny,
-        }
         if first_byte(&self.head) != Some(b'{') {
             return false;
         }
         match &self.whole {
-            Some(whole) => serde_json::from_slice::<Resource>(strip_bom(whole)).is_ok(),
+            Some(whole) => sniff_json(strip_bom(whole)) == JsonContent::FhirResource,
             // Too large to hold: a JSON object naming its resourceType up front is FHIR, and
             // the validator refuses it with the size limit.
             None => self.head.windows(14).any(|w| w == b"\"resourceType\""),
@@ -119,9 +114,13 @@ impl Probe {
                 Limits::default().max_json_bytes >> 20
             ));
         };
-        serde_json::from_slice::<serde::de::IgnoredAny>(strip_bom(whole))
-            .err()
-            .map(|e| format!("its bytes are not JSON ({e})"))
+        let whole = strip_bom(whole);
+        (sniff_json(whole) == JsonContent::NotJson).then(|| {
+            match serde_json::from_slice::<serde::de::IgnoredAny>(whole) {
+                Err(e) => format!("its bytes are not JSON ({e})"),
+                Ok(_) => "its bytes are not JSON".to_owned(),
+            }
+        })
     }
 
     fn text_problem(&self) -> Option<String> {

@@ -201,9 +201,11 @@ pub async fn up(options: UpOptions) -> Result<UpOutcome> {
     let state_file = anvil.state_path().to_path_buf();
     anvil.detach();
     let (kubo, store) = if kubo {
-        let started =
-            KuboNode::start(&options.dir, KuboOptions { repo: None, lifetime: Lifetime::Detached })
-                .await;
+        let started = KuboNode::start(
+            &options.dir,
+            KuboOptions { lifetime: Lifetime::Detached, ..Default::default() },
+        )
+        .await;
         let node = match started {
             Ok(node) => node,
             Err(e) => {

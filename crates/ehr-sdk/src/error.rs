@@ -31,6 +31,20 @@ pub enum Error {
     /// not a valid record frame.
     #[error(transparent)]
     Record(#[from] ehr_record::RecordError),
+    /// A FHIR R4 document has problems: every one found (at most 100), each with its path.
+    #[error(
+        "the FHIR R4 document is not valid: {} problem{}{}: {}",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        if *truncated { " (and more)" } else { "" },
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    InvalidFhir {
+        /// The problems, in document order.
+        problems: Vec<ehr_record::RecordError>,
+        /// More were found than are listed.
+        truncated: bool,
+    },
     /// Starting or stopping the local stack failed.
     #[error(transparent)]
     DevStack(#[from] ehr_devstack::Error),

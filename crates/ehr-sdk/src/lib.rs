@@ -26,6 +26,7 @@ pub mod roles;
 pub mod search;
 mod serde_text;
 pub mod session;
+pub mod storage;
 pub mod time;
 
 pub use error::{Error, Result};

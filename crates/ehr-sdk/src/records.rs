@@ -232,9 +232,9 @@ pub(crate) fn session_store(session: &Session) -> Result<&Arc<dyn BlobStore>> {
     session.store().ok_or(Error::NoStore)
 }
 
-/// The index client of a session.
-pub(crate) fn index_client(session: &Session) -> IndexClient<alloy::providers::DynProvider> {
-    IndexClient::from_deployment(session.chain().reader().clone(), session.deployment())
+/// The index client of a session (one per session, shared: [`Session::index_client`]).
+pub(crate) fn index_client(session: &Session) -> &IndexClient<alloy::providers::DynProvider> {
+    session.index_client()
 }
 
 /// How far ahead of this machine's clock the write permission is checked: the time an upload
@@ -440,7 +440,7 @@ impl<'a> Writer<'a> {
         let client = index_client(session);
         let block = client.latest_block().await?;
         let epoch = client.state_at(patient, block).await?.epoch;
-        let ring = key_ring(&client, signer, session.chain().chain_id(), patient, block).await?;
+        let ring = key_ring(client, signer, session.chain().chain_id(), patient, block).await?;
         Ok(Self {
             session,
             journal,
@@ -624,7 +624,9 @@ fn validate(
     let sha256_of = |json: &[u8]| B256::from(<[u8; 32]>::from(Sha256::digest(json)));
     match source {
         RecordSource::FhirJson(json) => {
-            let record = with_category(RecordInput::from_fhir_json(&json), category).validate()?;
+            let record = with_category(RecordInput::from_fhir_json(&json), category)
+                .validate()
+                .map_err(|first| every_problem(&json, first))?;
             let content_sha256 = sha256_of(record.json());
             Ok(Validated { record, body: Body::None, content_sha256 })
         }
@@ -632,8 +634,12 @@ fn validate(
             let file = File::open(&path)
                 .map_err(|source| Error::Io { context: "opening the FHIR file", source })?;
             let len = file.metadata().ok().map(|m| m.len());
-            let record =
-                with_category(RecordInput::from_fhir_reader(file, len), category).validate()?;
+            let record = with_category(RecordInput::from_fhir_reader(file, len), category)
+                .validate()
+                .map_err(|first| match std::fs::read(&path) {
+                    Ok(json) => every_problem(&json, first),
+                    Err(_) => first.into(),
+                })?;
             let content_sha256 = sha256_of(record.json());
             Ok(Validated { record, body: Body::None, content_sha256 })
         }
@@ -663,6 +669,20 @@ fn validate(
             let content_sha256 = attachment_sha256(&record);
             Ok(Validated { record, body: Body::Bytes(bytes), content_sha256 })
         }
+    }
+}
+
+/// A refused FHIR document's every problem ([`Error::InvalidFhir`]), not only the first;
+/// `first` itself when it is not about the content (size, category).
+fn every_problem(json: &[u8], first: ehr_record::RecordError) -> Error {
+    if json.len() as u64 > ehr_record::Limits::default().max_json_bytes {
+        return first.into();
+    }
+    let report = ehr_record::validate_fhir_json(json);
+    if report.errors.len() > 1 || report.truncated {
+        Error::InvalidFhir { problems: report.errors, truncated: report.truncated }
+    } else {
+        first.into()
     }
 }
 

@@ -2,9 +2,10 @@
 //! as JSON, handing it to a relay over HTTP, and submitting it from any account.
 
 use crate::consent::{GrantRecord, GrantSpec, prepare_grant};
-use crate::session::Session;
+use crate::session::{Session, TxInfo};
 use crate::{Error, Result};
 use alloy::primitives::{Address, B256, Bytes, U256};
+use ehr_contracts::bindings::ConsentRegistry;
 use ehr_contracts::bindings::IConsentRegistry::{GrantRequest, Scope as SolScope};
 use ehr_contracts::{eip712, tx};
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,32 @@ pub async fn sign_grant(
     let signer = session.chain().signer()?;
     let signature = eip712::sign_grant(signer, &domain, &request, nonce, deadline).await?;
     Ok(SignedGrant { grant: (&request).into(), nonce, deadline, signature })
+}
+
+/// A voided nonce ([`invalidate_nonce`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoidedNonce {
+    /// The nonce every voided signature carries.
+    pub nonce: U256,
+    /// The transaction.
+    pub tx: TxInfo,
+}
+
+/// Voids the signing patient's current nonce: every grant, revocation or approval it signed
+/// and nobody submitted yet (they all carry that nonce) can no longer be submitted. For a
+/// signature handed to the wrong party, or withheld by a relayer.
+pub async fn invalidate_nonce(session: &Session) -> Result<VoidedNonce> {
+    const ACTION: &str = "void the signed, unsubmitted grants";
+    let patient = session.chain().address()?;
+    session.require_patient(patient).await?;
+    let receipt = tx::send(ACTION, session.consent_as_signer()?.invalidateNonce()).await?;
+    let event = crate::session::event_in::<ConsentRegistry::NonceInvalidated>(
+        &receipt,
+        session.deployment().consent_registry,
+        ACTION,
+    )?;
+    Ok(VoidedNonce { nonce: event.nonce, tx: TxInfo::of(&receipt) })
 }
 
 /// What a relay answered.

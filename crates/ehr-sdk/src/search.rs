@@ -101,7 +101,7 @@ pub async fn search(
         Some(block) => block,
         None => client.latest_block().await?,
     };
-    let ring = key_ring(&client, signer, session.chain().chain_id(), patient, block).await?;
+    let ring = key_ring(client, signer, session.chain().chain_id(), patient, block).await?;
     if ring.keys.epochs().is_some_and(|epochs| epochs.is_empty()) {
         return Err(Error::NoSearchKeys { patient, holder: ring.holder });
     }

@@ -15,6 +15,7 @@ use ehr_contracts::bindings::consent_registry::ConsentRegistry::ConsentRegistryI
 use ehr_contracts::bindings::record_index::RecordIndex::RecordIndexInstance;
 use ehr_contracts::bindings::role_registry::RoleRegistry::RoleRegistryInstance;
 use ehr_contracts::bindings::{ClaimRegistry, ConsentRegistry, RecordIndex, RoleRegistry};
+use ehr_index::IndexClient;
 use ehr_store::{BlobStore, StoreOptions, StoreUrl};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -166,11 +167,16 @@ pub struct SessionConfig {
 }
 
 /// A chain with ehrkit deployed on it, verified, and a blob store.
+///
+/// A session keeps one index client for its whole life (clones share it), so every search,
+/// fetch and upload after the first reads only what is new on the chain; with
+/// [`Session::with_index_cache_dir`] the verified indexes also outlive the process.
 #[derive(Clone)]
 pub struct Session {
     chain: Chain,
     deployment: Deployment,
     store: Option<Arc<dyn BlobStore>>,
+    index_client: Arc<IndexClient<DynProvider>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -211,7 +217,25 @@ impl Session {
             Some(url) => Some(ehr_store::open_store(url, &StoreOptions::default()).await?),
             None => None,
         };
-        Ok(Self { chain, deployment, store })
+        let index_client =
+            Arc::new(IndexClient::from_deployment(chain.reader().clone(), &deployment));
+        Ok(Self { chain, deployment, store, index_client })
+    }
+
+    /// Keeps the verified indexes this session reads in files under `dir` (a subdirectory
+    /// per chain), so the next process starts warm; a file is verified again when loaded and
+    /// checked against the chain before use ([`ehr_index::IndexCache::persistent`]).
+    pub fn with_index_cache_dir(mut self, dir: &Path) -> Self {
+        let dir = dir.join(self.chain.chain_id().to_string());
+        let client = IndexClient::from_deployment(self.chain.reader().clone(), &self.deployment)
+            .with_cache_dir(dir);
+        self.index_client = Arc::new(client);
+        self
+    }
+
+    /// The session's index client (searches, verified indexes, grant key material).
+    pub fn index_client(&self) -> &IndexClient<DynProvider> {
+        &self.index_client
     }
 
     /// The connection.

@@ -160,6 +160,29 @@ pub enum Error {
         /// How long we waited.
         waited: Duration,
     },
+    /// Fewer nodes of a replicated store pin the blob than its replication factor asks for.
+    /// A write that ends like this has been taken back: it left no pin behind.
+    #[error(
+        "blob {cid} could be pinned on only {pinned} of the {factor} nodes required: {failures}"
+    )]
+    UnderReplicated {
+        /// The blob.
+        cid: Cid,
+        /// The replication factor.
+        factor: usize,
+        /// How many nodes pinned it.
+        pinned: usize,
+        /// Each node that failed and why, `; `-separated.
+        failures: String,
+    },
+    /// A replicated store was given a factor of 0 or more than its nodes.
+    #[error("a replication factor of {factor} is impossible with {nodes} nodes (1 to {nodes})")]
+    InvalidFactor {
+        /// The factor given.
+        factor: usize,
+        /// How many nodes there are.
+        nodes: usize,
+    },
     /// No access token was given for a pinning service.
     #[error("no pinning service access token: set {env_var} or pass one in StoreOptions")]
     MissingToken {

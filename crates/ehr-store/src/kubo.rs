@@ -35,6 +35,9 @@ pub struct KuboStore {
     upload_client: reqwest::Client,
     max_blob_size: u64,
     block_timeout: Duration,
+    /// Reads only what the node holds itself (`offline=true`) instead of letting it search
+    /// its peers for a missing block until the request times out.
+    offline_reads: bool,
 }
 
 impl KuboStore {
@@ -61,6 +64,7 @@ impl KuboStore {
             upload_client,
             max_blob_size: DEFAULT_MAX_BLOB_SIZE,
             block_timeout: Duration::from_secs(60),
+            offline_reads: false,
         })
     }
 
@@ -74,6 +78,14 @@ impl KuboStore {
     /// overall timeout: a large blob takes as long as it takes.
     pub fn with_block_timeout(mut self, timeout: Duration) -> Self {
         self.block_timeout = timeout;
+        self
+    }
+
+    /// Makes reads serve only blocks the node holds (default: the node may fetch a block it
+    /// lacks from its peers). A [`crate::ReplicatedStore`] reads this way, so a node without
+    /// the blob fails at once and the read moves on to the next node.
+    pub fn with_offline_reads(mut self, offline: bool) -> Self {
+        self.offline_reads = offline;
         self
     }
 
@@ -188,7 +200,12 @@ impl KuboStore {
 
     async fn fetch_block(&self, root: Cid, cid: Cid) -> Result<Bytes> {
         let arg = cid.to_string();
-        let response = match self.call("block/get", &[("arg", &arg)]).await {
+        let args: &[(&str, &str)] = if self.offline_reads {
+            &[("arg", &arg), ("offline", "true")]
+        } else {
+            &[("arg", &arg)]
+        };
+        let response = match self.call("block/get", args).await {
             Err(Error::Http { message, .. }) if cid == root && is_not_found(&message) => {
                 return Err(Error::NotFound { cid });
             }
@@ -254,8 +271,15 @@ impl BlobStore for KuboStore {
     fn unpin(&self, cid: Cid) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let arg = cid.to_string();
-            match self.call("pin/rm", &[("arg", &arg), ("recursive", "true")]).await {
-                Err(Error::Http { message, .. }) if message.contains("not pinned") => Ok(()),
+            // offline: a node that lacks the blob must not go looking for it to unpin it.
+            let args = [("arg", arg.as_str()), ("recursive", "true"), ("offline", "true")];
+            match self.call("pin/rm", &args).await {
+                // A blob the node does not hold is not pinned there either.
+                Err(Error::Http { message, .. })
+                    if message.contains("not pinned") || is_not_found(&message) =>
+                {
+                    Ok(())
+                }
                 other => other.map(drop),
             }
         })
@@ -265,8 +289,9 @@ impl BlobStore for KuboStore {
         Box::pin(async move {
             let arg = cid.to_string();
             let url = self.endpoint("pin/ls");
-            let response = match self.call("pin/ls", &[("arg", &arg), ("type", "recursive")]).await
-            {
+            // offline: pins are local; a networked node must not search peers for the root.
+            let args = [("arg", arg.as_str()), ("type", "recursive"), ("offline", "true")];
+            let response = match self.call("pin/ls", &args).await {
                 Err(Error::Http { message, .. })
                     if message.contains("not pinned") || is_not_found(&message) =>
                 {

@@ -1,5 +1,6 @@
 //! The interface every store implements, chosen at run time as `Arc<dyn BlobStore>`.
 
+use crate::placement::{Holding, NodeFailure, NodeHolding, Placement, Repair};
 use crate::{BlobSource, Cid, Error, Result};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -43,6 +44,65 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
 
     /// The largest blob `put` accepts, in bytes.
     fn max_blob_size(&self) -> u64;
+
+    /// How many nodes each blob is pinned on: 1 unless the store replicates.
+    fn replication_factor(&self) -> usize {
+        1
+    }
+
+    /// Which nodes hold and pin the blob. A store that is one node reports itself, named
+    /// `store`, with a factor of 1; a [`crate::ReplicatedStore`] asks each of its nodes.
+    fn placement(&self, cid: Cid) -> BoxFuture<'_, Result<Placement>> {
+        Box::pin(async move {
+            let holding = match self.is_pinned(cid).await {
+                Ok(true) => Holding::Pinned,
+                Ok(false) => match self.has(cid).await {
+                    Ok(true) => Holding::Held,
+                    Ok(false) => Holding::Absent,
+                    Err(e) => Holding::Unreachable { reason: e.to_string() },
+                },
+                Err(e) => Holding::Unreachable { reason: e.to_string() },
+            };
+            Ok(Placement {
+                cid,
+                factor: 1,
+                nodes: vec![NodeHolding { node: "store".into(), holding }],
+            })
+        })
+    }
+
+    /// Pins the blob on nodes that lack it until the store's replication factor holds again;
+    /// idempotent. A store that is one node can only re-pin a blob it still holds.
+    fn repair(&self, cid: Cid) -> BoxFuture<'_, Result<Repair>> {
+        Box::pin(async move {
+            let placement = self.placement(cid).await?;
+            let before = placement.pinned();
+            let mut repair = Repair {
+                cid,
+                factor: 1,
+                before,
+                pinned_on: Vec::new(),
+                failures: Vec::new(),
+                after: before,
+            };
+            if before > 0 {
+                return Ok(repair);
+            }
+            let failure = |reason: String| NodeFailure { node: "store".into(), reason };
+            match &placement.nodes[0].holding {
+                Holding::Held => match self.pin(cid).await {
+                    Ok(()) => {
+                        repair.pinned_on.push("store".into());
+                        repair.after = 1;
+                    }
+                    Err(e) => repair.failures.push(failure(e.to_string())),
+                },
+                Holding::Unreachable { reason } => repair.failures.push(failure(reason.clone())),
+                _ => repair.failures.push(failure("the store does not hold the blob".into())),
+            }
+            Ok(repair)
+        })
+    }
 }
 
 /// Conveniences on top of [`BlobStore`], for every store including `dyn BlobStore`.

@@ -51,10 +51,13 @@ commands! {
     Emergency => emergency,
     Audit => audit,
     Upload => upload,
+    Validate => validate,
     Search => search,
     Fetch => fetch,
     Export => export,
     Claim => claim,
     Demo => demo,
     Serve => serve,
+    VoidSignatures => void_signatures,
+    Store => store,
 }

@@ -61,6 +61,12 @@ impl Render for ReshareOutcome {
                 failure.grantee, failure.reason
             ));
         }
+        for grantee in &self.inactive {
+            out.push_str(&format!(
+                "not re-shared with {grantee}: no longer an active participant (removed staff or \
+                 organization); `ehr revoke {grantee}` ends its old grants\n"
+            ));
+        }
         if out.is_empty() {
             out.push_str("no other grantee holds an all or category grant: nothing to re-share\n");
         }

@@ -1,91 +1,125 @@
-//! FHIR R4 validation of the resources ehrkit accepts.
+//! FHIR R4 validation of any resource.
 //!
-//! The validator walks the parsed JSON against hand-written R4 definitions
-//! (`datatypes`, `resources`) and stops at the first problem, in document order. It checks:
+//! The validator walks the parsed JSON against the R4 (4.0.1) definitions generated from
+//! HL7's StructureDefinitions (`defs`), collecting every problem (up to a limit) in
+//! document order. It checks:
 //!
 //! - every key is an element R4 defines at that place (unknown elements are errors, as FHIR
-//!   JSON requires), including the inherited `id`, `meta`, `implicitRules`, `language`,
-//!   `text`, `contained`, `extension` and `modifierExtension`;
-//! - cardinality: required elements present, arrays exactly where R4 has `0..*`/`1..*`,
-//!   no empty arrays, objects or strings, no `null` except inside primitive arrays;
+//!   JSON requires);
+//! - cardinality: required elements present, arrays exactly where R4 repeats an element, no
+//!   empty arrays, objects or strings, no `null` except inside primitive arrays;
 //! - primitive JSON types and formats, `_element` siblings of primitives and their alignment;
 //! - choice elements (`value[x]`): at most one type, exactly one where required;
-//! - codes with required bindings (`Observation.status`, `Bundle.type`, ...);
-//! - R4 invariants that can be decided locally (`ext-1`, `dom-2`..`dom-5`, `ref-1`,
-//!   `bdl-*`, `obs-3/6/7`, `con-4/5`, `pat-1`, `att-1`, `cpt-2`, `qty-3`, `tim-*`, `txt-1`, ...);
-//! - `Bundle` entries and `contained` resources, recursively, each of an accepted type.
-//!
-//! Not checked: terminology (whether a LOINC code exists), profiles, references to other
-//! resources (they may live elsewhere), and invariants needing date arithmetic (`per-1`).
+//! - `code` elements with a required binding whose value set the definitions enumerate;
+//! - references: local (`#id`, ref-1), `urn:uuid:` targets inside a Bundle, and the target
+//!   resource types the definition allows;
+//! - the hand-written R4 invariants of `rules` (`ext-1`, `dom-2..5`, `bdl-*`, `txt-1/2`,
+//!   `per-1`, `rng-2`, ...), and where core extensions may be used;
+//! - `contained` resources and Bundle entries of any type, recursively.
 
-mod datatypes;
+pub(crate) mod defs;
 mod path;
 mod primitive;
-mod resources;
+mod references;
+mod rules;
 mod schema;
+mod xhtml;
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 
 use crate::ResourceType;
-use crate::error::{RecordError, code_for_message};
+use crate::error::{RecordError, code_for_message, shown};
 use crate::json::Node;
+use defs::{FieldDef, Kind, StructDef, TypeRef};
 use path::Path;
-use schema::{Base, Field, Obj, Prim, Shape, Struct, Type, member, rule};
+use schema::{Obj, Prim, member};
 
 pub(crate) use primitive::is_code;
+pub(crate) use references::{BundleScope, Scope};
 
-/// Validates a whole JSON document as one accepted FHIR R4 resource and returns its type.
+/// Most errors one validation reports.
+pub(crate) const MAX_ERRORS: usize = 100;
+
+/// What a validation found.
+pub(crate) struct Outcome {
+    /// The top-level resource type, when it is an R4 type.
+    pub(crate) resource_type: Option<ResourceType>,
+    /// Every problem, in document order, at most the limit.
+    pub(crate) errors: Vec<RecordError>,
+    /// More problems than the limit were found.
+    pub(crate) truncated: bool,
+    /// How many resources of each type the document holds (itself, entries, contained).
+    pub(crate) counts: BTreeMap<ResourceType, usize>,
+}
+
+/// Validates a whole JSON document as one FHIR R4 resource and returns its type, or the
+/// first problem.
 pub(crate) fn validate(node: &Node) -> Result<ResourceType, RecordError> {
-    if !matches!(node, Node::Object(_)) {
-        return Err(RecordError::NotAnObject { found: node.type_name() });
+    let outcome = validate_all(node, 1);
+    match (outcome.errors.into_iter().next(), outcome.resource_type) {
+        (Some(err), _) => Err(err),
+        (None, Some(t)) => Ok(t),
+        (None, None) => Err(RecordError::MissingResourceType { path: "Resource".into() }),
     }
-    let mut ctx = Ctx::default();
-    check_resource(node, &Path::root("Resource"), Place::Root, &mut ctx)
 }
 
-/// State carried through one validation: the local-reference scopes (one per resource that
-/// can hold `contained` resources).
-#[derive(Default)]
+/// Validates a whole JSON document, reporting up to `limit` problems.
+pub(crate) fn validate_all(node: &Node, limit: usize) -> Outcome {
+    let mut ctx = Ctx::new(limit.max(1));
+    let resource_type = if matches!(node, Node::Object(_)) {
+        check_resource(node, &Path::root("Resource"), Place::Root, &mut ctx)
+    } else {
+        ctx.push(RecordError::NotAnObject { found: node.type_name() });
+        None
+    };
+    Outcome { resource_type, errors: ctx.errors, truncated: ctx.truncated, counts: ctx.counts }
+}
+
+/// State carried through one validation.
 pub(crate) struct Ctx {
-    scopes: Vec<Scope>,
-}
-
-#[derive(Default)]
-struct Scope {
-    /// `id` of each contained resource, in order.
-    contained_ids: Vec<Option<String>>,
-    /// Local references (`#id`, `#`) seen in this resource.
-    refs: Vec<LocalRef>,
-    /// Index of the contained resource being walked, if any.
-    current: Option<usize>,
-}
-
-struct LocalRef {
-    /// The contained resource it appears in (`None`: the container itself).
-    owner: Option<usize>,
-    /// What follows `#` (empty: the container).
-    target: String,
-    /// A `Reference.reference` (ref-1 applies) rather than a uri/url/canonical value.
-    is_reference: bool,
-    /// Where it is.
-    path: String,
+    errors: Vec<RecordError>,
+    limit: usize,
+    truncated: bool,
+    /// Local-reference scopes, one per resource that can hold `contained` resources.
+    pub(crate) scopes: Vec<Scope>,
+    /// `urn:uuid:` scopes, one per Bundle being walked.
+    pub(crate) bundles: Vec<BundleScope>,
+    counts: BTreeMap<ResourceType, usize>,
 }
 
 impl Ctx {
-    /// Records a `Reference.reference` value, if it is local.
-    pub(crate) fn local_reference(&mut self, value: &str, path: &Path<'_>) {
-        self.record(value, path, true);
+    fn new(limit: usize) -> Ctx {
+        Ctx {
+            errors: Vec::new(),
+            limit,
+            truncated: false,
+            scopes: Vec::new(),
+            bundles: Vec::new(),
+            counts: BTreeMap::new(),
+        }
     }
 
-    fn record(&mut self, value: &str, path: &Path<'_>, is_reference: bool) {
-        if let (Some(target), Some(scope)) = (value.strip_prefix('#'), self.scopes.last_mut()) {
-            scope.refs.push(LocalRef {
-                owner: scope.current,
-                target: target.to_owned(),
-                is_reference,
-                path: path.render(),
-            });
+    /// Records a problem (beyond the limit, only that there were more).
+    pub(crate) fn push(&mut self, err: RecordError) {
+        if self.errors.len() < self.limit {
+            self.errors.push(err);
+        } else {
+            self.truncated = true;
         }
+    }
+
+    /// Records the problem of a rule that failed.
+    pub(crate) fn report(&mut self, result: Result<(), RecordError>) {
+        if let Err(err) = result {
+            self.push(err);
+        }
+    }
+
+    /// Only the first problem is wanted and it is found: walking further only costs time.
+    /// With a larger limit the walk goes on, so that `truncated` says whether there were
+    /// more problems than listed.
+    fn full(&self) -> bool {
+        self.limit == 1 && !self.errors.is_empty()
     }
 }
 
@@ -96,45 +130,63 @@ enum Place {
     Root,
     /// In `contained`.
     Contained,
-    /// In `Bundle.entry.resource` or `Bundle.entry.response.outcome`.
-    Entry,
+    /// In `Bundle.entry.resource`, `Bundle.entry.response.outcome` or `Parameters`.
+    Nested,
 }
 
-fn check_resource(
-    node: &Node,
-    at: &Path<'_>,
-    place: Place,
-    ctx: &mut Ctx,
-) -> Result<ResourceType, RecordError> {
+/// What an extension is attached to, for the contexts of core extensions.
+#[derive(Clone, Copy)]
+pub(crate) enum Host<'a> {
+    /// A resource of this type.
+    Resource(&'a str),
+    /// An instance of a datatype or backbone element (`ty`), the value of `parent.field`.
+    Complex { ty: &'a str, parent: &'a str, field: &'a str },
+    /// A primitive value of `parent.field`.
+    Primitive { prim: Prim, parent: &'a str, field: &'a str },
+}
+
+/// Validates a resource; returns its type when it is an R4 type.
+fn check_resource(node: &Node, at: &Path<'_>, place: Place, ctx: &mut Ctx) -> Option<ResourceType> {
     let Node::Object(obj) = node else {
-        return Err(RecordError::WrongType {
-            path: at.render(),
-            expected: "a resource (a JSON object with a resourceType)".into(),
-            found: node.type_name(),
+        ctx.push(match node {
+            Node::Null => RecordError::EmptyValue { path: at.render() },
+            _ => RecordError::WrongType {
+                path: at.render(),
+                expected: "a resource (a JSON object with a resourceType)".into(),
+                found: node.type_name(),
+            },
         });
+        return None;
     };
     let type_name = match member(obj, "resourceType") {
-        None => return Err(RecordError::MissingResourceType { path: at.render() }),
+        None => {
+            ctx.push(RecordError::MissingResourceType { path: at.render() });
+            return None;
+        }
         Some(Node::String(s)) => s,
         Some(other) => {
-            return Err(RecordError::WrongType {
+            ctx.push(RecordError::WrongType {
                 path: at.field("resourceType").render(),
                 expected: "a string naming the resource type".into(),
                 found: other.type_name(),
             });
+            return None;
         }
     };
-    let resource_type: ResourceType =
-        type_name.parse().map_err(|_| RecordError::UnknownResourceType {
+    let Ok(resource_type) = type_name.parse::<ResourceType>() else {
+        let looks_like_name =
+            type_name.len() <= 64 && type_name.bytes().all(|b| b.is_ascii_alphanumeric());
+        ctx.push(RecordError::UnknownResourceType {
             path: at.render(),
-            resource_type: if type_name.len() <= 64
-                && type_name.bytes().all(|b| b.is_ascii_alphanumeric())
-            {
-                type_name.clone()
+            resource_type: if looks_like_name {
+                shown(type_name)
             } else {
                 "(not a type name, not repeated)".to_owned()
             },
-        })?;
+        });
+        return None;
+    };
+    *ctx.counts.entry(resource_type).or_default() += 1;
     let root;
     let typed;
     let here = if place == Place::Root {
@@ -144,230 +196,217 @@ fn check_resource(
         typed = at.of_type(resource_type.as_str());
         &typed
     };
-    let def = resources::definition(resource_type);
-
+    let d = defs::defs();
+    let Some(index) = d.struct_named(resource_type.as_str()) else {
+        return Some(resource_type); // every R4 resource type has a definition (tested)
+    };
+    let def = &d.structs[usize::from(index)];
+    let host = Host::Resource(def.name);
+    let is_bundle = resource_type == ResourceType::BUNDLE;
+    if is_bundle {
+        ctx.bundles.push(BundleScope::of(obj));
+    }
     if place == Place::Contained {
-        check_contained_rules(obj, here)?;
-        if let Some(scope) = ctx.scopes.last_mut() {
-            scope.current = Some(scope.contained_ids.len());
-            let id = member(obj, "id").and_then(Node::as_str).map(str::to_owned);
-            scope.contained_ids.push(id);
-        }
-        check_struct(obj, def, here, ctx)?;
-        if let Some(scope) = ctx.scopes.last_mut() {
-            scope.current = None;
-        }
+        ctx.report(rules::contained(obj, here));
+        references::enter_contained(ctx, obj, resource_type);
+        check_struct(obj, def, here, host, ctx);
+        references::leave_contained(ctx);
     } else {
         ctx.scopes.push(Scope::default());
-        check_struct(obj, def, here, ctx)?;
+        check_struct(obj, def, here, host, ctx);
         if let Some(scope) = ctx.scopes.pop() {
-            check_local_references(&scope, here)?;
+            references::check_local(&scope, here, ctx);
         }
     }
-    Ok(resource_type)
-}
-
-/// dom-2, dom-4, dom-5: what a contained resource may not have.
-fn check_contained_rules(obj: &Obj, path: &Path<'_>) -> Result<(), RecordError> {
-    rule(
-        member(obj, "contained").is_none(),
-        path,
-        "dom-2",
-        "a contained resource may not contain resources itself",
-    )?;
-    let meta = member(obj, "meta");
-    let meta_has = |key| meta.and_then(|m| m.get(key)).is_some();
-    rule(
-        !meta_has("versionId") && !meta_has("lastUpdated"),
-        path,
-        "dom-4",
-        "a contained resource may not have meta.versionId or meta.lastUpdated",
-    )?;
-    rule(
-        !meta_has("security"),
-        path,
-        "dom-5",
-        "a contained resource may not have a security label (meta.security)",
-    )
-}
-
-/// ref-1 and dom-3 for the resource whose scope just closed.
-fn check_local_references(scope: &Scope, path: &Path<'_>) -> Result<(), RecordError> {
-    let ids: HashSet<&str> = scope.contained_ids.iter().filter_map(|id| id.as_deref()).collect();
-    let targets: HashSet<&str> = scope.refs.iter().map(|r| r.target.as_str()).collect();
-    let refers_to_container: HashSet<usize> =
-        scope.refs.iter().filter(|r| r.target.is_empty()).filter_map(|r| r.owner).collect();
-    for r in scope.refs.iter().filter(|r| r.is_reference && !r.target.is_empty()) {
-        if !ids.contains(r.target.as_str()) {
-            return Err(RecordError::ConstraintViolated {
-                path: r.path.clone(),
-                key: "ref-1",
-                message: "a local reference (#id) must name a resource in `contained`",
-            });
-        }
+    if is_bundle && let Some(scope) = ctx.bundles.pop() {
+        references::check_bundle(&scope, ctx);
     }
-    let contained = path.field("contained");
-    for (i, id) in scope.contained_ids.iter().enumerate() {
-        let referenced = id.as_deref().is_some_and(|id| targets.contains(id))
-            || refers_to_container.contains(&i);
-        rule(
-            referenced,
-            &contained.index(i),
-            "dom-3",
-            "a contained resource must be referenced from the rest of the resource (as #id) \
-             or refer to its container (as #)",
-        )?;
-    }
-    Ok(())
+    Some(resource_type)
 }
 
-/// The inherited elements of a structure.
-fn base_fields(base: Base) -> &'static [Field] {
-    match base {
-        Base::Element => &datatypes::ELEMENT_FIELDS,
-        Base::Backbone => &datatypes::BACKBONE_FIELDS,
-        Base::Resource => &datatypes::RESOURCE_FIELDS,
-        Base::DomainResource => &datatypes::DOMAIN_RESOURCE_FIELDS,
+/// Splits `_name` into `(true, "name")`.
+fn split_key(key: &str) -> (bool, &str) {
+    match key.strip_prefix('_') {
+        Some(name) => (true, name),
+        None => (false, key),
     }
 }
 
-/// The element a JSON name (without `_`) stands for, and its type.
-fn resolve(name: &str, def: &'static Struct) -> Option<(&'static Field, Type)> {
-    base_fields(def.base).iter().chain(def.fields).find_map(|field| match field.shape {
-        Shape::One(ty) => (field.name == name).then_some((field, ty)),
-        Shape::Choice(types) => {
-            let suffix = name.strip_prefix(field.name)?;
-            types.iter().find(|(s, _)| *s == suffix).map(|(_, ty)| (field, *ty))
-        }
-    })
+/// Presence of each element of a structure, as a bit set (at most `defs::MAX_FIELDS`
+/// elements, checked when the definitions load).
+#[derive(Default)]
+struct Seen([u64; defs::MAX_FIELDS / 64]);
+
+impl Seen {
+    /// Marks `i`; returns whether it was marked before.
+    fn insert(&mut self, i: usize) -> bool {
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        let before = self.0[word] & bit != 0;
+        self.0[word] |= bit;
+        before
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.0[i / 64] & (1u64 << (i % 64)) != 0
+    }
 }
 
 fn check_struct(
     obj: &Obj,
-    def: &'static Struct,
+    def: &'static StructDef,
     path: &Path<'_>,
+    host: Host<'_>,
     ctx: &mut Ctx,
-) -> Result<(), RecordError> {
-    let is_resource = matches!(def.base, Base::Resource | Base::DomainResource);
-    if obj.is_empty() {
-        return Err(RecordError::EmptyValue { path: path.render() });
+) {
+    if ctx.full() {
+        return;
     }
-    // Each element seen, with the JSON name (without `_`) it was given as.
-    let mut seen: Vec<(&'static Field, &str)> = Vec::new();
-    for (key, value) in obj {
-        if is_resource && key == "resourceType" {
+    if obj.is_empty() {
+        ctx.push(RecordError::EmptyValue { path: path.render() });
+        return;
+    }
+    let mut seen = Seen::default();
+    for (position, (key, value)) in obj.iter().enumerate() {
+        if def.is_resource && key == "resourceType" {
             continue;
         }
-        let (underscore, name) = match key.strip_prefix('_') {
-            Some(name) => (true, name),
-            None => (false, key.as_str()),
-        };
+        let (underscore, name) = split_key(key);
         let unknown = || RecordError::UnknownElement { path: path.field(key).render() };
-        let (field, ty) = resolve(name, def).ok_or_else(unknown)?;
-        let primitive = ty.primitive();
-        if underscore && (primitive.is_none() || field.attr) {
-            return Err(unknown());
-        }
-        match seen.iter().find(|(f, _)| std::ptr::eq(*f, field)) {
-            Some((_, other)) if *other != name => {
-                return Err(RecordError::ChoiceConflict {
-                    path: path.choice(field.name).render(),
-                    found: vec![(*other).to_owned(), name.to_owned()],
-                });
+        let Some((field_index, field, ty)) = def.resolve_indexed(name) else {
+            ctx.push(unknown());
+            continue;
+        };
+        let Kind::Prim(prim) = ty.kind else {
+            if underscore {
+                ctx.push(unknown());
+                continue;
             }
-            Some(_) => {}
-            None => seen.push((field, name)),
-        }
-        match primitive {
-            Some(prim) => {
-                let sibling = |want_underscore: bool| {
-                    obj.iter().find(|(k, _)| {
-                        let (u, n) = match k.strip_prefix('_') {
-                            Some(n) => (true, n),
-                            None => (false, k.as_str()),
-                        };
-                        u == want_underscore && n == name
-                    })
-                };
-                if underscore {
-                    if sibling(false).is_some() {
-                        continue; // checked together with the value
-                    }
-                    let ext = Some((key.as_str(), value));
-                    check_primitive_field(field, ty, prim, None, ext, path, ctx)?;
-                } else {
-                    let ext = sibling(true).map(|(k, v)| (k.as_str(), v));
-                    let val = Some((key.as_str(), value));
-                    check_primitive_field(field, ty, prim, val, ext, path, ctx)?;
-                }
+            if seen.insert(field_index) && field.choice {
+                ctx.push(choice_conflict(obj, def, field, name, path));
             }
-            None => check_complex_field(field, ty, key, value, path, ctx)?,
+            check_complex_field(field, ty, def, key, value, path, ctx);
+            continue;
+        };
+        if underscore && field.attr {
+            ctx.push(unknown());
+            continue;
+        }
+        if def.is_resource && key == "_id" {
+            ctx.push(RecordError::ConstraintViolated {
+                path: path.field("id").render(),
+                key: "id-extension",
+                message: "Resource.id may not have extensions (nor an `_id`)",
+            });
+            continue;
+        }
+        // `name` and `_name` are checked together, at the first of the two.
+        let sibling = obj.iter().enumerate().find(|(_, (k, _))| {
+            let (u, n) = split_key(k);
+            u != underscore && n == name
+        });
+        if let Some((other, _)) = sibling
+            && other < position
+        {
+            continue;
+        }
+        if seen.insert(field_index) && field.choice {
+            ctx.push(choice_conflict(obj, def, field, name, path));
+        }
+        let sibling = sibling.map(|(_, (k, v))| (k.as_str(), v));
+        let (val, ext) = if underscore {
+            (sibling, Some((key.as_str(), value)))
+        } else {
+            (Some((key.as_str(), value)), sibling)
+        };
+        let host = Host::Primitive { prim, parent: def.name, field: field.name };
+        check_primitive_field(field, prim, val, ext, path, host, ctx);
+    }
+    for (i, field) in def.fields.iter().enumerate() {
+        if field.min > 0 && !seen.contains(i) {
+            let missing =
+                if field.choice { path.choice(field.name) } else { path.field(field.name) };
+            ctx.push(RecordError::MissingField { path: missing.render() });
         }
     }
-    for field in base_fields(def.base).iter().chain(def.fields) {
-        if field.min > 0 && !seen.iter().any(|(f, _)| std::ptr::eq(*f, field)) {
-            let missing = match field.shape {
-                Shape::Choice(_) => path.choice(field.name),
-                Shape::One(_) => path.field(field.name),
-            };
-            return Err(RecordError::MissingField { path: missing.render() });
-        }
-    }
-    if !is_resource {
-        rule(
+    if !def.is_resource {
+        ctx.report(schema::rule(
             obj.iter().any(|(k, _)| k != "id"),
             path,
             "ele-1",
             "an element needs a value or child elements besides its id",
-        )?;
+        ));
     }
-    match def.check {
-        Some(check) => check(obj, path, ctx),
-        None => Ok(()),
+    rules::check_extensions(obj, path, host, ctx);
+    if let Some(check) = def.check {
+        let result = check(obj, path, ctx);
+        ctx.report(result);
     }
+}
+
+/// The error for a second type of the choice element `field`, given as `name`.
+fn choice_conflict(
+    obj: &Obj,
+    def: &StructDef,
+    field: &'static FieldDef,
+    name: &str,
+    path: &Path<'_>,
+) -> RecordError {
+    let mut found: Vec<String> = obj
+        .iter()
+        .map(|(k, _)| split_key(k).1)
+        .filter(|n| def.resolve(n).is_some_and(|(f, _)| std::ptr::eq(f, field)))
+        .map(str::to_owned)
+        .collect();
+    found.dedup();
+    if found.len() < 2 {
+        found.push(name.to_owned());
+    }
+    RecordError::ChoiceConflict { path: path.choice(field.name).render(), found }
 }
 
 /// A primitive element given as `name` (value), `_name` (id/extensions) or both.
 fn check_primitive_field(
-    field: &Field,
-    ty: Type,
+    field: &'static FieldDef,
     prim: Prim,
     value: Option<(&str, &Node)>,
     ext: Option<(&str, &Node)>,
     parent: &Path<'_>,
+    host: Host<'_>,
     ctx: &mut Ctx,
-) -> Result<(), RecordError> {
+) {
     let name = value.or(ext).map_or(field.name, |(k, _)| k.trim_start_matches('_'));
     let path = parent.field(name);
-    if !field.many {
+    if !field.many() {
         if let Some((key, v)) = value {
             if let Node::Array(_) = v {
-                return Err(RecordError::WrongType {
+                ctx.push(RecordError::WrongType {
                     path: parent.field(key).render(),
-                    expected: format!("a single {} value, not an array", ty.name()),
+                    expected: format!("a single {} value, not an array", prim.name()),
                     found: v.type_name(),
                 });
+                return;
             }
-            check_primitive_value(ty, prim, v, &path, ctx)?;
+            check_primitive_value(field, prim, v, &path, ctx);
         }
         if let Some((key, e)) = ext {
-            check_primitive_element(e, &parent.field(key), value.is_some(), ctx)?;
+            check_primitive_element(e, &parent.field(key), value.is_some(), host, ctx);
         }
-        return Ok(());
+        return;
     }
     // A repeating primitive: `name` and `_name` are arrays aligned by index, `null` filling
     // the gaps.
-    let values = value.map(|(key, node)| primitive_array(key, node, ty, parent)).transpose()?;
-    let exts = ext.map(|(key, node)| primitive_array(key, node, ty, parent)).transpose()?;
+    let values = value.and_then(|(key, node)| primitive_array(key, node, prim, parent, ctx));
+    let exts = ext.and_then(|(key, node)| primitive_array(key, node, prim, parent, ctx));
     if let (Some(v), Some(e)) = (values, exts)
         && v.len() != e.len()
     {
-        return Err(RecordError::ConstraintViolated {
+        ctx.push(RecordError::ConstraintViolated {
             path: path.render(),
             key: "json-primitive-array",
             message: "the arrays `name` and `_name` of a repeating primitive must have the \
                       same length (null fills the gaps)",
         });
+        return;
     }
     let len = values.or(exts).map_or(0, <[Node]>::len);
     for i in 0..len {
@@ -375,63 +414,76 @@ fn check_primitive_field(
         let e = exts.and_then(|e| e.get(i)).filter(|n| !matches!(n, Node::Null));
         let item = path.index(i);
         if v.is_none() && e.is_none() {
-            return Err(RecordError::EmptyValue { path: item.render() });
+            ctx.push(RecordError::EmptyValue { path: item.render() });
+            continue;
         }
         if let Some(v) = v {
-            check_primitive_value(ty, prim, v, &item, ctx)?;
+            check_primitive_value(field, prim, v, &item, ctx);
         }
         if let Some(e) = e {
-            check_primitive_element(e, &item, v.is_some(), ctx)?;
+            check_primitive_element(e, &item, v.is_some(), host, ctx);
         }
     }
-    Ok(())
 }
 
 /// The items of a repeating primitive's `name` or `_name` array.
 fn primitive_array<'n>(
     key: &str,
     node: &'n Node,
-    ty: Type,
+    prim: Prim,
     parent: &Path<'_>,
-) -> Result<&'n [Node], RecordError> {
+    ctx: &mut Ctx,
+) -> Option<&'n [Node]> {
     match node {
         Node::Array(items) if items.is_empty() => {
-            Err(RecordError::EmptyValue { path: parent.field(key).render() })
+            ctx.push(RecordError::EmptyValue { path: parent.field(key).render() });
+            None
         }
-        Node::Array(items) => Ok(items.as_slice()),
-        other => Err(RecordError::WrongType {
-            path: parent.field(key).render(),
-            expected: format!("an array of {}", ty.name()),
-            found: other.type_name(),
-        }),
+        Node::Array(items) => Some(items.as_slice()),
+        other => {
+            ctx.push(RecordError::WrongType {
+                path: parent.field(key).render(),
+                expected: format!("an array of {}", prim.name()),
+                found: other.type_name(),
+            });
+            None
+        }
     }
 }
 
 fn check_primitive_value(
-    ty: Type,
+    field: &'static FieldDef,
     prim: Prim,
     v: &Node,
     path: &Path<'_>,
     ctx: &mut Ctx,
-) -> Result<(), RecordError> {
+) {
     if let Node::Null = v {
-        return Err(RecordError::EmptyValue { path: path.render() });
+        ctx.push(RecordError::EmptyValue { path: path.render() });
+        return;
     }
-    primitive::check(prim, v, path)?;
-    let Node::String(s) = v else { return Ok(()) };
-    if let Type::Code(codes) = ty
-        && !codes.contains(&s.as_str())
+    if let Err(err) = primitive::check(prim, v, path) {
+        ctx.push(err);
+        return;
+    }
+    let Node::String(s) = v else { return };
+    if prim == Prim::Code
+        && let Some(vs) = field.binding
     {
-        return Err(RecordError::NotInValueSet {
-            path: path.render(),
-            value: code_for_message(s),
-            allowed: codes,
-        });
+        let codes = &defs::defs().value_sets[usize::from(vs)].codes;
+        if codes.binary_search(&s.as_str()).is_err() {
+            ctx.push(RecordError::NotInValueSet {
+                path: path.render(),
+                value: code_for_message(s),
+                allowed: codes,
+            });
+        }
     }
-    if matches!(prim, Prim::Uri | Prim::Url | Prim::Canonical) {
-        ctx.record(s, path, false);
+    match prim {
+        Prim::Uri | Prim::Url | Prim::Canonical => references::uri_value(s, path, ctx),
+        Prim::Xhtml => ctx.report(xhtml::check(s, path)),
+        _ => {}
     }
-    Ok(())
 }
 
 /// The `_name` object of a primitive: `id` and `extension` only.
@@ -439,10 +491,11 @@ fn check_primitive_element(
     e: &Node,
     path: &Path<'_>,
     has_value: bool,
+    host: Host<'_>,
     ctx: &mut Ctx,
-) -> Result<(), RecordError> {
+) {
     let Node::Object(obj) = e else {
-        return Err(match e {
+        ctx.push(match e {
             Node::Null => RecordError::EmptyValue { path: path.render() },
             _ => RecordError::WrongType {
                 path: path.render(),
@@ -450,104 +503,127 @@ fn check_primitive_element(
                 found: e.type_name(),
             },
         });
+        return;
     };
-    check_struct_fields_only(obj, path, ctx)?;
-    rule(
+    if obj.is_empty() {
+        ctx.push(RecordError::EmptyValue { path: path.render() });
+        return;
+    }
+    let d = defs::defs();
+    let element = &d.structs[usize::from(d.struct_named("Element").unwrap_or_default())];
+    for (key, value) in obj {
+        match (key.as_str(), element.resolve(key)) {
+            ("id", _) => ctx.report(primitive::check(Prim::String, value, &path.field(key))),
+            ("extension", Some((field, ty))) => {
+                check_complex_field(field, ty, element, key, value, path, ctx);
+            }
+            _ => ctx.push(RecordError::UnknownElement { path: path.field(key).render() }),
+        }
+    }
+    ctx.report(schema::rule(
         has_value || obj.iter().any(|(k, _)| k != "id"),
         path,
         "ele-1",
         "a primitive needs a value or extensions besides its id",
-    )
-}
-
-/// Checks the `_name` object's members (`id`, `extension`) without the ele-1 rule of
-/// `check_struct` (a primitive with a value may carry just an id).
-fn check_struct_fields_only(obj: &Obj, path: &Path<'_>, ctx: &mut Ctx) -> Result<(), RecordError> {
-    if obj.is_empty() {
-        return Err(RecordError::EmptyValue { path: path.render() });
-    }
-    for (key, value) in obj {
-        match key.as_str() {
-            "id" => primitive::check(Prim::String, value, &path.field(key))?,
-            "extension" => {
-                let field = &datatypes::ELEMENT_FIELDS[1];
-                check_complex_field(
-                    field,
-                    schema::cx(&datatypes::EXTENSION),
-                    key,
-                    value,
-                    path,
-                    ctx,
-                )?;
-            }
-            _ => {
-                return Err(RecordError::UnknownElement { path: path.field(key).render() });
-            }
-        }
-    }
-    Ok(())
+    ));
+    rules::check_extensions(obj, path, host, ctx);
 }
 
 fn check_complex_field(
-    field: &Field,
-    ty: Type,
+    field: &'static FieldDef,
+    ty: TypeRef,
+    parent_def: &'static StructDef,
     key: &str,
     value: &Node,
     parent: &Path<'_>,
     ctx: &mut Ctx,
-) -> Result<(), RecordError> {
+) {
     let path = parent.field(key);
-    if field.many {
+    let type_name = || match ty.kind {
+        Kind::Struct(i) => defs::defs().structs[usize::from(i)].name,
+        _ => ty.code,
+    };
+    if field.many() {
         let Node::Array(items) = value else {
-            return Err(RecordError::WrongType {
+            ctx.push(RecordError::WrongType {
                 path: path.render(),
-                expected: format!("an array of {}", ty.name()),
+                expected: format!("an array of {}", type_name()),
                 found: value.type_name(),
             });
+            return;
         };
         if items.is_empty() {
-            return Err(RecordError::EmptyValue { path: path.render() });
+            ctx.push(RecordError::EmptyValue { path: path.render() });
+            return;
         }
-        for (i, item) in items.iter().enumerate() {
-            check_complex_value(field, ty, item, &path.index(i), ctx)?;
-        }
-        Ok(())
-    } else {
-        if let Node::Array(_) = value {
-            return Err(RecordError::WrongType {
+        if let Some(max) = field.max
+            && items.len() > max as usize
+        {
+            ctx.push(RecordError::ConstraintViolated {
                 path: path.render(),
-                expected: format!("a single {} (a JSON object), not an array", ty.name()),
-                found: value.type_name(),
+                key: "cardinality",
+                message: "this element has more items than R4 allows",
             });
         }
-        check_complex_value(field, ty, value, &path, ctx)
+        for (i, item) in items.iter().enumerate() {
+            if ctx.full() {
+                return;
+            }
+            check_complex_value(field, ty, parent_def, item, &path.index(i), ctx);
+        }
+    } else {
+        if let Node::Array(_) = value {
+            ctx.push(RecordError::WrongType {
+                path: path.render(),
+                expected: format!("a single {} (a JSON object), not an array", type_name()),
+                found: value.type_name(),
+            });
+            return;
+        }
+        check_complex_value(field, ty, parent_def, value, &path, ctx);
     }
 }
 
 fn check_complex_value(
-    field: &Field,
-    ty: Type,
+    field: &'static FieldDef,
+    ty: TypeRef,
+    parent_def: &'static StructDef,
     value: &Node,
     path: &Path<'_>,
     ctx: &mut Ctx,
-) -> Result<(), RecordError> {
+) {
     if let Node::Null = value {
-        return Err(RecordError::EmptyValue { path: path.render() });
+        ctx.push(RecordError::EmptyValue { path: path.render() });
+        return;
     }
-    match ty {
-        Type::Complex(def) => match value {
-            Node::Object(obj) => check_struct(obj, def, path, ctx),
-            other => Err(RecordError::WrongType {
-                path: path.render(),
-                expected: format!("a {} (a JSON object)", def.name),
-                found: other.type_name(),
-            }),
-        },
-        Type::Resource => {
-            let place = if field.name == "contained" { Place::Contained } else { Place::Entry };
-            check_resource(value, path, place, ctx).map(|_| ())
+    match ty.kind {
+        Kind::Struct(index) => {
+            let def = &defs::defs().structs[usize::from(index)];
+            let Node::Object(obj) = value else {
+                ctx.push(RecordError::WrongType {
+                    path: path.render(),
+                    expected: format!("a {} (a JSON object)", def.name),
+                    found: value.type_name(),
+                });
+                return;
+            };
+            let host = Host::Complex { ty: def.name, parent: parent_def.name, field: field.name };
+            if def.name == "Bundle.entry"
+                && let Some(bundle) = ctx.bundles.last_mut()
+            {
+                let full_url = member(obj, "fullUrl").and_then(Node::as_str);
+                bundle.base = full_url.and_then(BundleScope::rest_base);
+            }
+            check_struct(obj, def, path, host, ctx);
+            if ty.code == "Reference" {
+                references::check_reference(obj, field.targets.as_deref(), path, ctx);
+            }
         }
-        Type::Prim(_) | Type::Code(_) => Ok(()), // handled by check_primitive_field
+        Kind::Resource => {
+            let place = if field.name == "contained" { Place::Contained } else { Place::Nested };
+            check_resource(value, path, place, ctx);
+        }
+        Kind::Prim(_) => {} // handled by check_primitive_field
     }
 }
 
