@@ -84,7 +84,14 @@ pub async fn deploy<P: Provider>(provider: &P, options: DeployOptions) -> Result
 
 /// The build to deploy: the one asked for if the node runs it, else the newest it runs.
 pub async fn choose_build<P: Provider>(provider: &P, asked: Option<EvmBuild>) -> Result<EvmBuild> {
-    let support = probe_evm(provider).await?;
+    let support = match (probe_evm(provider).await, asked) {
+        // A node that cannot be probed is taken at its word when the build was chosen.
+        (Err(Error::EvmProbe { reason }), Some(build)) => {
+            tracing::warn!(%build, "deploying a build the node's EVM could not be probed for: {reason}");
+            return Ok(build);
+        }
+        (support, _) => support?,
+    };
     let answers = || {
         support
             .answers

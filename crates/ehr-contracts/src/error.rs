@@ -82,6 +82,15 @@ pub enum Error {
         /// Each probe's answer.
         answers: String,
     },
+    /// The node refused an `eth_call` of code every EVM runs, so its EVM version cannot be
+    /// probed; choose the build with `--evm`.
+    #[error(
+        "the node's EVM version cannot be probed: it refused an eth_call of code every EVM runs ({reason}); choose the build with --evm"
+    )]
+    EvmProbe {
+        /// The node's answer.
+        reason: String,
+    },
     /// A deployment transaction did not create a contract.
     #[error("deploying {contract} created no contract")]
     NotDeployed {

@@ -16,6 +16,9 @@ use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::transports::RpcError;
 
+/// PUSH1 0 POP STOP: runs on every EVM. If the node refuses this, it cannot be probed this way
+/// (a malformed request, no contract-creation calls), and the answers below would mean nothing.
+const CONTROL_PROBE: &[u8] = &[0x60, 0x00, 0x50, 0x00];
 /// PUSH0 PUSH0 RETURN: shanghai's PUSH0 (EIP-3855).
 const SHANGHAI_PROBE: &[u8] = &[0x5f, 0x5f, 0xf3];
 /// PUSH1 0 PUSH1 0 TSTORE, PUSH1 0 TLOAD POP, PUSH1 0 PUSH1 0 PUSH1 0 MCOPY, PUSH1 0 BLOBHASH
@@ -44,8 +47,12 @@ impl EvmSupport {
 }
 
 /// Probes the node behind `provider`. RPC failures that are not the node's answer to a probe
-/// (connection refused, timeouts) are errors; an answer with an error means "not supported".
+/// (connection refused, timeouts) are errors, and so is a node that refuses even code every
+/// EVM runs; otherwise an answer with an error means "not supported".
 pub async fn probe_evm<P: Provider>(provider: &P) -> Result<EvmSupport> {
+    if let Err(reason) = run(provider, request(None, Bytes::from_static(CONTROL_PROBE))).await? {
+        return Err(Error::EvmProbe { reason });
+    }
     let mut answers = Vec::new();
     let mut newest = None;
     for (build, fork) in [(EvmBuild::Shanghai, "shanghai"), (EvmBuild::Cancun, "cancun")] {
