@@ -11,6 +11,7 @@ mod records_support;
 mod security_support;
 
 // The foundation: harness, contracts, blob store.
+mod chains_story;
 mod consent_flow;
 mod devstack;
 mod store_kubo;

@@ -64,7 +64,7 @@ async fn chain_with_patient(
     let admin = ehrkit_tests::funded_account(&stack).await?;
     let deployment = ehr_contracts::deploy(
         &ehrkit_tests::provider_for(&stack, &admin),
-        DeployOptions { admin: admin.address(), admin_transfer_delay: 0 },
+        DeployOptions { admin: admin.address(), admin_transfer_delay: 0, evm: None },
     )
     .await?;
     let chain = TestChain { stack, deployment, admin };

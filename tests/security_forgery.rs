@@ -81,7 +81,7 @@ async fn forged_and_replayed_signatures_are_rejected_on_every_signed_entry_point
     // verifying contract.
     let other = ehr_contracts::deploy(
         &chain.provider(&chain.admin),
-        DeployOptions { admin: chain.admin.address(), admin_transfer_delay: 0 },
+        DeployOptions { admin: chain.admin.address(), admin_transfer_delay: 0, evm: None },
     )
     .await?;
     let domain = eip712::consent_domain(&chain.reader(), d.consent_registry).await?;

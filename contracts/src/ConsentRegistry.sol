@@ -598,8 +598,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     // ---------------------------------------------------------------------------------
 
     /// @dev Checks a patient's EIP-712 signature and consumes its nonce, in this order:
-    /// deadline, signature validity (`ECDSA.tryRecoverCalldata`: bad length, high s, bad v or
-    /// no signer all give `ConsentInvalidSignature`), signer, nonce.
+    /// deadline, signature validity (`_tryRecover`: bad length, high s, bad v or no signer all
+    /// give `ConsentInvalidSignature`), signer, nonce.
     function _useSignature(
         address patient,
         bytes32 structHash,
@@ -610,11 +610,32 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         if (deadline < block.timestamp) {
             revert ConsentSignatureExpired(deadline, block.timestamp);
         }
-        (address signer, ECDSA.RecoverError err,) =
-            ECDSA.tryRecoverCalldata(_hashTypedDataV4(structHash), signature);
+        (address signer, ECDSA.RecoverError err) = _tryRecover(_hashTypedDataV4(structHash), signature);
         if (err != ECDSA.RecoverError.NoError) revert ConsentInvalidSignature();
         if (signer != patient) revert ConsentInvalidSigner(signer, patient);
         _useCheckedNonce(patient, nonce);
+    }
+
+    /// @dev `ECDSA.tryRecoverCalldata` of OpenZeppelin 5.5+, spelled out over the (v, r, s)
+    /// overload that 5.4 has too: the shanghai build compiles against 5.4 (5.5+ needs MCOPY),
+    /// and both builds must check signatures the same way. Only 65-byte signatures.
+    function _tryRecover(bytes32 hash, bytes calldata signature)
+        private
+        pure
+        returns (address signer, ECDSA.RecoverError err)
+    {
+        if (signature.length != 65) return (address(0), ECDSA.RecoverError.InvalidSignatureLength);
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        // calldataload instead of slices: the length is checked above, and slices would check
+        // it three times more.
+        assembly ("memory-safe") {
+            r := calldataload(signature.offset)
+            s := calldataload(add(signature.offset, 0x20))
+            v := byte(0, calldataload(add(signature.offset, 0x40)))
+        }
+        (signer, err,) = ECDSA.tryRecover(hash, v, r, s);
     }
 
     /// @dev EIP-712 struct hash of `Grant`; `wrappedKeys` enters as its keccak256.

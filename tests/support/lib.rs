@@ -29,7 +29,7 @@ impl TestChain {
         let provider = provider_for(&stack, &admin);
         let deployment = ehr_contracts::deploy(
             &provider,
-            DeployOptions { admin: admin.address(), admin_transfer_delay: 0 },
+            DeployOptions { admin: admin.address(), admin_transfer_delay: 0, evm: None },
         )
         .await?;
         Ok(Self { stack, deployment, admin })

@@ -48,7 +48,7 @@ fn gas(receipt: &TransactionReceipt) -> f64 {
 }
 
 /// Patient grants `grantee` `scope` as a `GrantRequest`, wrapped keys included.
-async fn grant_request(
+pub(crate) async fn grant_request(
     env: &Env,
     patient: &PrivateKeySigner,
     master: &MasterSecret,

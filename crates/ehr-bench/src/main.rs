@@ -10,6 +10,7 @@
 
 mod fhir;
 mod gas;
+mod gas_builds;
 mod gas_claims;
 mod report;
 mod search;
@@ -22,7 +23,7 @@ use std::time::Instant;
 
 use alloy::providers::DynProvider;
 use alloy::signers::local::PrivateKeySigner;
-use ehr_contracts::{DeployOptions, Deployment};
+use ehr_contracts::{DeployOptions, Deployment, EvmBuild};
 use ehr_devstack::{AnvilOptions, DevStack, StackOptions};
 
 /// Sizes of one run.
@@ -108,6 +109,11 @@ pub(crate) struct Env {
 
 impl Env {
     async fn start(kubo: bool) -> eyre::Result<Self> {
+        Self::start_build(kubo, None).await
+    }
+
+    /// A stack with `evm` (the newest anvil runs when `None`) deployed.
+    pub(crate) async fn start_build(kubo: bool, evm: Option<EvmBuild>) -> eyre::Result<Self> {
         let stack = DevStack::start(StackOptions {
             kubo,
             anvil: AnvilOptions { silent: true, ..Default::default() },
@@ -118,7 +124,7 @@ impl Env {
         let provider = ehr_contracts::signing_provider(stack.anvil().rpc_url(), admin.clone());
         let deployment = ehr_contracts::deploy(
             &provider,
-            DeployOptions { admin: admin.address(), admin_transfer_delay: 0 },
+            DeployOptions { admin: admin.address(), admin_transfer_delay: 0, evm },
         )
         .await?;
         Ok(Self { stack, deployment, admin })
@@ -247,6 +253,10 @@ async fn run(args: Args) -> eyre::Result<()> {
         eprintln!("==> gas from anvil receipts");
         let env = Env::start(false).await?;
         gas::run(&env, args.baseline.as_deref(), &mut results).await?;
+    }
+    if wanted("gas-builds") {
+        eprintln!("==> gas per EVM build (shanghai, cancun, prague), each on its own anvil");
+        gas_builds::run(&mut results).await?;
     }
     if wanted("search") {
         eprintln!("==> verified search latency");

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::{Results, Sizes};
+use ehr_contracts::EvmBuild;
 
 fn machine() -> serde_json::Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -148,6 +149,34 @@ pub(crate) fn write(
             rate("largefile.disk.direct_fsync_mb_per_s"),
             ratio * 100.0
         )?;
+    }
+    if figures.contains_key(&crate::gas_builds::key(EvmBuild::Shanghai, "grant")) {
+        writeln!(
+            md,
+            "\n## Gas per EVM build\n\nEach build of the contracts deployed to its own fresh \
+             anvil; `ehr deploy` picks the newest the node runs.\n"
+        )?;
+        writeln!(
+            md,
+            "Gas of the whole transaction, and in brackets its execution gas (less the base and \
+             calldata, which vary with the random digests and keys).\n"
+        )?;
+        writeln!(md, "| operation | shanghai | cancun | prague |\n| --- | --- | --- | --- |")?;
+        for operation in crate::gas_builds::operations() {
+            let cell = |build| {
+                let key = crate::gas_builds::key(build, operation);
+                let figure =
+                    |k: &str| figures.get(k).map_or("—".to_owned(), |v| format!("{v:.0}"));
+                format!("{} ({})", figure(&key), figure(&format!("{key}.execution")))
+            };
+            writeln!(
+                md,
+                "| `{operation}` | {} | {} | {} |",
+                cell(EvmBuild::Shanghai),
+                cell(EvmBuild::Cancun),
+                cell(EvmBuild::Prague)
+            )?;
+        }
     }
     writeln!(md, "\n## Every figure\n")?;
     writeln!(md, "| figure | value | method |\n| --- | --- | --- |")?;

@@ -1,11 +1,15 @@
-//! Deploying ehrkit's contracts to any EVM chain.
+//! Deploying ehrkit's contracts to any EVM chain, in the newest build its EVM runs.
 
 use crate::bindings::{ClaimRegistry, ConsentRegistry, RecordIndex, RoleRegistry};
 use crate::deployment::{DEPLOYMENT_FORMAT, Deployment};
+use crate::evm_build::{Contract, EvmBuild};
+use crate::evm_probe::probe_evm;
 use crate::{Error, Result, sender_lock, tx};
+use alloy::contract::RawCallBuilder;
 use alloy::primitives::{Address, aliases::U48};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
+use alloy::sol_types::SolConstructor;
 
 const ACTION: &str = "deploy the contracts";
 
@@ -17,6 +21,9 @@ pub struct DeployOptions {
     /// Seconds a new admin must wait before accepting a transfer of the admin role (OpenZeppelin
     /// `AccessControlDefaultAdminRules`); 0 on development chains, days in production.
     pub admin_transfer_delay: u64,
+    /// The build to deploy; `None` probes the node ([`probe_evm`]) and takes the newest it
+    /// runs. A build the node does not run is refused either way.
+    pub evm: Option<EvmBuild>,
 }
 
 /// Deploys `RecordIndex`, `RoleRegistry` and `ConsentRegistry` from the provider's default
@@ -31,33 +38,41 @@ pub async fn deploy<P: Provider>(provider: &P, options: DeployOptions) -> Result
         .get_chain_id()
         .await
         .map_err(|e| Error::Rpc { action: "read the chain id", source: Box::new(e) })?;
+    let build = choose_build(provider, options.evm).await?;
+    tracing::info!(evm_build = %build, chain_id, "deploying");
 
-    let sent = sender_lock::hold_during(RecordIndex::deploy_builder(provider).send()).await;
-    let receipt = created("RecordIndex", sent).await?;
+    let receipt = create(provider, build, Contract::RecordIndex, Vec::new()).await?;
     let record_index = address_of("RecordIndex", &receipt)?;
     let first_block = receipt.block_number.unwrap_or_default();
     let deployer = receipt.from;
 
-    let delay = U48::from(options.admin_transfer_delay);
-    let builder = RoleRegistry::deploy_builder(provider, delay, options.admin, record_index);
-    let sent = sender_lock::hold_during(builder.send()).await;
-    let role_registry = address_of("RoleRegistry", &created("RoleRegistry", sent).await?)?;
+    let args = RoleRegistry::constructorCall {
+        initialAdminDelay: U48::from(options.admin_transfer_delay),
+        initialAdmin: options.admin,
+        hooks_: record_index,
+    };
+    let receipt = create(provider, build, Contract::RoleRegistry, args.abi_encode()).await?;
+    let role_registry = address_of("RoleRegistry", &receipt)?;
 
-    let builder = ConsentRegistry::deploy_builder(provider, role_registry, record_index);
-    let sent = sender_lock::hold_during(builder.send()).await;
-    let consent_registry = address_of("ConsentRegistry", &created("ConsentRegistry", sent).await?)?;
+    let args = ConsentRegistry::constructorCall { roles_: role_registry, hooks_: record_index };
+    let receipt = create(provider, build, Contract::ConsentRegistry, args.abi_encode()).await?;
+    let consent_registry = address_of("ConsentRegistry", &receipt)?;
 
     let index = RecordIndex::new(record_index, provider);
     tx::send("wire the record index", index.wire(role_registry, consent_registry)).await?;
 
-    let builder =
-        ClaimRegistry::deploy_builder(provider, role_registry, consent_registry, record_index);
-    let sent = sender_lock::hold_during(builder.send()).await;
-    let claim_registry = address_of("ClaimRegistry", &created("ClaimRegistry", sent).await?)?;
+    let args = ClaimRegistry::constructorCall {
+        roles_: role_registry,
+        consent_: consent_registry,
+        index_: record_index,
+    };
+    let receipt = create(provider, build, Contract::ClaimRegistry, args.abi_encode()).await?;
+    let claim_registry = address_of("ClaimRegistry", &receipt)?;
 
     Ok(Deployment {
         format: DEPLOYMENT_FORMAT,
         chain_id,
+        evm_build: build,
         deployer,
         deployed_at_block: first_block,
         role_registry,
@@ -65,6 +80,54 @@ pub async fn deploy<P: Provider>(provider: &P, options: DeployOptions) -> Result
         record_index,
         claim_registry,
     })
+}
+
+/// The build to deploy: the one asked for if the node runs it, else the newest it runs.
+pub async fn choose_build<P: Provider>(provider: &P, asked: Option<EvmBuild>) -> Result<EvmBuild> {
+    let support = match (probe_evm(provider).await, asked) {
+        // A node that cannot be probed is taken at its word when the build was chosen.
+        (Err(Error::EvmProbe { reason }), Some(build)) => {
+            tracing::warn!(%build, "deploying a build the node's EVM could not be probed for: {reason}");
+            return Ok(build);
+        }
+        (support, _) => support?,
+    };
+    let answers = || {
+        support
+            .answers
+            .iter()
+            .map(|(fork, answer)| format!("{fork}: {answer}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    match (asked, support.newest) {
+        (Some(build), _) if support.runs(build) => Ok(build),
+        (Some(build), newest) => Err(Error::EvmUnsupported {
+            build,
+            newest: newest.map_or("none of ehrkit's builds".to_owned(), |b| b.to_string()),
+            answers: answers(),
+        }),
+        (None, Some(newest)) => Ok(newest),
+        (None, None) => Err(Error::EvmUnsupported {
+            build: EvmBuild::Shanghai,
+            newest: "none of ehrkit's builds".to_owned(),
+            answers: answers(),
+        }),
+    }
+}
+
+/// Sends the creation transaction of `contract` in `build` with ABI-encoded constructor
+/// arguments `args` and waits for its receipt.
+async fn create<P: Provider>(
+    provider: &P,
+    build: EvmBuild,
+    contract: Contract,
+    args: Vec<u8>,
+) -> Result<TransactionReceipt> {
+    let code = [build.creation_code(contract), &args[..]].concat();
+    let builder = RawCallBuilder::new_raw_deploy(provider, code.into());
+    let sent = sender_lock::hold_during(builder.send()).await;
+    created(contract.name(), sent).await
 }
 
 async fn created(

@@ -1,15 +1,19 @@
 //! Where ehrkit's contracts live on a chain: saved as JSON next to the user's config and
 //! checked against the chain before use.
 
-use crate::{Error, Result};
+use crate::{Error, EvmBuild, Result};
 use alloy::primitives::Address;
 use alloy::providers::Provider;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The version of the deployment file format this crate writes and reads (2: with the claim
-/// registry).
-pub const DEPLOYMENT_FORMAT: u32 = 2;
+/// The version of the deployment file format this crate writes (2: with the claim registry;
+/// 3: with the EVM build). Format 2 files are read too, as the prague build: the only one
+/// there was before format 3.
+pub const DEPLOYMENT_FORMAT: u32 = 3;
+
+/// The oldest format this crate reads.
+const OLDEST_READABLE_FORMAT: u64 = 2;
 
 /// A deployment of ehrkit's contracts on one chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +23,8 @@ pub struct Deployment {
     pub format: u32,
     /// The chain the contracts are on.
     pub chain_id: u64,
+    /// Which build of the contracts was deployed (the EVM version it targets).
+    pub evm_build: EvmBuild,
     /// The account that deployed them (the first system admin).
     pub deployer: Address,
     /// The block of the first deployment transaction (event scans start here).
@@ -52,12 +58,22 @@ impl Deployment {
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         // The format first: an older file lacks fields, and "missing field" would hide why.
+        let mut value = value;
         match value.get("format").and_then(serde_json::Value::as_u64) {
             Some(format) if format == u64::from(DEPLOYMENT_FORMAT) => {}
+            // Format 2 is format 3 without the build, and every format-2 deployment was of
+            // the prague build: read it as that (a save writes format 3).
+            Some(format @ OLDEST_READABLE_FORMAT) => {
+                if let Some(fields) = value.as_object_mut() {
+                    fields.insert("format".into(), DEPLOYMENT_FORMAT.into());
+                    fields.insert("evmBuild".into(), EvmBuild::Prague.as_str().into());
+                }
+                tracing::debug!(format, "read an older deployment file as the prague build");
+            }
             Some(format) => {
                 return Err(invalid(format!(
-                    "format {format} is not supported (expected {DEPLOYMENT_FORMAT}); deploy \
-                     this version's contracts again"
+                    "format {format} is not supported (this version reads {OLDEST_READABLE_FORMAT} \
+                     and {DEPLOYMENT_FORMAT}); deploy this version's contracts again"
                 )));
             }
             None => return Err(invalid("it has no numeric \"format\" field".to_owned())),
@@ -121,6 +137,7 @@ mod tests {
         Deployment {
             format: DEPLOYMENT_FORMAT,
             chain_id: 31337,
+            evm_build: EvmBuild::Shanghai,
             deployer: Address::repeat_byte(1),
             deployed_at_block: 3,
             role_registry: Address::repeat_byte(2),
@@ -154,7 +171,23 @@ mod tests {
         value.as_object_mut().unwrap().remove("claimRegistry");
         std::fs::write(&path, value.to_string()).unwrap();
         let message = Deployment::load(&path).unwrap_err().to_string();
-        assert!(message.contains("format 1 is not supported (expected 2)"), "{message}");
+        assert!(
+            message.contains("format 1 is not supported (this version reads 2 and 3)"),
+            "{message}"
+        );
+        // A format-2 file (before EVM builds) loads as the prague build.
+        let mut value = serde_json::to_value(sample()).unwrap();
+        value["format"] = 2.into();
+        value.as_object_mut().unwrap().remove("evmBuild");
+        std::fs::write(&path, value.to_string()).unwrap();
+        let loaded = Deployment::load(&path).unwrap();
+        assert_eq!(loaded, Deployment { evm_build: EvmBuild::Prague, ..sample() });
+        // An unknown build is named.
+        let mut value = serde_json::to_value(sample()).unwrap();
+        value["evmBuild"] = "london".into();
+        std::fs::write(&path, value.to_string()).unwrap();
+        let message = Deployment::load(&path).unwrap_err().to_string();
+        assert!(message.contains("london"), "{message}");
         let mut value = serde_json::to_value(sample()).unwrap();
         value.as_object_mut().unwrap().remove("claimRegistry");
         std::fs::write(&path, value.to_string()).unwrap();

@@ -70,6 +70,27 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The node's EVM does not run the build asked for (or any build).
+    #[error(
+        "the node does not run the {build} build of the contracts (newest it runs: {newest}; probes: {answers})"
+    )]
+    EvmUnsupported {
+        /// The build asked for (shanghai when none was: the oldest).
+        build: crate::EvmBuild,
+        /// The newest build the node runs, in words.
+        newest: String,
+        /// Each probe's answer.
+        answers: String,
+    },
+    /// The node refused an `eth_call` of code every EVM runs, so its EVM version cannot be
+    /// probed; choose the build with `--evm`.
+    #[error(
+        "the node's EVM version cannot be probed: it refused an eth_call of code every EVM runs ({reason}); choose the build with --evm"
+    )]
+    EvmProbe {
+        /// The node's answer.
+        reason: String,
+    },
     /// A deployment transaction did not create a contract.
     #[error("deploying {contract} created no contract")]
     NotDeployed {

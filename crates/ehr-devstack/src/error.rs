@@ -66,6 +66,14 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// A JSON-RPC call to a dev node failed or was answered with an error.
+    #[error("{method}: {reason}")]
+    Rpc {
+        /// The method called.
+        method: &'static str,
+        /// What went wrong, or the node's error.
+        reason: String,
+    },
     /// A file-system operation failed.
     #[error("{context}: {source}")]
     Io {

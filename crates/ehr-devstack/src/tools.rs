@@ -1,4 +1,4 @@
-//! Finding the anvil and ipfs binaries that `scripts/setup` installs.
+//! Finding the binaries that `scripts/setup` installs (anvil, ipfs, and the other dev nodes).
 
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -10,6 +10,12 @@ pub enum Tool {
     Anvil,
     /// kubo's `ipfs`.
     Ipfs,
+    /// npm `hardhat` (its node runs on EDR).
+    Hardhat,
+    /// npm `ganache`.
+    Ganache,
+    /// go-ethereum's `geth`.
+    Geth,
 }
 
 impl Tool {
@@ -18,6 +24,9 @@ impl Tool {
         match self {
             Tool::Anvil => "anvil",
             Tool::Ipfs => "ipfs",
+            Tool::Hardhat => "hardhat",
+            Tool::Ganache => "ganache",
+            Tool::Geth => "geth",
         }
     }
 
@@ -26,6 +35,9 @@ impl Tool {
         match self {
             Tool::Anvil => "EHR_ANVIL_BIN",
             Tool::Ipfs => "EHR_IPFS_BIN",
+            Tool::Hardhat => "EHR_HARDHAT_BIN",
+            Tool::Ganache => "EHR_GANACHE_BIN",
+            Tool::Geth => "EHR_GETH_BIN",
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::session::Chain;
 use crate::{Error, Result};
 use alloy::primitives::Address;
-use ehr_contracts::{DeployOptions, Deployment};
+use ehr_contracts::{DeployOptions, Deployment, EvmBuild};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -16,11 +16,18 @@ pub struct DeployRequest {
     /// The first system admin; the signer when `None`.
     pub admin: Option<Address>,
     /// Seconds a new admin waits before accepting the admin role; required except on the
-    /// dev chain (31337), where it defaults to 0.
+    /// dev chains ([`DEV_CHAIN_IDS`]), where it defaults to 0.
     pub admin_delay: Option<u64>,
     /// Replace an existing deployment file of the same chain.
     pub force: bool,
+    /// The contracts' build; `None` deploys the newest the node runs (probed).
+    pub evm: Option<EvmBuild>,
 }
+
+/// Chain ids of development chains, where the admin delay defaults to 0: anvil's and
+/// Hardhat's 31337, and 1337, which `geth --dev` runs (it cannot be changed there) and
+/// ganache uses by default.
+pub const DEV_CHAIN_IDS: [u64; 2] = [ehr_devstack::DEV_CHAIN_ID, 1337];
 
 /// A finished deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,7 +51,7 @@ pub async fn deploy(chain: &Chain, request: DeployRequest) -> Result<Deployed> {
     let replaced = check_existing(chain, &request)?;
     let admin_delay = match (request.admin_delay, chain.chain_id()) {
         (Some(delay), _) => delay,
-        (None, ehr_devstack::DEV_CHAIN_ID) => 0,
+        (None, chain_id) if DEV_CHAIN_IDS.contains(&chain_id) => 0,
         (None, chain_id) => {
             return Err(crate::parse::ParseError::new(format!(
                 "chain {chain_id} is not a dev chain: choose --admin-delay SECONDS (how long a new admin waits before taking over; days in production)"
@@ -53,8 +60,7 @@ pub async fn deploy(chain: &Chain, request: DeployRequest) -> Result<Deployed> {
         }
     };
     let admin = request.admin.unwrap_or(signer);
-    let options = DeployOptions { admin, admin_transfer_delay: admin_delay };
-    tracing::info!(%admin, admin_delay, chain_id = chain.chain_id(), "deploying");
+    let options = DeployOptions { admin, admin_transfer_delay: admin_delay, evm: request.evm };
     let deployment = ehr_contracts::deploy(chain.writer()?, options).await?;
     deployment.save(&request.path)?;
     Ok(Deployed { deployment, path: request.path, admin, admin_delay, replaced })

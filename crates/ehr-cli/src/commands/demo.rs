@@ -282,7 +282,13 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
     let deployment_path = dir.join("deployment.json");
     let deployed = ehr_sdk::deploy::deploy(
         &admin_chain,
-        DeployRequest { path: deployment_path, admin: None, admin_delay: Some(0), force: false },
+        DeployRequest {
+            path: deployment_path,
+            admin: None,
+            admin_delay: Some(0),
+            force: false,
+            evm: None,
+        },
     )
     .await?;
     let d = deployed.deployment.clone();

@@ -13,7 +13,12 @@ use ehr_sdk::parse;
 Examples:
   ehr deploy --account admin --password-file pw
   ehr deploy --private-key $KEY --rpc-url https://rpc.example --admin 0xADMIN --admin-delay 172800
-  ehr deploy --account admin --force      # replace this chain's deployment file")]
+  ehr deploy --account admin --force      # replace this chain's deployment file
+  ehr deploy --account admin --evm shanghai   # an older build than the node's newest
+
+The node is probed first (eth_call of tiny PUSH0 / TSTORE+MCOPY+BLOBHASH code, and the prague
+BLS12-381 precompile) and the newest build of the contracts it runs is deployed: prague,
+cancun or shanghai (`evm build` in the output).")]
 pub(crate) struct Args {
     /// The first system admin (adds and removes organizations) [default: the signer].
     #[arg(long, value_parser = parse::address, value_name = "ADDRESS")]
@@ -24,6 +29,9 @@ pub(crate) struct Args {
     /// Replace an existing deployment file of the same chain.
     #[arg(long)]
     force: bool,
+    /// Deploy this build (shanghai, cancun, prague) instead of the newest the node runs.
+    #[arg(long, value_name = "EVM")]
+    evm: Option<ehr_contracts::EvmBuild>,
     #[command(flatten)]
     eth: EthArgs,
 }
@@ -31,8 +39,13 @@ pub(crate) struct Args {
 pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
     let chain = context.chain(&args.eth, Signing::Required).await?;
     let (path, _) = context.settings.deployment(&args.eth);
-    let request =
-        DeployRequest { path, admin: args.admin, admin_delay: args.admin_delay, force: args.force };
+    let request = DeployRequest {
+        path,
+        admin: args.admin,
+        admin_delay: args.admin_delay,
+        force: args.force,
+        evm: args.evm,
+    };
     context.print(&ehr_sdk::deploy::deploy(&chain, request).await?)
 }
 
@@ -41,6 +54,7 @@ impl Render for Deployed {
         let d = &self.deployment;
         Fields::new()
             .add("deployed to chain", d.chain_id)
+            .add("evm build", d.evm_build)
             .add("RoleRegistry", d.role_registry)
             .add("ConsentRegistry", d.consent_registry)
             .add("RecordIndex", d.record_index)
