@@ -83,6 +83,10 @@ impl CachePlan {
     }
 }
 
+/// How many entries an index may grow by before its cache file is written again (see
+/// [`IndexCache::insert_extension`]).
+pub const REWRITE_AFTER: u64 = 64;
+
 /// Verified indexes by patient, in memory, and on disk when given a directory.
 #[derive(Debug, Default)]
 pub struct IndexCache {
@@ -134,8 +138,21 @@ impl IndexCache {
     }
 
     /// Stores an index verified for `patient`, unless one verified at a later block is
-    /// there already.
+    /// there already; a persistent cache writes its file.
     pub fn insert(&self, patient: Address, entry: CachedIndex) {
+        self.store(patient, entry, 0);
+    }
+
+    /// [`IndexCache::insert`] for an index that extends (or equals) the one this cache gave
+    /// out for `patient`: the file, a verified prefix of it, is rewritten only once
+    /// [`REWRITE_AFTER`] entries were added since it was written. Until then a new process
+    /// starts from the older file and fetches the few newer entries — cheaper than writing
+    /// the whole index after every record.
+    pub fn insert_extension(&self, patient: Address, entry: CachedIndex) {
+        self.store(patient, entry, REWRITE_AFTER);
+    }
+
+    fn store(&self, patient: Address, entry: CachedIndex, slack: u64) {
         let mut patients = self.lock();
         let keep_old =
             patients.get(&patient).is_some_and(|old| old.index.at_block > entry.index.at_block);
@@ -144,9 +161,13 @@ impl IndexCache {
         }
         if let Some(disk) = &self.disk {
             let state = entry.index.state;
-            // Same state, same entries: the file already holds them (its older block is
-            // harmless: the next search checks the state at its own block anyway).
-            if lock(&disk.written).get(&patient) != Some(&state) {
+            let fresh_enough = lock(&disk.written).get(&patient).is_some_and(|written| {
+                // Same state: the file already holds these entries (its older block is
+                // harmless, the next search checks the state at its own block anyway).
+                *written == state
+                    || (state.entries >= written.entries && state.entries - written.entries < slack)
+            });
+            if !fresh_enough {
                 match crate::cache_file::save(&disk.dir, disk.record_index, patient, &entry) {
                     Ok(()) => {
                         lock(&disk.written).insert(patient, state);

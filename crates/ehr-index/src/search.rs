@@ -272,7 +272,10 @@ impl<P: Provider> IndexClient<P> {
                     CachePlan::Invalidate | CachePlan::Older => None,
                 };
                 if let Some(index) = extended {
-                    cache.insert(patient, CachedIndex { index: Arc::clone(&index), block_hash });
+                    // Reused or extended from what the cache held: its file (if any) is still a
+                    // verified prefix, so it need not be rewritten for every new record.
+                    let entry = CachedIndex { index: Arc::clone(&index), block_hash };
+                    cache.insert_extension(patient, entry);
                     return Ok(index);
                 }
             }
