@@ -16,9 +16,13 @@ import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
 /// @dev Storage is laid out for a cheap `hasAccess`:
 /// - a grant is ONE packed slot per (patient, grantee, scopeId), scopeId = keccak256(abi.encode(kind, value));
 ///   its `expiry` is non-zero exactly when the grant exists, so validity is one SLOAD;
-/// - per (patient, grantee) a short array (at most `MAX_SCOPES_PER_GRANTEE`) of the scopeIds
-///   granted, so `revoke` deletes every grant of the pair and the hot path never reads a
-///   generation counter;
+/// - per (patient, grantee) one word holding the number of scopeIds granted (low byte, at most
+///   `MAX_SCOPES_PER_GRANTEE`) and the head of the pair's key-material chain (the other 248
+///   bits), plus the scopeIds themselves, so `revoke` deletes every grant of the pair, the hot
+///   path never reads a generation counter, and committing to the key material costs no slot
+///   of its own;
+/// - per patient one word with the key epoch and key generation, and per generation one word
+///   with its key-check value and first epoch;
 /// - emergency access is one uint64 per (patient, doctor).
 /// `hasAccess` reads the exact-scope slot, then (for a Category or Record scope) the All slot,
 /// then the emergency slot, and calls the role registry only once it found something valid.
@@ -57,6 +61,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     /// @dev keccak256(abi.encode(ScopeKind.All, bytes32(0))): the scopeId of the All scope.
     bytes32 private constant _ALL_SCOPE_ID =
         0xad3228b676f7d3cd4284a5443f17f1962b36e491b30a40b2405849e597ba5fb5;
+    /// @dev The low byte of a pair word: its number of stored scopeIds.
+    uint256 private constant _COUNT_MASK = 0xff;
     /// @dev Record scopes name a record index below 2^64.
     uint256 private constant _RECORD_LIMIT = 1 << 64;
 
@@ -93,8 +99,14 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
 
     mapping(address patient => mapping(address grantee => mapping(bytes32 scopeId => _Grant))) private
         _grants;
-    mapping(address patient => mapping(address grantee => bytes32[] scopeIds)) private _scopeIds;
-    mapping(address patient => uint64) private _epochs;
+    /// @dev key-material chain head (high 248 bits) | number of scopeIds (low 8 bits).
+    mapping(address patient => mapping(address grantee => uint256)) private _pairs;
+    mapping(address patient => mapping(address grantee => mapping(uint256 index => bytes32 scopeId))) private
+        _pairScopeIds;
+    /// @dev epoch (low 64 bits) | generation << 64.
+    mapping(address patient => uint256) private _keyStates;
+    /// @dev keyCheck (high 24 bytes) | first epoch (low 64 bits).
+    mapping(address patient => mapping(uint64 generation => uint256)) private _generations;
     mapping(address patient => mapping(address doctor => uint64 until)) private _emergencyUntil;
     mapping(uint256 requestId => _Request) private _requests;
     uint256 private _requestCount;
@@ -173,7 +185,9 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         if (!_hasUnexpiredGrant(msg.sender, grantee)) revert ConsentNoActiveGrant(msg.sender, grantee);
         if (!_roles.isActiveParticipant(grantee)) revert ConsentInvalidGrantee(grantee);
 
-        emit EpochKeysShared(msg.sender, grantee, _epochs[msg.sender], wrappedKeys);
+        uint64 epoch = _epochOf(msg.sender);
+        _pairs[msg.sender][grantee] = _chain(_pairs[msg.sender][grantee], epoch, bytes32(0), wrappedKeys);
+        emit EpochKeysShared(msg.sender, grantee, epoch, wrappedKeys);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -183,6 +197,55 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     function invalidateNonce() external {
         if (!_roles.isPatient(msg.sender)) revert ConsentNotPatient(msg.sender);
         emit NonceInvalidated(msg.sender, _useNonce(msg.sender));
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Key epochs and generations
+    // ---------------------------------------------------------------------------------
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Caller must be a registered patient (`ConsentNotPatient`). Emits `EpochRotated`,
+    /// then tells the hooks (`onEpochRotated`).
+    function rotateEpoch() external {
+        if (!_roles.isPatient(msg.sender)) revert ConsentNotPatient(msg.sender);
+        uint256 state = _keyStates[msg.sender];
+        uint64 newEpoch = uint64(state) + 1;
+        _keyStates[msg.sender] = (state & ~uint256(type(uint64).max)) | newEpoch;
+        emit EpochRotated(msg.sender, newEpoch);
+        if (address(_hooks) != address(0)) _hooks.onEpochRotated(msg.sender, newEpoch);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Reverts `ConsentNotPatient`, `ConsentInvalidKeyCheck` (zero) or
+    /// `ConsentKeysAlreadySetUp`. The epoch does not change: nobody holds keys of the patient
+    /// before this (the SDK sets up keys right after registering).
+    function setupKeys(bytes24 keyCheck) external {
+        if (!_roles.isPatient(msg.sender)) revert ConsentNotPatient(msg.sender);
+        if (keyCheck == bytes24(0)) revert ConsentInvalidKeyCheck();
+        uint256 state = _keyStates[msg.sender];
+        if (state >> 64 != 0) revert ConsentKeysAlreadySetUp(msg.sender);
+        uint64 epoch = uint64(state);
+        _keyStates[msg.sender] = state | (uint256(1) << 64);
+        _generations[msg.sender][1] = uint256(bytes32(keyCheck)) | epoch;
+        emit KeysRotated(msg.sender, 1, epoch, keyCheck);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Reverts `ConsentNotPatient`, `ConsentInvalidKeyCheck` (zero) or
+    /// `ConsentKeysNotSetUp`. Advances the epoch (the new generation's first), emits
+    /// `KeysRotated`, then tells the hooks (`onEpochRotated`).
+    function rotateKeys(bytes24 keyCheck) external {
+        if (!_roles.isPatient(msg.sender)) revert ConsentNotPatient(msg.sender);
+        if (keyCheck == bytes24(0)) revert ConsentInvalidKeyCheck();
+        uint256 state = _keyStates[msg.sender];
+        uint64 generation = uint64(state >> 64);
+        if (generation == 0) revert ConsentKeysNotSetUp(msg.sender);
+        ++generation;
+        uint64 newEpoch = uint64(state) + 1;
+        _keyStates[msg.sender] = (uint256(generation) << 64) | newEpoch;
+        _generations[msg.sender][generation] = uint256(bytes32(keyCheck)) | newEpoch;
+        emit KeysRotated(msg.sender, generation, newEpoch, keyCheck);
+        if (address(_hooks) != address(0)) _hooks.onEpochRotated(msg.sender, newEpoch);
     }
 
     // ---------------------------------------------------------------------------------
@@ -230,7 +293,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         _Request memory request = _loadRequest(requestId);
         if (request.patient != msg.sender) revert ConsentNotRequestPatient(requestId, msg.sender);
         _requireAnswerable(requestId, request);
-        uint64 epoch = _epochs[msg.sender];
+        uint64 epoch = _epochOf(msg.sender);
         _checkGrant(
             msg.sender, request.requester, request.kind, request.value, expiry, epoch, wrappedKeys.length
         );
@@ -376,7 +439,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
 
     /// @notice The scopeIds of the grants stored for (patient, grantee), expired ones included.
     function scopeIdsOf(address patient, address grantee) external view returns (bytes32[] memory) {
-        return _scopeIds[patient][grantee];
+        return _scopeIdList(patient, grantee);
     }
 
     /// @notice The scopeId a grant of `scope` is stored under: keccak256(abi.encode(kind, value)).
@@ -386,7 +449,28 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
 
     /// @inheritdoc IConsentRegistry
     function epochOf(address patient) external view returns (uint64) {
-        return _epochs[patient];
+        return _epochOf(patient);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function keysOf(address patient) external view returns (uint64 generation, uint64 epoch) {
+        uint256 state = _keyStates[patient];
+        return (uint64(state >> 64), uint64(state));
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function generationOf(address patient, uint64 generation)
+        external
+        view
+        returns (bytes24 keyCheck, uint64 startEpoch)
+    {
+        uint256 word = _generations[patient][generation];
+        return (bytes24(bytes32(word)), uint64(word));
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function keyChainOf(address patient, address grantee) external view returns (bytes32) {
+        return bytes32(_pairs[patient][grantee] & ~_COUNT_MASK);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -487,7 +571,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         if (expiry - block.timestamp > MAX_GRANT_DURATION) {
             revert ConsentDurationTooLong(expiry, MAX_GRANT_DURATION);
         }
-        uint64 current = _epochs[patient];
+        uint64 current = _epochOf(patient);
         if (epoch != current) revert ConsentWrongEpoch(epoch, current);
         _checkWrappedKeys(wrappedKeysLength);
     }
@@ -524,14 +608,17 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         assembly ("memory-safe") {
             word := sload(slot.slot)
         }
+        uint256 pair = _pairs[patient][grantee];
         // A stored grant always has its `exists` byte set, so a zero word means no grant.
         if (word == 0) {
-            bytes32[] storage ids = _scopeIds[patient][grantee];
-            if (ids.length >= MAX_SCOPES_PER_GRANTEE) {
+            uint256 count = pair & _COUNT_MASK;
+            if (count >= MAX_SCOPES_PER_GRANTEE) {
                 revert ConsentTooManyScopes(patient, grantee, MAX_SCOPES_PER_GRANTEE);
             }
-            ids.push(scopeId);
+            _pairScopeIds[patient][grantee][count] = scopeId;
+            ++pair;
         }
+        _pairs[patient][grantee] = _chain(pair, epoch, scopeId, wrappedKeys);
         // One SSTORE of the whole packed `_Grant` (Solidity would write member by member):
         // expiry | epoch << 64 | grantedAt << 128 | purpose << 192 | exists << 200.
         word = uint256(expiry) | (uint256(epoch) << 64) | (uint256(uint64(block.timestamp)) << 128)
@@ -549,30 +636,61 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     /// `AccessRevoked` with the caller as submitter, then reports the revoked scopeIds and the
     /// new epoch to the hooks (`onRevoke`).
     function _revoke(address patient, address grantee) private {
-        bytes32[] memory ids = _scopeIds[patient][grantee];
+        bytes32[] memory ids = _scopeIdList(patient, grantee);
         uint256 count = ids.length;
         if (count == 0) revert ConsentNoActiveGrant(patient, grantee);
 
         mapping(bytes32 => _Grant) storage grants = _grants[patient][grantee];
+        mapping(uint256 => bytes32) storage stored = _pairScopeIds[patient][grantee];
         for (uint256 i; i < count; ++i) {
             delete grants[ids[i]];
+            delete stored[i];
         }
-        delete _scopeIds[patient][grantee];
-        uint64 newEpoch = _epochs[patient] + 1;
-        _epochs[patient] = newEpoch;
+        // The key-material chain stays: the grantee keeps the keys it was given, and a client
+        // still checks them against it.
+        _pairs[patient][grantee] &= ~_COUNT_MASK;
+        uint256 state = _keyStates[patient];
+        uint64 newEpoch = uint64(state) + 1;
+        _keyStates[patient] = (state & ~uint256(type(uint64).max)) | newEpoch;
         emit AccessRevoked(patient, grantee, newEpoch, msg.sender);
         if (address(_hooks) != address(0)) _hooks.onRevoke(patient, grantee, ids, newEpoch);
     }
 
     /// @dev True when `grantee` holds at least one unexpired grant from `patient`.
     function _hasUnexpiredGrant(address patient, address grantee) private view returns (bool) {
-        bytes32[] storage ids = _scopeIds[patient][grantee];
+        mapping(uint256 => bytes32) storage ids = _pairScopeIds[patient][grantee];
         mapping(bytes32 => _Grant) storage grants = _grants[patient][grantee];
-        uint256 count = ids.length;
+        uint256 count = _pairs[patient][grantee] & _COUNT_MASK;
         for (uint256 i; i < count; ++i) {
             if (grants[ids[i]].expiry > block.timestamp) return true;
         }
         return false;
+    }
+
+    /// @dev The scopeIds stored for (patient, grantee), in the order they were first granted.
+    function _scopeIdList(address patient, address grantee) private view returns (bytes32[] memory ids) {
+        mapping(uint256 => bytes32) storage stored = _pairScopeIds[patient][grantee];
+        uint256 count = _pairs[patient][grantee] & _COUNT_MASK;
+        ids = new bytes32[](count);
+        for (uint256 i; i < count; ++i) {
+            ids[i] = stored[i];
+        }
+    }
+
+    /// @dev The patient's current key epoch.
+    function _epochOf(address patient) private view returns (uint64) {
+        return uint64(_keyStates[patient]);
+    }
+
+    /// @dev `pair` with its key-material chain advanced by one link (see `keyChainOf`); the
+    /// scope count in the low byte is kept.
+    function _chain(uint256 pair, uint64 epoch, bytes32 scopeId, bytes calldata wrappedKeys)
+        private
+        pure
+        returns (uint256)
+    {
+        bytes32 link = keccak256(abi.encode(pair & ~_COUNT_MASK, epoch, scopeId, keccak256(wrappedKeys)));
+        return (uint256(link) & ~_COUNT_MASK) | (pair & _COUNT_MASK);
     }
 
     // ---------------------------------------------------------------------------------

@@ -158,6 +158,18 @@ contract RecordIndex is IRecordIndex {
         for (uint256 i; i < scopeIds.length; ++i) {
             _sstore(_grantSlot(patient, grantee, scopeIds[i]), 0);
         }
+        _mirrorEpoch(patient, newEpoch);
+    }
+
+    /// @inheritdoc IAccessHooks
+    /// @dev Consent registry only. Mirrors the new epoch.
+    function onEpochRotated(address patient, uint64 newEpoch) external {
+        _onlyHookCaller(_consent);
+        _mirrorEpoch(patient, newEpoch);
+    }
+
+    /// @dev Writes `newEpoch` into the patient's mirrored state word.
+    function _mirrorEpoch(address patient, uint64 newEpoch) private {
         uint256 slot = _patientSlot(patient) | 1;
         _sstore(slot, (_sload(slot) & ~(_UINT64_MASK << _EPOCH_SHIFT)) | (uint256(newEpoch) << _EPOCH_SHIFT));
     }

@@ -36,9 +36,9 @@ contract RecordIndexInvariants is Test {
             _categories.push(handler.categories(i));
         }
 
-        // Writes and grants three times as often as role changes, revocations and emergencies,
+        // Writes and grants three times as often as role changes, revocations, rotations and emergencies,
         // so that many writes meet an active doctor holding a valid grant.
-        bytes4[] memory selectors = new bytes4[](17);
+        bytes4[] memory selectors = new bytes4[](18);
         selectors[0] = RecordIndexHandler.toggleOrganization.selector;
         selectors[1] = RecordIndexHandler.moveStaff.selector;
         selectors[2] = RecordIndexHandler.registerLatePatient.selector;
@@ -54,6 +54,7 @@ contract RecordIndexInvariants is Test {
         selectors[14] = RecordIndexHandler.addRecords.selector;
         selectors[15] = RecordIndexHandler.supersede.selector;
         selectors[16] = RecordIndexHandler.supersede.selector;
+        selectors[17] = RecordIndexHandler.rotate.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }

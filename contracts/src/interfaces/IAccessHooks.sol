@@ -29,4 +29,8 @@ interface IAccessHooks {
     /// @notice Every grant `patient` gave `grantee` was revoked; the patient's key epoch is now
     /// `newEpoch`. `scopeIds` lists the revoked grants' scopes.
     function onRevoke(address patient, address grantee, bytes32[] calldata scopeIds, uint64 newEpoch) external;
+
+    /// @notice The patient's key epoch advanced without a revocation (`rotateEpoch`,
+    /// `rotateKeys`); it is now `newEpoch`.
+    function onEpochRotated(address patient, uint64 newEpoch) external;
 }

@@ -5,9 +5,13 @@ pragma solidity ^0.8.24;
 /// @notice Patient consent: grants with a scope, purpose and expiry (given directly or by an
 /// EIP-712 signature that anyone may relay), revocation, access requests, and break-glass
 /// emergency access. `hasAccess` is the one rule every other contract and client applies.
-/// @dev A patient's key epoch starts at 0 and advances on every revocation; grant signatures
-/// name the epoch they were made in, so a signature made before a revocation cannot be
-/// submitted after it. Wrapped key material travels in events only.
+/// @dev A patient's key epoch starts at 0 and advances on every revocation, `rotateEpoch` and
+/// `rotateKeys`; grant signatures name the epoch they were made in, so a signature made before
+/// a rotation cannot be submitted after it. Wrapped key material travels in events; the
+/// registry commits to it in state (`keyChainOf`), so a client accepts only key material the
+/// chain itself handed out. A patient's key generation (`keysOf`) names the master secret its
+/// epochs' keys derive from; each generation's key-check value lets a client detect a wrong
+/// derivation before it grants or writes anything.
 interface IConsentRegistry {
     /// @notice What a grant covers.
     enum ScopeKind {
@@ -93,6 +97,12 @@ interface IConsentRegistry {
     /// @notice Emitted when the patient voids its next nonce: every grant, revocation or
     /// approval it signed with `nonce` and nobody submitted can no longer be submitted.
     event NonceInvalidated(address indexed patient, uint256 nonce);
+    /// @notice Emitted when the patient advances its key epoch without revoking anyone (for
+    /// example after a grant expired): records written from now on use keys nobody holds yet.
+    event EpochRotated(address indexed patient, uint64 newEpoch);
+    /// @notice Emitted when the patient starts key generation `generation` (1 at set-up) at
+    /// epoch `epoch`, with the key-check value of its new master secret.
+    event KeysRotated(address indexed patient, uint64 generation, uint64 epoch, bytes24 keyCheck);
     /// @notice Emitted when a staff member or organization asks a patient for access.
     event AccessRequested(
         uint256 indexed requestId,
@@ -116,6 +126,12 @@ interface IConsentRegistry {
     /// @notice Emitted when break-glass access is ended early by the patient or the doctor.
     event EmergencyAccessClosed(address indexed patient, address indexed doctor, address closedBy);
 
+    /// @notice A key-check value must not be zero.
+    error ConsentInvalidKeyCheck();
+    /// @notice The patient already set up its keys (`setupKeys` is once; rotate with `rotateKeys`).
+    error ConsentKeysAlreadySetUp(address patient);
+    /// @notice The patient has not set up its keys yet (`setupKeys`).
+    error ConsentKeysNotSetUp(address patient);
     /// @notice The caller (or the signer) is not a registered patient.
     error ConsentNotPatient(address account);
     /// @notice The grantee is not an active organization or active staff member.
@@ -199,6 +215,17 @@ interface IConsentRegistry {
     /// and withheld (a grant signed but never submitted) can no longer be submitted.
     function invalidateNonce() external;
 
+    /// @notice Advances the caller's key epoch (caller: a registered patient). Grants stay;
+    /// the patient then re-shares the new epoch with the grantees it still trusts.
+    function rotateEpoch() external;
+
+    /// @notice Records the caller's first key generation (1) and its key-check value, at the
+    /// current epoch. Once per patient.
+    function setupKeys(bytes24 keyCheck) external;
+
+    /// @notice Starts the caller's next key generation, with its key-check value, at a new epoch.
+    function rotateKeys(bytes24 keyCheck) external;
+
     /// @notice Files an access request (caller: active staff or organization).
     /// @param ttl How long the request stays answerable, in seconds (1 s to 30 days).
     /// @return requestId The new request's id (ids start at 1).
@@ -250,6 +277,22 @@ interface IConsentRegistry {
 
     /// @notice The patient's current key epoch.
     function epochOf(address patient) external view returns (uint64);
+
+    /// @notice The patient's key generation (0 before `setupKeys`) and current epoch.
+    function keysOf(address patient) external view returns (uint64 generation, uint64 epoch);
+
+    /// @notice Key generation `generation` of `patient`: its key-check value and the first
+    /// epoch whose keys derive from it (zeros for a generation that does not exist).
+    function generationOf(address patient, uint64 generation)
+        external
+        view
+        returns (bytes24 keyCheck, uint64 startEpoch);
+
+    /// @notice The head of the chain of key material `patient` handed `grantee`: starts at zero;
+    /// every `AccessGranted` and `EpochKeysShared` of the pair sets it to
+    /// `keccak256(abi.encode(head, epoch, scopeId, keccak256(wrappedKeys)))` with its low byte
+    /// cleared (scopeId is zero for `EpochKeysShared`). Never reset, not even by `revoke`.
+    function keyChainOf(address patient, address grantee) external view returns (bytes32);
 
     /// @notice The end of open emergency access for (patient, doctor), 0 when none.
     function emergencyUntil(address patient, address doctor) external view returns (uint64);

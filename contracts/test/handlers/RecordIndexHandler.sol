@@ -220,6 +220,21 @@ contract RecordIndexHandler is EhrHelpers {
         try consent.revoke(actors[granteeSeed % actors.length]) {} catch {}
     }
 
+    /// @notice A patient rotates its key epoch (or, every other time, its key generation).
+    function rotate(uint256 patientSeed, bool keys) external tick("rotate") {
+        address patient = patients[patientSeed % PATIENTS];
+        vm.startPrank(patient);
+        if (keys) {
+            try consent.setupKeys(bytes24(keccak256(abi.encode(patient)))) {}
+            catch {
+                consent.rotateKeys(bytes24(keccak256(abi.encode(patient, block.timestamp))));
+            }
+        } else {
+            consent.rotateEpoch();
+        }
+        vm.stopPrank();
+    }
+
     /// @notice A staff member opens break-glass access (only a hospital's staff can).
     function openEmergency(uint256 staffSeed, uint256 patientSeed, uint256 duration)
         external

@@ -37,6 +37,10 @@ contract HooksRecorder is IAccessHooks {
         _record();
     }
 
+    function onEpochRotated(address, uint64) external {
+        _record();
+    }
+
     function _record() internal {
         if (failing) revert HooksRecorderFailure();
         calls++;
