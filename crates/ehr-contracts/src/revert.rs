@@ -119,6 +119,9 @@ fn consent_error_name(e: &C) -> &'static str {
         C::ConsentInvalidSignature(_) => "ConsentInvalidSignature",
         C::ConsentInvalidSigner(_) => "ConsentInvalidSigner",
         C::ConsentInvalidWrappedKeys(_) => "ConsentInvalidWrappedKeys",
+        C::ConsentInvalidKeyCheck(_) => "ConsentInvalidKeyCheck",
+        C::ConsentKeysAlreadySetUp(_) => "ConsentKeysAlreadySetUp",
+        C::ConsentKeysNotSetUp(_) => "ConsentKeysNotSetUp",
         C::ConsentNoActiveGrant(_) => "ConsentNoActiveGrant",
         C::ConsentNoEmergencyAccess(_) => "ConsentNoEmergencyAccess",
         C::ConsentNotEmergencyParty(_) => "ConsentNotEmergencyParty",
@@ -239,6 +242,15 @@ fn fmt_consent(e: &C, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             "the signature was made by {}, not by the patient {} (wrong key, chain or contract?)",
             e.signer, e.patient
         ),
+        C::ConsentInvalidKeyCheck(_) => f.write_str("a key-check value must not be zero"),
+        C::ConsentKeysAlreadySetUp(e) => write!(
+            f,
+            "patient {} already set up its keys; rotate them instead (`ehr rotate --keys`)",
+            e.patient
+        ),
+        C::ConsentKeysNotSetUp(e) => {
+            write!(f, "patient {} has not set up its keys yet (`ehr keys setup`)", e.patient)
+        }
         C::ConsentInvalidWrappedKeys(e) => {
             write!(f, "wrapped key material must be 1 to 4096 bytes, not {}", e.length)
         }

@@ -213,6 +213,21 @@ pub enum Error {
         /// The block.
         block: u64,
     },
+    /// The key events the node returned do not reproduce the registry's commitment to the key
+    /// material it handed out: some were invented, altered, dropped or reordered.
+    #[error(
+        "the key material the node reports for patient {patient} and grantee {grantee} does not \
+         match the consent registry's commitment at block {at_block}: refusing every key of \
+         this grant (the RPC node is lying or broken; use another one)"
+    )]
+    KeyMaterialMismatch {
+        /// The patient.
+        patient: alloy::primitives::Address,
+        /// The grantee.
+        grantee: alloy::primitives::Address,
+        /// The block the commitment was read at.
+        at_block: u64,
+    },
     /// Grant keys were asked for without a consent registry address.
     #[error("no consent registry configured")]
     NoConsentRegistry,

@@ -1,10 +1,20 @@
-//! A grantee's keys, read from the consent registry's events and unwrapped.
+//! A grantee's keys, read from the consent registry's events, checked against the
+//! registry's commitment to them, and unwrapped.
+//!
+//! The events come from an RPC node that may invent, drop or alter logs. The registry keeps,
+//! per (patient, grantee), the head of a hash chain over every piece of key material it handed
+//! out (`keyChainOf`); the events are folded into the same chain here and compared with the
+//! head read by `eth_call` at the same block. Only when they agree is any key used: a forged
+//! `AccessGranted` would otherwise make an honest doctor encrypt and tag records under keys
+//! the forger chose.
 
-use alloy::primitives::Address;
+use alloy::eips::BlockId;
+use alloy::primitives::{Address, B256, keccak256};
 use alloy::providers::Provider;
-use alloy::rpc::types::Filter;
-use alloy::sol_types::SolEvent;
-use ehr_contracts::bindings::ConsentRegistry::{AccessGranted, EpochKeysShared};
+use alloy::rpc::types::{Filter, Log};
+use alloy::sol_types::{SolEvent, SolValue};
+use ehr_contracts::bindings::ConsentRegistry::{self, AccessGranted, EpochKeysShared};
+use ehr_contracts::tx;
 use ehr_crypto::{GrantScope, SecretKey};
 
 use crate::grant::{unwrap_epoch_share, unwrap_grant};
@@ -55,14 +65,14 @@ impl<P: Provider> IndexClient<P> {
         let logs =
             fetch_logs(self.provider(), &filter, self.start_block(), to_block, self.options())
                 .await?;
+        let logs: Vec<Log> =
+            logs.into_iter().filter(|log| log.address() == consent && !log.removed).collect();
+        self.check_key_chain(patient, grantee_address, &logs, to_block).await?;
         let mut keys = SearchKeys::new();
         let mut unreadable = Vec::new();
         let mut known_scopes: Vec<GrantScope> = Vec::new();
         for log in &logs {
             let block = log.block_number.unwrap_or_default();
-            if log.address() != consent || log.removed {
-                continue;
-            }
             if let Ok(event) = log.log_decode::<AccessGranted>() {
                 let event = event.inner.data;
                 let scope = match ehr_contracts::Scope::from_sol(&event.scope) {
@@ -105,4 +115,49 @@ impl<P: Provider> IndexClient<P> {
         }
         Ok(GranteeKeys { keys, unreadable })
     }
+
+    /// Folds the pair's key events into the chain the registry keeps and compares the result
+    /// with `keyChainOf(patient, grantee)` at `to_block`.
+    async fn check_key_chain(
+        &self,
+        patient: Address,
+        grantee: Address,
+        logs: &[Log],
+        to_block: u64,
+    ) -> Result<()> {
+        let consent = self.consent_registry().ok_or(Error::NoConsentRegistry)?;
+        let mut head = B256::ZERO;
+        for log in logs {
+            let link = if let Ok(event) = log.log_decode::<AccessGranted>() {
+                let event = event.inner.data;
+                (event.epoch, event.scopeId, keccak256(&event.wrappedKeys))
+            } else if let Ok(event) = log.log_decode::<EpochKeysShared>() {
+                let event = event.inner.data;
+                (event.epoch, B256::ZERO, keccak256(&event.wrappedKeys))
+            } else {
+                return Err(Error::UnexpectedLog {
+                    reason: "a consent event that does not decode",
+                });
+            };
+            head = key_chain_link(head, link.0, link.1, link.2);
+        }
+        let contract = ConsentRegistry::new(consent, self.provider());
+        let expected = tx::call(
+            "read the key-material commitment",
+            contract.keyChainOf(patient, grantee).block(BlockId::number(to_block)),
+        )
+        .await?;
+        if head != expected {
+            return Err(Error::KeyMaterialMismatch { patient, grantee, at_block: to_block });
+        }
+        Ok(())
+    }
+}
+
+/// One step of the registry's key-material chain: `keccak256(abi.encode(head, epoch, scopeId,
+/// keysHash))` with its low byte cleared (the registry keeps a count there).
+pub fn key_chain_link(head: B256, epoch: u64, scope_id: B256, keys_hash: B256) -> B256 {
+    let mut link = keccak256((head, epoch, scope_id, keys_hash).abi_encode());
+    link.0[31] = 0;
+    link
 }
