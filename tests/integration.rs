@@ -13,6 +13,7 @@ mod security_support;
 // The foundation: harness, contracts, blob store.
 mod chains_story;
 mod consent_flow;
+mod consent_rotation;
 mod devstack;
 mod store_kubo;
 mod store_replicated;

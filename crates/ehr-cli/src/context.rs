@@ -73,6 +73,10 @@ impl Context {
         };
         let session = Session::open(SessionConfig { rpc_url, deployment, signer, store }).await?;
         // Verified indexes persist between commands: a one-shot `ehr search` starts warm.
-        Ok(session.with_index_cache_dir(&self.settings.data_dir().join("cache").join("index")))
+        // Grants signed without being sent are remembered, so one never submitted is rotated away.
+        let data = self.settings.data_dir();
+        Ok(session
+            .with_index_cache_dir(&data.join("cache").join("index"))
+            .with_pending_grants_dir(&data.join("pending-grants")))
     }
 }

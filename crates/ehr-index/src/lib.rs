@@ -21,7 +21,7 @@ pub use accumulator::{EntryBody, IndexEntry, LogPosition, accumulate};
 pub use cache::{CachePlan, CachedIndex, IndexCache};
 pub use category::Category;
 pub use error::{Error, Result};
-pub use grant_events::{GranteeKeys, UnreadableGrant, key_chain_link};
+pub use grant_events::{GranteeKeys, KeyEvent, UnreadableGrant, key_chain_link};
 pub use keyword::{Keyword, KeywordKey, MAX_KEYWORD_LEN, normalize_keyword};
 pub use logs::FetchOptions;
 pub use master_secret::{

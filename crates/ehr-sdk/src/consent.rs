@@ -103,6 +103,7 @@ pub async fn prepare_grant(session: &Session, spec: GrantSpec) -> Result<GrantRe
 
 /// Grants access as the signing patient, paying the gas itself.
 pub async fn grant(session: &Session, spec: GrantSpec) -> Result<GrantRecord> {
+    crate::rotation::maintain(session).await?;
     let request = prepare_grant(session, spec).await?;
     let receipt = tx::send("grant access", session.consent_as_signer()?.grant(request)).await?;
     GrantRecord::from_receipt(session, &receipt, "grant access")
@@ -126,9 +127,29 @@ pub struct ActiveGrant {
     pub epoch: u64,
 }
 
-/// Every unexpired, unrevoked grant `patient` has given, found through its `AccessGranted`
-/// events and confirmed with `grantOf` (which forgets revoked and replaced grants).
+/// A grant the registry still stores: in force, or expired but not revoked (the patient can
+/// still revoke it, and until the epoch rotates its grantee holds the epoch's keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredGrant {
+    /// The grant.
+    #[serde(flatten)]
+    pub grant: ActiveGrant,
+    /// Whether its expiry has passed.
+    pub expired: bool,
+}
+
+/// Every unexpired, unrevoked grant `patient` has given ([`stored_grants`] without the
+/// expired ones).
 pub async fn active_grants(session: &Session, patient: Address) -> Result<Vec<ActiveGrant>> {
+    let stored = stored_grants(session, patient).await?;
+    Ok(stored.into_iter().filter(|g| !g.expired).map(|g| g.grant).collect())
+}
+
+/// Every grant `patient` has given that is still stored, expired ones included, found through
+/// its `AccessGranted` events and confirmed with `grantOf` (which forgets revoked and replaced
+/// grants).
+pub async fn stored_grants(session: &Session, patient: Address) -> Result<Vec<StoredGrant>> {
     let consent = session.consent();
     let filter = Filter::new()
         .address(session.deployment().consent_registry)
@@ -150,15 +171,20 @@ pub async fn active_grants(session: &Session, patient: Address) -> Result<Vec<Ac
         let info =
             tx::call("read a grant", consent.grantOf(patient, event.grantee, scope.to_sol()))
                 .await?;
-        if info.active && info.expiry > now {
-            grants.push(ActiveGrant {
+        // A stored grant has a non-zero expiry; `grantOf` is all zeros otherwise.
+        if info.expiry == 0 {
+            continue;
+        }
+        grants.push(StoredGrant {
+            grant: ActiveGrant {
                 grantee: event.grantee,
                 scope,
                 purpose: Purpose::from_u8(info.purpose)?,
                 expiry: info.expiry,
                 epoch: info.epoch,
-            });
-        }
+            },
+            expired: !(info.active && info.expiry > now),
+        });
     }
     Ok(grants)
 }

@@ -402,6 +402,27 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The remembered signed grants could not be read or written.
+    #[error("pending signed grants {}: {source}", path.display())]
+    PendingGrants {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A remembered signed grant is not valid JSON of the expected shape.
+    #[error(
+        "pending signed grant {} is unreadable: {reason} (remove it only if you are sure the \
+         grant it stands for was submitted or voided)",
+        path.display()
+    )]
+    PendingGrantInvalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A journal entry is not valid JSON of the expected shape.
     #[error("upload journal entry {} is unreadable: {reason}", path.display())]
     JournalEntryInvalid {

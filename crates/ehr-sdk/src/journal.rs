@@ -15,7 +15,6 @@
 //! until the user re-uploads the content.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use alloy::primitives::{Address, B256, Bytes};
@@ -115,38 +114,16 @@ impl Journal {
 
     /// Writes (or replaces) an entry atomically.
     pub fn write(&self, entry: &JournalEntry) -> Result<()> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| Error::Journal { path, source }
-        };
-        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
-        let path = self.path_of(&entry.id);
-        let tmp = self.dir.join(format!(".{}.tmp", entry.id));
         let text = serde_json::to_vec_pretty(entry).expect("an entry always serializes");
-        let written = (|| {
-            let mut file = fs::File::create(&tmp)?;
-            file.write_all(&text)?;
-            file.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            // The rename is durable only once the directory is synced.
-            fs::File::open(&self.dir)?.sync_all()
-        })();
-        if written.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        written.map_err(io(&path))
+        crate::atomic_file::write(&self.dir, &format!("{}.json", entry.id), &text)
+            .map_err(|source| Error::Journal { path: self.path_of(&entry.id), source })
     }
 
     /// Removes an entry (durably), for an upload the index refused: it never became a record,
     /// and nothing is left to finish. Removing an absent entry is not an error.
     pub fn remove(&self, id: &str) -> Result<()> {
-        let path = self.path_of(id);
-        let removed = match fs::remove_file(&path) {
-            Ok(()) => fs::File::open(&self.dir).and_then(|dir| dir.sync_all()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        };
-        removed.map_err(|source| Error::Journal { path, source })
+        crate::atomic_file::remove(&self.dir, &format!("{id}.json"))
+            .map_err(|source| Error::Journal { path: self.path_of(id), source })
     }
 
     /// Reads one entry.

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod accounts;
+mod atomic_file;
 pub mod audit;
 pub mod claims;
 pub mod consent;
@@ -23,6 +24,7 @@ pub mod records;
 pub mod relay;
 pub mod requests;
 pub mod roles;
+pub mod rotation;
 pub mod search;
 mod serde_text;
 pub mod session;

@@ -434,6 +434,11 @@ impl<'a> Writer<'a> {
         let store = Arc::clone(session_store(session)?);
         session.require_patient(patient).await?;
         let signer = session.chain().signer()?;
+        if signer.address() == patient {
+            // Nothing new under keys that should be dead (an expired grantee's, a withheld
+            // signature's): rotate first if needed.
+            crate::rotation::maintain(session).await?;
+        }
         let raw_key =
             tx::call("read the patient's public key", session.roles().publicKeyOf(patient)).await?;
         let patient_key = ehr_crypto::public_key_for_address(&raw_key, &patient.0.0)?;

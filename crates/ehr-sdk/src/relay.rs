@@ -120,6 +120,7 @@ pub async fn sign_grant(
     spec: GrantSpec,
     valid_for: Duration,
 ) -> Result<SignedGrant> {
+    crate::rotation::maintain(session).await?;
     let request = prepare_grant(session, spec).await?;
     let consent = session.consent();
     let nonce = tx::call("read the patient's nonce", consent.nonces(request.patient)).await?;
@@ -130,7 +131,11 @@ pub async fn sign_grant(
             .await?;
     let signer = session.chain().signer()?;
     let signature = eip712::sign_grant(signer, &domain, &request, nonce, deadline).await?;
-    Ok(SignedGrant { grant: (&request).into(), nonce, deadline, signature })
+    let signed = SignedGrant { grant: (&request).into(), nonce, deadline, signature };
+    // Remembered before it leaves this function: if it never reaches the chain, its keys are
+    // rotated away.
+    crate::rotation::remember_signed(session, &signed)?;
+    Ok(signed)
 }
 
 /// A voided nonce ([`invalidate_nonce`]).

@@ -177,6 +177,7 @@ pub struct Session {
     deployment: Deployment,
     store: Option<Arc<dyn BlobStore>>,
     index_client: Arc<IndexClient<DynProvider>>,
+    pending_grants: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Session {
@@ -219,7 +220,7 @@ impl Session {
         };
         let index_client =
             Arc::new(IndexClient::from_deployment(chain.reader().clone(), &deployment));
-        Ok(Self { chain, deployment, store, index_client })
+        Ok(Self { chain, deployment, store, index_client, pending_grants: None })
     }
 
     /// Keeps the verified indexes this session reads in files under `dir` (a subdirectory
@@ -231,6 +232,18 @@ impl Session {
             .with_cache_dir(dir);
         self.index_client = Arc::new(client);
         self
+    }
+
+    /// Keeps the grants this session signs without sending (for a relay, or to hand over) in
+    /// `dir`, so that one never submitted is rotated away ([`crate::rotation`]).
+    pub fn with_pending_grants_dir(mut self, dir: &Path) -> Self {
+        self.pending_grants = Some(dir.join(self.chain.chain_id().to_string()));
+        self
+    }
+
+    /// Where signed, not yet submitted grants are kept, if anywhere.
+    pub fn pending_grants_dir(&self) -> Option<&Path> {
+        self.pending_grants.as_deref()
     }
 
     /// The session's index client (searches, verified indexes, grant key material).

@@ -43,6 +43,8 @@ commands! {
     Grant => grant,
     Revoke => revoke,
     Reshare => reshare,
+    Rotate => rotate,
+    Grants => grants,
     Request => request,
     Requests => requests,
     Approve => approve,

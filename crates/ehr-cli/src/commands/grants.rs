@@ -1,0 +1,64 @@
+//! `ehr grants`: the grants a patient has given that the registry still stores.
+
+use crate::cli::EthArgs;
+use crate::context::{Context, Signing};
+use crate::output::{Render, when};
+use crate::signer;
+use alloy::primitives::Address;
+use ehr_sdk::consent::{self, StoredGrant};
+use ehr_sdk::parse;
+use serde::Serialize;
+
+/// List the grants a patient gave, expired-but-stored ones included (they can still be revoked).
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  ehr grants --account alice             # alice's grants
+  ehr grants --patient 0xPATIENT --json
+
+An expired grant no longer lets its grantee write, and `ehr rotate` (run by itself before your
+next grant or upload) makes sure it opens nothing written afterwards; `ehr revoke` removes it.")]
+pub(crate) struct Args {
+    /// The patient [default: the signer].
+    #[arg(long, value_parser = parse::address, value_name = "ADDRESS")]
+    patient: Option<Address>,
+    #[command(flatten)]
+    eth: EthArgs,
+}
+
+#[derive(Serialize)]
+struct GrantList {
+    patient: Address,
+    grants: Vec<StoredGrant>,
+}
+
+pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
+    let me = signer::resolve_address(&args.eth.signer, &context.settings)?;
+    let patient = args.patient.or(me).ok_or(ehr_sdk::Error::NoSigner)?;
+    let mut eth = args.eth.clone();
+    eth.signer = Default::default();
+    let session = context.session(&eth, Signing::Optional, false).await?;
+    context.print(&GrantList { patient, grants: consent::stored_grants(&session, patient).await? })
+}
+
+impl Render for GrantList {
+    fn render(&self) -> String {
+        if self.grants.is_empty() {
+            return format!("{} has no stored grants", self.patient);
+        }
+        self.grants
+            .iter()
+            .map(|g| {
+                let status = if g.expired { "expired" } else { "active" };
+                format!(
+                    "{status:<8} {} {} ({}) until {}, epoch {}\n",
+                    g.grant.grantee,
+                    g.grant.scope,
+                    g.grant.purpose,
+                    when(g.grant.expiry),
+                    g.grant.epoch
+                )
+            })
+            .collect()
+    }
+}

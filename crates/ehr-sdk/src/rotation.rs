@@ -1,0 +1,238 @@
+//! Access that ends: the patient's key epoch rotates when someone may hold its keys without
+//! a grant in force.
+//!
+//! Expiry ends writing at once (the contract checks it), but reading is a matter of keys: a
+//! grantee keeps the keys of every epoch it was given, and records written later in the same
+//! epoch open with them. So the epoch must move on whenever
+//! - an All or Category grant has expired while its grantee holds the current epoch's keys
+//!   (granted in this epoch, or re-shared to it), or
+//! - the patient signed a grant (for a relay, or to hand over) that can no longer reach the
+//!   chain — its deadline passed or its nonce was used otherwise — yet its key material may
+//!   be in someone's hands with no audit entry and nothing to revoke.
+//!
+//! [`maintain`] checks both and rotates (`rotateEpoch`, then re-shares the new epoch with the
+//! grantees whose grants are in force). The SDK runs it before the patient grants, signs a
+//! grant or writes a record, so "on the patient's next action" nothing new is written under
+//! keys that should be dead; `ehr rotate` runs it on demand. Signed grants are remembered in
+//! the session's pending-grants directory ([`Session::with_pending_grants_dir`]); one file
+//! each, written atomically, so concurrent processes never lose one.
+
+use crate::consent::{ReshareOutcome, reshare_epoch_keys, stored_grants};
+use crate::relay::SignedGrant;
+use crate::serde_text::display;
+use crate::session::{Session, TxInfo, event_in};
+use crate::{Error, Result};
+use alloy::primitives::{Address, B256, U256, keccak256};
+use ehr_contracts::bindings::ConsentRegistry::EpochRotated;
+use ehr_contracts::{Scope, tx};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A grant the patient signed and did not send itself, as remembered until it settles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PendingGrant {
+    /// The grantee.
+    pub grantee: Address,
+    /// The epoch whose keys it carries.
+    pub epoch: u64,
+    /// The signature's nonce.
+    pub nonce: U256,
+    /// The signature's deadline (unix time).
+    pub deadline: U256,
+    /// keccak256 of its wrapped key material: how it is recognized on chain.
+    pub keys_hash: B256,
+}
+
+/// Why the epoch rotates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum RotationReason {
+    /// A grant expired while its grantee held the current epoch's keys.
+    #[serde(rename_all = "camelCase")]
+    ExpiredGrant {
+        /// The grantee.
+        grantee: Address,
+        /// The expired grant's scope.
+        #[serde(serialize_with = "display")]
+        scope: Scope,
+        /// When it expired.
+        expiry: u64,
+    },
+    /// A signed grant can no longer be submitted, but its key material is out.
+    #[serde(rename_all = "camelCase")]
+    UnsubmittedSignature {
+        /// The grantee it was for.
+        grantee: Address,
+        /// Its deadline.
+        deadline: U256,
+    },
+    /// The patient asked for it.
+    Requested,
+}
+
+/// What [`check`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationCheck {
+    /// The patient's current epoch.
+    pub epoch: u64,
+    /// Why the epoch must rotate (empty: it need not).
+    pub reasons: Vec<RotationReason>,
+    /// Signed grants that may still be submitted (they rotate away once they cannot).
+    pub pending: Vec<PendingGrant>,
+    /// Remembered signed grants that are settled (on chain, or of an earlier epoch), or that
+    /// are settled by the rotation the reasons ask for: forgotten once it is done.
+    #[serde(skip)]
+    settled: Vec<B256>,
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RotateOutcome {
+    /// The patient.
+    pub patient: Address,
+    /// The epoch after the rotation.
+    pub new_epoch: u64,
+    /// Why it rotated.
+    pub reasons: Vec<RotationReason>,
+    /// The `rotateEpoch` transaction.
+    pub tx: TxInfo,
+    /// The new epoch's keys handed to the grantees whose grants are in force.
+    pub reshare: ReshareOutcome,
+}
+
+/// Remembers a grant the signing patient signed without sending, so that it is rotated away
+/// if it never reaches the chain. Does nothing when the session keeps no pending grants.
+pub fn remember_signed(session: &Session, signed: &SignedGrant) -> Result<()> {
+    let Some(dir) = session.pending_grants_dir() else { return Ok(()) };
+    let pending = PendingGrant {
+        grantee: signed.grant.grantee,
+        epoch: signed.grant.epoch,
+        nonce: signed.nonce,
+        deadline: signed.deadline,
+        keys_hash: keccak256(&signed.grant.wrapped_keys),
+    };
+    let text = serde_json::to_vec_pretty(&pending).expect("a pending grant always serializes");
+    crate::atomic_file::write(dir, &file_name(&pending.keys_hash), &text)
+        .map_err(|source| Error::PendingGrants { path: dir.to_path_buf(), source })
+}
+
+/// Whether the signing patient's epoch must rotate, and what is still pending.
+pub async fn check(session: &Session) -> Result<RotationCheck> {
+    let patient = session.chain().address()?;
+    let consent = session.consent();
+    let (head, now) = session.chain().now().await?;
+    let epoch = tx::call("read the key epoch", consent.epochOf(patient)).await?;
+    let client = session.index_client();
+    let mut reasons = Vec::new();
+    for stored in stored_grants(session, patient).await? {
+        let grant = &stored.grant;
+        if !stored.expired || matches!(grant.scope, Scope::Record(_)) {
+            continue;
+        }
+        if reasons.iter().any(|r| matches!(r, RotationReason::ExpiredGrant { grantee, .. } if *grantee == grant.grantee)) {
+            continue;
+        }
+        let events = client.key_events(patient, grant.grantee, head).await?;
+        if events.iter().any(|e| e.epoch == epoch) {
+            reasons.push(RotationReason::ExpiredGrant {
+                grantee: grant.grantee,
+                scope: grant.scope,
+                expiry: grant.expiry,
+            });
+        }
+    }
+    let mut pending = Vec::new();
+    let mut settled = Vec::new();
+    let remembered = match session.pending_grants_dir() {
+        Some(dir) => read_pending(dir)?,
+        None => Vec::new(),
+    };
+    if !remembered.is_empty() {
+        let nonce = tx::call("read the patient's nonce", consent.nonces(patient)).await?;
+        for grant in remembered {
+            if grant.epoch < epoch {
+                settled.push(grant.keys_hash);
+                continue;
+            }
+            let events = client.key_events(patient, grant.grantee, head).await?;
+            if events.iter().any(|e| keccak256(&e.wrapped_keys) == grant.keys_hash) {
+                settled.push(grant.keys_hash);
+            } else if grant.deadline < U256::from(now) || nonce > grant.nonce {
+                settled.push(grant.keys_hash);
+                reasons.push(RotationReason::UnsubmittedSignature {
+                    grantee: grant.grantee,
+                    deadline: grant.deadline,
+                });
+            } else {
+                pending.push(grant);
+            }
+        }
+    }
+    Ok(RotationCheck { epoch, reasons, pending, settled })
+}
+
+/// Advances the signing patient's epoch and re-shares it with every grantee whose All or
+/// Category grant is in force (expired grantees get nothing: the contract refuses them too).
+pub async fn rotate(session: &Session, reasons: Vec<RotationReason>) -> Result<RotateOutcome> {
+    let patient = session.chain().address()?;
+    session.require_patient(patient).await?;
+    let receipt =
+        tx::send("rotate the key epoch", session.consent_as_signer()?.rotateEpoch()).await?;
+    let event: EpochRotated =
+        event_in(&receipt, session.deployment().consent_registry, "rotate the key epoch")?;
+    let reshare = reshare_epoch_keys(session).await?;
+    Ok(RotateOutcome {
+        patient,
+        new_epoch: event.newEpoch,
+        reasons,
+        tx: TxInfo::of(&receipt),
+        reshare,
+    })
+}
+
+/// [`check`], then [`rotate`] if anything asks for it; forgets the signed grants that are
+/// settled. `None` when no rotation was needed.
+pub async fn maintain(session: &Session) -> Result<Option<RotateOutcome>> {
+    let found = check(session).await?;
+    let outcome =
+        if found.reasons.is_empty() { None } else { Some(rotate(session, found.reasons).await?) };
+    if let Some(dir) = session.pending_grants_dir() {
+        for hash in &found.settled {
+            crate::atomic_file::remove(dir, &file_name(hash))
+                .map_err(|source| Error::PendingGrants { path: dir.to_path_buf(), source })?;
+        }
+    }
+    Ok(outcome)
+}
+
+fn file_name(keys_hash: &B256) -> String {
+    format!("{keys_hash:x}.json")
+}
+
+/// Every remembered signed grant in `dir` (none if it does not exist yet).
+fn read_pending(dir: &Path) -> Result<Vec<PendingGrant>> {
+    let io = |source| Error::PendingGrants { path: dir.to_path_buf(), source };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(io)?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.') || !name.ends_with(".json") {
+            continue;
+        }
+        let text = std::fs::read(&path).map_err(io)?;
+        let grant: PendingGrant = serde_json::from_slice(&text).map_err(|e| {
+            Error::PendingGrantInvalid { path: path.clone(), reason: e.to_string() }
+        })?;
+        out.push(grant);
+    }
+    out.sort_by_key(|g| g.keys_hash);
+    Ok(out)
+}
