@@ -43,8 +43,6 @@ commands! {
     Grant => grant,
     Revoke => revoke,
     Reshare => reshare,
-    Rotate => rotate,
-    Grants => grants,
     Request => request,
     Requests => requests,
     Approve => approve,
@@ -61,5 +59,7 @@ commands! {
     Demo => demo,
     Serve => serve,
     VoidSignatures => void_signatures,
+    Grants => grants,
+    Rotate => rotate,
     Store => store,
 }
