@@ -20,6 +20,7 @@ mod store_replicated;
 
 // Search and record workflows through the SDK.
 mod index_search;
+mod key_generations;
 mod records_export;
 mod records_flow;
 mod records_kubo;

@@ -13,6 +13,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A recovery code does not parse.
+    #[error("invalid recovery code: {0}")]
+    InvalidRecoveryCode(&'static str),
+
     /// The input does not start with the envelope magic bytes `EHRE`.
     #[error("not an ehrkit envelope (bad magic bytes)")]
     BadMagic,

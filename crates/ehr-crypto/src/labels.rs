@@ -22,6 +22,16 @@ pub const ECIES_SLOT_PURPOSE: &str = "ehrkit/v1/envelope/ecies-slot";
 pub const SYMMETRIC_SLOT_KEK: &[u8] = b"ehrkit/v1/symmetric-slot/kek";
 /// HKDF-SHA256 `info` deriving a patient's master secret from its wallet signature.
 pub const MASTER_SECRET: &[u8] = b"ehrkit/v1/master-secret";
+/// HKDF-SHA256 `info` deriving the master secret of a key generation ≥ 1 from the wallet's
+/// signature and the generation's recovery secret.
+pub const MASTER_SECRET_V2: &[u8] = b"ehrkit/v2/master-secret";
+/// HMAC-SHA256 message giving a master secret's on-chain key-check value.
+pub const KEY_CHECK: &[u8] = b"ehrkit/v2/key-check";
+/// HKDF-SHA256 `info` prefix deriving a generation's default recovery secret from the account
+/// key; chain id, record index and generation follow.
+pub const RECOVERY_SECRET: &[u8] = b"ehrkit/v2/recovery-secret";
+/// SHA-256 prefix of a recovery code's checksum.
+pub const RECOVERY_CODE: &[u8] = b"ehrkit/v2/recovery-code";
 /// HKDF-SHA256 `info` prefix deriving an epoch key from the master secret; `be64(epoch)` follows.
 pub const EPOCH_KEY: &[u8] = b"ehrkit/v1/epoch";
 /// HKDF-SHA256 `info` prefix deriving a category's index key from the epoch key; the 32-byte
@@ -36,7 +46,7 @@ pub const KEY_ID: &[u8] = b"ehrkit/v1/key-id";
 pub const GRANT_KEYS_PURPOSE: &str = "ehrkit/v1/grant-keys";
 
 /// Every label above, for prefix-freedom checks (here and in crates that add their own).
-pub const ALL: [&[u8]; 14] = [
+pub const ALL: [&[u8]; 18] = [
     CONTENT_KEY,
     NONCE_PREFIX,
     HEADER_MAC,
@@ -46,6 +56,10 @@ pub const ALL: [&[u8]; 14] = [
     ECIES_SLOT_PURPOSE.as_bytes(),
     SYMMETRIC_SLOT_KEK,
     MASTER_SECRET,
+    MASTER_SECRET_V2,
+    KEY_CHECK,
+    RECOVERY_SECRET,
+    RECOVERY_CODE,
     EPOCH_KEY,
     INDEX_KEY,
     DATA_KEK,
@@ -66,7 +80,7 @@ mod tests {
                     assert!(!b.starts_with(a), "{:?} prefixes {:?}", a, b);
                 }
             }
-            assert!(a.starts_with(b"ehrkit/v1/"));
+            assert!(a.starts_with(b"ehrkit/v1/") || a.starts_with(b"ehrkit/v2/"));
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod ecies;
 mod entropy;
 pub mod envelope;
 mod error;
+pub mod key_generation;
 mod keys;
 pub mod labels;
 pub mod padding;
@@ -18,6 +19,7 @@ pub use envelope::{
 };
 pub use error::{Error, Result};
 pub use k256::{PublicKey, SecretKey};
+pub use key_generation::{KEY_CHECK_LEN, RecoverySecret};
 pub use keys::{DataKey, KEY_LEN, KeyEncryptionKey, KeyId};
 pub use patient_keys::{
     CategoryKeys, EpochKey, GrantKeys, GrantParties, GrantScope, IndexKey, MasterSecret,

@@ -13,6 +13,13 @@
 //! A wallet that adds fresh randomness to its signatures (hedged signing) would give a new
 //! secret every time; [`master_secret_from_wallet_signature`] at least checks that the
 //! signature is the patient's for this message.
+//!
+//! That is key generation 0, the original scheme, kept for patients who never set up key
+//! generations. Generation `g ≥ 1` signs `MasterSecret(address patient,uint64 generation,string
+//! purpose)` in the same domain with version "2", and mixes the generation's recovery secret
+//! into the derivation ([`ehr_crypto::key_generation`]): a phished signature alone is worth
+//! nothing, and the on-chain key-check value catches a wallet whose signature is not
+//! deterministic before anything is granted or written.
 
 use alloy::primitives::{Address, B256, Signature, U256};
 use alloy::signers::Signer;
@@ -30,6 +37,9 @@ pub const DOMAIN_NAME: &str = "ehrkit";
 /// The EIP-712 domain version.
 pub const DOMAIN_VERSION: &str = "1";
 
+/// The EIP-712 domain version of the generation messages (generation ≥ 1).
+pub const DOMAIN_VERSION_V2: &str = "2";
+
 /// The typed struct the wallet signs.
 pub mod typed {
     #![allow(missing_docs)]
@@ -40,6 +50,53 @@ pub mod typed {
             string purpose;
         }
     }
+}
+
+/// The typed struct the wallet signs for a key generation ≥ 1 (its own module: the EIP-712
+/// type name is the same).
+pub mod typed_v2 {
+    #![allow(missing_docs)]
+    alloy::sol! {
+        #[derive(Debug, PartialEq, Eq)]
+        struct MasterSecret {
+            address patient;
+            uint64 generation;
+            string purpose;
+        }
+    }
+}
+
+/// The EIP-712 hash the patient signs for key generation `generation` (≥ 1).
+pub fn generation_signing_hash(
+    patient: Address,
+    generation: u64,
+    chain_id: u64,
+    record_index: Address,
+) -> B256 {
+    let domain = Eip712Domain::new(
+        Some(DOMAIN_NAME.into()),
+        Some(DOMAIN_VERSION_V2.into()),
+        Some(U256::from(chain_id)),
+        Some(record_index),
+        None,
+    );
+    typed_v2::MasterSecret { patient, generation, purpose: PURPOSE.into() }
+        .eip712_signing_hash(&domain)
+}
+
+/// The master secret of key generation `generation` (≥ 1): `signer` (the patient) signs the
+/// generation's message, and the signature is mixed with `recovery`.
+pub async fn derive_generation_master_secret<S: Signer + Sync>(
+    signer: &S,
+    chain_id: u64,
+    record_index: Address,
+    generation: u64,
+    recovery: &ehr_crypto::RecoverySecret,
+) -> Result<MasterSecret> {
+    let patient = signer.address();
+    let hash = generation_signing_hash(patient, generation, chain_id, record_index);
+    let signature = canonical(&signer.sign_hash(&hash).await?.as_bytes())?;
+    Ok(MasterSecret::from_generation(&signature.as_bytes(), recovery, patient.as_ref(), generation))
 }
 
 /// The EIP-712 domain of the master-secret message for one deployment.

@@ -19,7 +19,8 @@ use crate::category::Category;
 /// Every key zeroizes on drop; `Debug` shows only what kinds of keys are held.
 #[derive(Clone, Default)]
 pub struct SearchKeys {
-    master: Option<MasterSecret>,
+    /// The patient's master secrets, each with the first epoch it covers, ascending.
+    masters: Vec<(u64, MasterSecret)>,
     epochs: BTreeMap<u64, EpochKey>,
     categories: BTreeMap<(u64, B256), CategoryKeys>,
     records: BTreeMap<u64, DataKey>,
@@ -28,7 +29,19 @@ pub struct SearchKeys {
 impl SearchKeys {
     /// The patient's keys: everything, in every epoch.
     pub fn patient(master: MasterSecret) -> Self {
-        Self { master: Some(master), ..Self::default() }
+        Self::patient_generations(vec![(0, master)])
+    }
+
+    /// The patient's keys over several key generations: each master secret with the first
+    /// epoch whose keys derive from it (the consent registry's `generationOf`).
+    pub fn patient_generations(mut masters: Vec<(u64, MasterSecret)>) -> Self {
+        masters.sort_by_key(|(start, _)| *start);
+        Self { masters, ..Self::default() }
+    }
+
+    /// The master secret `epoch`'s keys derive from (patient only).
+    fn master_of(&self, epoch: u64) -> Option<&MasterSecret> {
+        self.masters.iter().rev().find(|(start, _)| *start <= epoch).map(|(_, m)| m)
     }
 
     /// No keys yet (a grantee adds what its grants carry).
@@ -54,15 +67,15 @@ impl SearchKeys {
 
     /// Whether these are the patient's own keys.
     pub fn is_patient(&self) -> bool {
-        self.master.is_some()
+        !self.masters.is_empty()
     }
 
     /// The key of `epoch`, if held or derivable (patient, or an All grant of that epoch).
     pub fn epoch_key(&self, epoch: u64) -> Option<EpochKey> {
-        match &self.master {
-            Some(master) => Some(master.epoch_key(epoch)),
-            None => self.epochs.get(&epoch).cloned(),
+        if self.is_patient() {
+            return self.master_of(epoch).map(|master| master.epoch_key(epoch));
         }
+        self.epochs.get(&epoch).cloned()
     }
 
     /// The index and data keys of (`epoch`, `category`), if held or derivable.
@@ -80,7 +93,7 @@ impl SearchKeys {
 
     /// The epochs for which some key is held (all of them for the patient: `None`).
     pub fn epochs(&self) -> Option<Vec<u64>> {
-        if self.master.is_some() {
+        if self.is_patient() {
             return None;
         }
         let mut epochs: Vec<u64> =
@@ -94,7 +107,7 @@ impl SearchKeys {
 impl fmt::Debug for SearchKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SearchKeys")
-            .field("patient", &self.master.is_some())
+            .field("patient", &self.is_patient())
             .field("epoch_keys", &self.epochs.keys().collect::<Vec<_>>())
             .field(
                 "category_keys",

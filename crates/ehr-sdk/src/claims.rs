@@ -623,8 +623,7 @@ pub async fn review_claim(session: &Session, id: u64, output: ReviewOutput) -> R
     let client = index_client(session);
     let patient = claim.patient;
     let index = client.verified_index(patient, None).await?;
-    let ring =
-        key_ring(client, signer, session.chain().chain_id(), patient, index.at_block).await?;
+    let ring = key_ring(session, patient, index.at_block).await?;
     let mut keyed = Vec::with_capacity(claim.record_ids.len());
     for &record_id in &claim.record_ids {
         let record =

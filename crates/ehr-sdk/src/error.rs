@@ -402,6 +402,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A derived master secret does not match the key-check value on chain.
+    #[error(
+        "the master secret derived for patient {patient}, key generation {generation}, does not \
+         match the key-check value on chain: the recovery code is wrong, or the wallet's \
+         signatures are not deterministic. Nothing was granted or written"
+    )]
+    KeyCheckMismatch {
+        /// The patient.
+        patient: Address,
+        /// The generation.
+        generation: u64,
+    },
     /// The remembered signed grants could not be read or written.
     #[error("pending signed grants {}: {source}", path.display())]
     PendingGrants {

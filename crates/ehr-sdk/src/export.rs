@@ -317,8 +317,7 @@ pub async fn export_deidentified(
     prepare_dir(dir)?;
     let client = index_client(session);
     let index = client.verified_index(patient, None).await?;
-    let ring =
-        key_ring(client, signer, session.chain().chain_id(), patient, index.at_block).await?;
+    let ring = key_ring(session, patient, index.at_block).await?;
     let covers = |record: &ehr_index::VerifiedRecord| {
         scopes.iter().any(|scope| match scope {
             Scope::All => true,

@@ -110,8 +110,7 @@ pub async fn fetch(
     let index = client.verified_index(patient, None).await?;
     let record =
         index.record(record_id).ok_or(Error::UnknownRecord { patient, record: record_id })?;
-    let ring =
-        key_ring(client, signer, session.chain().chain_id(), patient, index.at_block).await?;
+    let ring = key_ring(session, patient, index.at_block).await?;
     let key = reader_key(&ring, signer, record)?;
     fetch_verified(session, &**store, patient, record, index.at_block, key, output).await
 }

@@ -11,21 +11,116 @@ use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use ehr_contracts::Scope;
 use ehr_contracts::bindings::record_index::RecordIndex::RecordAdded;
+use ehr_contracts::tx;
 use ehr_crypto::{
-    DataKey, DecryptionKey, EnvelopeReader, GrantKeys, Header, MasterSecret, SecretKey,
+    DataKey, DecryptionKey, EnvelopeReader, GrantKeys, Header, KEY_CHECK_LEN, MasterSecret,
+    RecoverySecret, SecretKey,
 };
+use ehr_index::SearchKeys;
 use ehr_index::grant::{grant_keys, grant_scope, wrap_grant};
 use ehr_store::{BlobStore, Cid};
 use futures_util::StreamExt;
+use zeroize::Zeroizing;
 
 /// Envelope headers are a few KiB; anything longer than this is not a header.
 const MAX_HEADER_BYTES: usize = 1 << 20;
 
-/// The signer's master secret for this deployment (the signer must be the patient).
+/// The signer's current master secret for this deployment (the signer must be the patient),
+/// checked against the key-check value on chain ([`patient_keys`]).
 pub async fn master_secret(session: &Session) -> Result<MasterSecret> {
+    Ok(patient_keys(session).await?.current().clone())
+}
+
+/// A patient's master secrets, one per key generation, each with the first epoch it covers.
+pub struct PatientKeys {
+    generation: u64,
+    masters: Vec<(u64, MasterSecret)>,
+}
+
+impl PatientKeys {
+    /// The current generation (0: the patient never set up key generations).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The current generation's master secret: the one new epochs derive from.
+    pub fn current(&self) -> &MasterSecret {
+        &self.masters.last().expect("at least one generation").1
+    }
+
+    /// The keys of every epoch, as a searcher holds them.
+    pub fn search_keys(&self) -> SearchKeys {
+        SearchKeys::patient_generations(self.masters.clone())
+    }
+}
+
+/// Derives the signing patient's master secret of every key generation it has and checks each
+/// against the key-check value the consent registry stores for it: a wrong recovery secret, or
+/// a wallet whose signatures are not deterministic, is [`Error::KeyCheckMismatch`] here,
+/// before any key is used. Epochs before the first generation (a patient that set up
+/// generations late) use the original signature-only derivation.
+pub async fn patient_keys(session: &Session) -> Result<PatientKeys> {
+    let signer = session.chain().signer()?;
+    let patient = signer.address();
+    let d = session.deployment();
+    let consent = session.consent();
+    let state = tx::call("read the key generation", consent.keysOf(patient)).await?;
+    let generation = state.generation;
+    let mut masters = Vec::new();
+    for g in 1..=generation {
+        let info = tx::call("read a key generation", consent.generationOf(patient, g)).await?;
+        if g == 1 && info.startEpoch > 0 {
+            let legacy =
+                ehr_index::derive_master_secret(signer, d.chain_id, d.record_index).await?;
+            masters.push((0, legacy));
+        }
+        let recovery = recovery_secret(session, g)?;
+        let master = ehr_index::master_secret::derive_generation_master_secret(
+            signer,
+            d.chain_id,
+            d.record_index,
+            g,
+            &recovery,
+        )
+        .await?;
+        if master.key_check() != info.keyCheck.0 {
+            return Err(Error::KeyCheckMismatch { patient, generation: g });
+        }
+        masters.push((info.startEpoch, master));
+    }
+    if masters.is_empty() {
+        masters
+            .push((0, ehr_index::derive_master_secret(signer, d.chain_id, d.record_index).await?));
+    }
+    Ok(PatientKeys { generation, masters })
+}
+
+/// The recovery secret of key generation `generation` for the signing patient: the one the
+/// session was given, else the one derived from the account key.
+pub fn recovery_secret(session: &Session, generation: u64) -> Result<RecoverySecret> {
+    if let Some(secret) = session.recovery_override(generation) {
+        return Ok(secret.clone());
+    }
+    let key: Zeroizing<[u8; 32]> =
+        Zeroizing::new(session.chain().signer()?.credential().to_bytes().into());
+    let d = session.deployment();
+    Ok(RecoverySecret::from_account_key(&key, d.chain_id, &d.record_index.0.0, generation))
+}
+
+/// The key-check value of the signing patient's master secret of `generation`.
+pub async fn key_check_of(session: &Session, generation: u64) -> Result<[u8; KEY_CHECK_LEN]> {
     let signer = session.chain().signer()?;
     let d = session.deployment();
-    Ok(ehr_index::derive_master_secret(signer, d.chain_id, d.record_index).await?)
+    let recovery = recovery_secret(session, generation)?;
+    let master = ehr_index::master_secret::derive_generation_master_secret(
+        signer,
+        d.chain_id,
+        d.record_index,
+        generation,
+        &recovery,
+    )
+    .await?;
+    Ok(master.key_check())
 }
 
 /// The signer's secp256k1 secret key, for opening envelope slots.

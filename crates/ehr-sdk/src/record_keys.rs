@@ -12,11 +12,11 @@
 //!   symmetric slot with `K_data` of the record's (epoch, category), or uses a Record grant's
 //!   data key ([`reader_key`]).
 
+use crate::Session;
 use alloy::primitives::{Address, B256};
-use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use ehr_crypto::{CategoryKeys, SecretKey};
-use ehr_index::{IndexClient, SearchKeys, UnreadableGrant, VerifiedRecord};
+use ehr_index::{SearchKeys, UnreadableGrant, VerifiedRecord};
 
 use crate::pipeline::ReaderKey;
 use crate::{Error, Result};
@@ -47,26 +47,17 @@ pub fn secret_key(signer: &PrivateKeySigner) -> SecretKey {
         .expect("a local signer's key is a valid secp256k1 scalar")
 }
 
-/// The keys `signer` holds for `patient`'s records, with grants read up to block `to_block`:
-/// its master secret's if it is the patient, else what its grants carried.
-pub async fn key_ring<P: Provider>(
-    client: &IndexClient<P>,
-    signer: &PrivateKeySigner,
-    chain_id: u64,
-    patient: Address,
-    to_block: u64,
-) -> Result<KeyRing> {
+/// The keys the session's signer holds for `patient`'s records, with grants read up to block
+/// `to_block`: its master secrets' (checked against the chain) if it is the patient, else what
+/// its grants carried (checked against the registry's commitment).
+pub async fn key_ring(session: &Session, patient: Address, to_block: u64) -> Result<KeyRing> {
+    let signer = session.chain().signer()?;
     let holder = signer.address();
     if holder == patient {
-        let master =
-            ehr_index::derive_master_secret(signer, chain_id, client.record_index()).await?;
-        return Ok(KeyRing {
-            holder,
-            patient,
-            keys: SearchKeys::patient(master),
-            unreadable: Vec::new(),
-        });
+        let keys = crate::keys::patient_keys(session).await?.search_keys();
+        return Ok(KeyRing { holder, patient, keys, unreadable: Vec::new() });
     }
+    let client = session.index_client();
     let granted = client.grantee_keys(patient, &secret_key(signer), to_block).await?;
     Ok(KeyRing { holder, patient, keys: granted.keys, unreadable: granted.unreadable })
 }

@@ -445,7 +445,7 @@ impl<'a> Writer<'a> {
         let client = index_client(session);
         let block = client.latest_block().await?;
         let epoch = client.state_at(patient, block).await?.epoch;
-        let ring = key_ring(client, signer, session.chain().chain_id(), patient, block).await?;
+        let ring = key_ring(session, patient, block).await?;
         Ok(Self {
             session,
             journal,

@@ -119,6 +119,11 @@ pub async fn register_patient(session: &Session) -> Result<Registration> {
     let contract = session.roles_as_signer()?;
     let call = contract.registerPatient(key.clone());
     let receipt = tx::send("register the patient", call).await?;
+    // Key generation 1 at once, before anyone holds a key of the patient: its key-check value
+    // goes on chain, and every later derivation is checked against it.
+    let check = crate::keys::key_check_of(session, 1).await?;
+    let consent = session.consent_as_signer()?;
+    tx::send("set up the patient's keys", consent.setupKeys(check.into())).await?;
     Ok(Registration {
         account: signer.address(),
         role: Role::Patient,

@@ -23,7 +23,7 @@ use crate::serde_text::display;
 use crate::session::{Session, TxInfo, event_in};
 use crate::{Error, Result};
 use alloy::primitives::{Address, B256, U256, keccak256};
-use ehr_contracts::bindings::ConsentRegistry::EpochRotated;
+use ehr_contracts::bindings::ConsentRegistry::{EpochRotated, KeysRotated};
 use ehr_contracts::{Scope, tx};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -69,6 +69,12 @@ pub enum RotationReason {
     },
     /// The patient asked for it.
     Requested,
+    /// The patient moved to a new key generation (a new master secret).
+    #[serde(rename_all = "camelCase")]
+    NewKeyGeneration {
+        /// The generation now current.
+        generation: u64,
+    },
 }
 
 /// What [`check`] found.
@@ -188,6 +194,40 @@ pub async fn rotate(session: &Session, reasons: Vec<RotationReason>) -> Result<R
         patient,
         new_epoch: event.newEpoch,
         reasons,
+        tx: TxInfo::of(&receipt),
+        reshare,
+    })
+}
+
+/// Moves the signing patient to its next key generation: a new master secret (a new
+/// signature, a new recovery secret) whose key-check value goes on chain with a new epoch
+/// (`rotateKeys`), then re-shares that epoch. For a patient that never set up generations,
+/// the epoch rotates and generation 1 starts there (`setupKeys`). Records already written
+/// keep opening with the old generation's keys, which the patient still derives.
+pub async fn rotate_keys(session: &Session) -> Result<RotateOutcome> {
+    let patient = session.chain().address()?;
+    session.require_patient(patient).await?;
+    let consent = session.consent_as_signer()?;
+    let state = tx::call("read the key generation", session.consent().keysOf(patient)).await?;
+    let generation = state.generation + 1;
+    let check = crate::keys::key_check_of(session, generation).await?;
+    let (receipt, new_epoch) = if state.generation == 0 {
+        // Nobody holds the new epoch's keys until the re-share below, so generation 1 may
+        // start there.
+        tx::send("rotate the key epoch", consent.rotateEpoch()).await?;
+        let setup = tx::send("set up key generation 1", consent.setupKeys(check.into())).await?;
+        (setup, state.epoch + 1)
+    } else {
+        let receipt = tx::send("rotate the keys", consent.rotateKeys(check.into())).await?;
+        let event: KeysRotated =
+            event_in(&receipt, session.deployment().consent_registry, "rotate the keys")?;
+        (receipt, event.epoch)
+    };
+    let reshare = reshare_epoch_keys(session).await?;
+    Ok(RotateOutcome {
+        patient,
+        new_epoch,
+        reasons: vec![RotationReason::NewKeyGeneration { generation }],
         tx: TxInfo::of(&receipt),
         reshare,
     })

@@ -95,13 +95,13 @@ pub async fn search(
     }
     query.validate()?;
     session.require_patient(patient).await?;
-    let signer = session.chain().signer()?;
+    session.chain().signer()?;
     let client = index_client(session);
     let block = match request.at_block {
         Some(block) => block,
         None => client.latest_block().await?,
     };
-    let ring = key_ring(client, signer, session.chain().chain_id(), patient, block).await?;
+    let ring = key_ring(session, patient, block).await?;
     if ring.keys.epochs().is_some_and(|epochs| epochs.is_empty()) {
         return Err(Error::NoSearchKeys { patient, holder: ring.holder });
     }

@@ -178,6 +178,9 @@ pub struct Session {
     store: Option<Arc<dyn BlobStore>>,
     index_client: Arc<IndexClient<DynProvider>>,
     pending_grants: Option<PathBuf>,
+    /// Recovery secrets given explicitly (a recovery code), per key generation; the others
+    /// derive from the account key.
+    recovery: Vec<(u64, ehr_crypto::RecoverySecret)>,
 }
 
 impl std::fmt::Debug for Session {
@@ -220,7 +223,14 @@ impl Session {
         };
         let index_client =
             Arc::new(IndexClient::from_deployment(chain.reader().clone(), &deployment));
-        Ok(Self { chain, deployment, store, index_client, pending_grants: None })
+        Ok(Self {
+            chain,
+            deployment,
+            store,
+            index_client,
+            pending_grants: None,
+            recovery: Vec::new(),
+        })
     }
 
     /// Keeps the verified indexes this session reads in files under `dir` (a subdirectory
@@ -239,6 +249,23 @@ impl Session {
     pub fn with_pending_grants_dir(mut self, dir: &Path) -> Self {
         self.pending_grants = Some(dir.join(self.chain.chain_id().to_string()));
         self
+    }
+
+    /// Uses `secret` (from a recovery code) as the recovery secret of key generation
+    /// `generation` instead of the one derived from the account key.
+    pub fn with_recovery_secret(
+        mut self,
+        generation: u64,
+        secret: ehr_crypto::RecoverySecret,
+    ) -> Self {
+        self.recovery.retain(|(g, _)| *g != generation);
+        self.recovery.push((generation, secret));
+        self
+    }
+
+    /// The recovery secret given for `generation`, if one was.
+    pub(crate) fn recovery_override(&self, generation: u64) -> Option<&ehr_crypto::RecoverySecret> {
+        self.recovery.iter().find(|(g, _)| *g == generation).map(|(_, s)| s)
     }
 
     /// Where signed, not yet submitted grants are kept, if anywhere.

@@ -14,6 +14,7 @@ Examples:
   ehr rotate --account alice            # rotate if anything asks for it, else say why not
   ehr rotate --account alice --force    # rotate anyway
   ehr rotate --account alice --check    # only say whether a rotation is due
+  ehr rotate --account alice --keys     # a new master secret (new key generation)
 
 An expired grant ends writing at once, but its grantee still holds the current epoch's keys:
 every record written later in the epoch opens with them. The same holds for a grant you signed
@@ -27,6 +28,10 @@ pub(crate) struct Args {
     /// Only report whether a rotation is due (changes nothing).
     #[arg(long)]
     check: bool,
+    /// Move to a new key generation (a new master secret and recovery code), e.g. after a
+    /// recovery code or a master-secret signature was exposed.
+    #[arg(long, conflicts_with_all = ["check", "force"])]
+    keys: bool,
     #[command(flatten)]
     eth: EthArgs,
 }
@@ -46,6 +51,8 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
     let check = rotation::check(&session).await?;
     let rotated = if args.check {
         None
+    } else if args.keys {
+        Some(rotation::rotate_keys(&session).await?)
     } else if args.force {
         let mut reasons = check.reasons.clone();
         reasons.push(RotationReason::Requested);
@@ -98,5 +105,8 @@ fn reason_text(reason: &RotationReason) -> String {
             when(deadline.saturating_to())
         ),
         RotationReason::Requested => "rotation requested".to_owned(),
+        RotationReason::NewKeyGeneration { generation } => format!(
+            "key generation {generation} started (`ehr key recovery-code` shows its code for the page)"
+        ),
     }
 }
