@@ -60,11 +60,14 @@ async function act(label, fn) {
 }
 
 // --- the server's API ----------------------------------------------------------------------
+// `ehr serve` answers API calls only with the token it embedded in this launch's page.
+const API_TOKEN = document.querySelector('meta[name="ehr-api-token"]')?.content ?? '';
 async function api(path, body) {
   let response;
+  const headers = { 'x-ehr-token': API_TOKEN };
   try {
-    response = await fetch(path, body === undefined ? {} : {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    response = await fetch(path, body === undefined ? { headers } : {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body),
     });
   } catch {
     throw new UserError('Cannot reach the ehr server (is `ehr serve` still running?).');
