@@ -168,9 +168,10 @@ mod tests {
 
     #[test]
     fn the_allowlist_refuses_other_patients() {
-        let mut policy = RelayPolicy::default();
-        policy.patients = Some(vec![Address::repeat_byte(1)]);
-        let q = RelayQuota::new(policy);
+        let q = RelayQuota::new(RelayPolicy {
+            patients: Some(vec![Address::repeat_byte(1)]),
+            ..RelayPolicy::default()
+        });
         q.refund(q.reserve(Address::repeat_byte(1), 1, 0).unwrap());
         let e = q.reserve(Address::repeat_byte(2), 1, 0).unwrap_err();
         assert_eq!(e.status, hyper::StatusCode::FORBIDDEN);
