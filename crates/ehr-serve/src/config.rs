@@ -10,6 +10,10 @@ pub struct ServeConfig {
     /// The origin the page is reached at besides `http://127.0.0.1:PORT` and
     /// `http://localhost:PORT`, when a reverse proxy serves it (`https://ehr.example.org`).
     pub public_origin: Option<String>,
+    /// The RPC URL the page offers a wallet that does not know the chain
+    /// (`wallet_addEthereumChain`). Never the server's own RPC URL by default: that one often
+    /// carries a provider's API key.
+    pub wallet_rpc_url: Option<String>,
     /// Connection and request limits.
     pub limits: Limits,
     /// Who may have grants relayed, and how many.

@@ -9,7 +9,7 @@
 //!
 //! | route | what |
 //! | --- | --- |
-//! | `GET /api/deployment` | chain id, contract addresses, the relayer's address (no RPC URL) |
+//! | `GET /api/deployment` | chain id, contract addresses, the relayer's address, the RPC URL for wallets if configured (never the server's own) |
 //! | `GET /api/accounts/{addr}` | role, organization, registered public key, key epoch, grant nonce |
 //! | `GET /api/patients/{addr}/requests` | access requests to the patient, with status and the requester's role and organization |
 //! | `GET /api/patients/{addr}/grants` | stored grants, expired ones included (`expired`) |
@@ -69,6 +69,7 @@ pub struct Server {
     guard: OriginGuard,
     page: Page,
     limits: Limits,
+    wallet_rpc_url: Option<String>,
     quota: RelayQuota,
     views: HeadCache<Value>,
     timelines: HeadCache<Timeline>,
@@ -97,6 +98,7 @@ impl Server {
             page,
             guard,
             limits,
+            wallet_rpc_url: config.wallet_rpc_url,
             quota: RelayQuota::new(config.relay),
             views: HeadCache::new(),
             timelines: HeadCache::new(),

@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 impl Server {
-    /// The chain and the contracts: no RPC URL (it often carries a provider's API key), so the
-    /// page reads the chain through its own wallet.
+    /// The chain and the contracts: not the server's RPC URL (it often carries a provider's
+    /// API key; the page reads the chain through its own wallet), only the one configured for
+    /// wallets to add.
     pub(crate) fn deployment(&self) -> Value {
         let d = self.session.deployment();
         json!({
@@ -22,6 +23,7 @@ impl Server {
             "recordIndex": d.record_index,
             "deployedAtBlock": d.deployed_at_block,
             "relayer": self.session.chain().address().ok(),
+            "walletRpcUrl": self.wallet_rpc_url,
         })
     }
 

@@ -27,6 +27,10 @@ pub(crate) struct Args {
     /// The origin the page is also reached at, through a reverse proxy.
     #[arg(long, value_name = "URL")]
     public_origin: Option<String>,
+    /// An RPC URL the page may offer a wallet that does not know the chain (it is shown to
+    /// every visitor: never one with an API key in it).
+    #[arg(long, value_name = "URL")]
+    wallet_rpc_url: Option<String>,
     /// Relayed transactions per patient per --relay-window.
     #[arg(long, default_value_t = RelayPolicy::default().max_relays, value_name = "N")]
     relay_max: u32,
@@ -70,6 +74,7 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
     let timeout = Duration::from_secs(args.request_timeout);
     let config = ServeConfig {
         public_origin: args.public_origin,
+        wallet_rpc_url: args.wallet_rpc_url,
         limits: Limits {
             header_timeout: timeout,
             body_timeout: timeout,
