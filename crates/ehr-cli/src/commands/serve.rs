@@ -17,7 +17,7 @@ Examples:
   ehr serve                                   # http://127.0.0.1:8080, read-only API
   ehr serve --account relayer                 # also relays patient-signed grants and pays the gas
   ehr serve --listen 127.0.0.1:0 --json       # any free port; prints {\"url\": …} once listening
-  ehr serve --account relayer --relay-patient 0xAb… --relay-max 5 --relay-window 1d
+  ehr serve --account relayer --relay-patient 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --relay-max 5
   ehr serve --public-origin https://ehr.example.org   # behind a reverse proxy at that origin")]
 pub(crate) struct Args {
     /// The address to listen on (loopback by default). Only requests naming this address (or
