@@ -347,6 +347,19 @@ async fn a_client_sending_headers_one_byte_a_second_is_cut_off() -> eyre::Result
     assert!(elapsed < Duration::from_secs(5), "cut off only after {elapsed:?}");
     assert!(sent < 6, "{sent} bytes sent before the cut");
 
+    // An idle keep-alive connection is closed after the same timeout, freeing its slot.
+    let mut idle = TcpStream::connect(served.addr).await?;
+    let started = Instant::now();
+    idle.write_all(
+        format!("GET /style.css HTTP/1.1\r\nhost: {}\r\n\r\n", served.host()).as_bytes(),
+    )
+    .await?;
+    let mut answered = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(8), idle.read_to_end(&mut answered)).await;
+    assert!(read.is_ok(), "an idle keep-alive connection stayed open for 8 s");
+    assert!(String::from_utf8_lossy(&answered).starts_with("HTTP/1.1 200"), "no answer first");
+    assert!(started.elapsed() >= Duration::from_secs(2), "closed before the timeout");
+
     // A body that never comes: 408 once the body timeout passed.
     let started = Instant::now();
     let answer = served

@@ -448,7 +448,7 @@ async function refresh() {
   em.replaceChildren();
   for (const x of emergencies.emergencies) {
     const row = em.insertRow();
-    cell(row, x.doctor, 'addr');
+    partyCell(row, x.doctor, x.doctorInfo);
     cell(row, x.hospital, 'addr');
     cell(row, x.reason);
     cell(row, when(x.until));

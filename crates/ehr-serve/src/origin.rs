@@ -93,7 +93,8 @@ impl OriginGuard {
         let Some(sent) = headers.get(TOKEN_HEADER) else {
             return Err(ApiError::unauthorized(format!(
                 "the API needs the token of the page this server served (the {TOKEN_HEADER} \
-                 header); reload the page"
+                 header); reload the page (other clients read it from the page's \
+                 <meta name=\"ehr-api-token\">)"
             )));
         };
         let sent = sent.as_bytes();

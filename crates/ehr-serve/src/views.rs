@@ -202,6 +202,7 @@ impl Server {
                 open.push(json!({
                     "doctor": doctor, "hospital": hospital, "until": until,
                     "reason": reason, "openedAt": entry.time,
+                    "doctorInfo": self.party(*doctor).await?,
                 }));
             }
         }
