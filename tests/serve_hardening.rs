@@ -1,7 +1,8 @@
 //! `ehr serve` hardened, against a real anvil: requests naming a foreign Host or Origin (DNS
 //! rebinding) are refused, the API needs the page's per-launch token, relays stop at the
 //! patient's quotas (count, gas, allowlist, key-material size) with a 429 that says when they
-//! reset, a client sending its headers one byte per second is cut off, and a relayed
+//! reset, a client sending its headers one byte per second is cut off, connections beyond the
+//! limit wait for a free slot, and a relayed
 //! transaction that is not mined does not hold up another patient's relay.
 
 use alloy::primitives::{Address, Bytes};
@@ -374,6 +375,25 @@ async fn a_client_sending_headers_one_byte_a_second_is_cut_off() -> eyre::Result
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     // The server still serves others.
     assert_eq!(served.api("/api/deployment").await?.status, 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_a_free_slot() -> eyre::Result<()> {
+    let f = fixture().await?;
+    let limits =
+        Limits { max_connections: 2, header_timeout: Duration::from_secs(2), ..Limits::default() };
+    let served = f.serve(ServeConfig { limits, ..ServeConfig::default() }).await?;
+    // The token fetch above left no connection open. Two clients hold both slots, silent.
+    let started = Instant::now();
+    let _holders = [TcpStream::connect(served.addr).await?, TcpStream::connect(served.addr).await?];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The third is answered only once the header timeout has closed a silent one.
+    let answer = served.api("/api/deployment").await?;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(1800), "answered after {waited:?}: no limit");
+    assert!(waited < Duration::from_secs(6), "answered only after {waited:?}");
     Ok(())
 }
 
