@@ -26,6 +26,9 @@ mod records_flow;
 mod records_kubo;
 mod records_resume;
 
+// `ehr serve`.
+mod serve_hardening;
+
 // The `ehr` binary.
 mod cli_claims;
 mod cli_consent;

@@ -1,7 +1,10 @@
-// The patient page: connect an EIP-1193 wallet, show registration, requests, grants, emergency
-// accesses and the audit trail (from `ehr serve`'s API), and act: approve a request or grant
-// access (keys derived and wrapped here, grant signed with eth_signTypedData_v4, relayed by
-// `ehr serve`), revoke, end emergency access (transactions sent from the wallet).
+// The patient page: pick an EIP-1193 wallet (EIP-6963 discovery, window.ethereum as fallback),
+// show registration, requests, grants, emergency accesses and the audit trail (from `ehr
+// serve`'s API), and act: approve or deny a request, grant access (keys derived and wrapped
+// here, grant signed with eth_signTypedData_v4, relayed by `ehr serve`), revoke (expired grants
+// too), end emergency access (transactions sent from the wallet). What a signature covers —
+// epoch, nonce, the grantee's key, the registries — is read through the wallet's own eth_call,
+// never taken from the server.
 import * as c from './crypto.js';
 
 const $ = (id) => document.getElementById(id);
@@ -14,9 +17,12 @@ class UserError extends Error {}
 
 const state = {
   deployment: null, // GET /api/deployment
-  provider: null, // window.ethereum
+  provider: null, // the chosen wallet's EIP-1193 provider
+  wallets: [], // { info: EIP-6963 provider info, provider }
+  chain: null, // registry addresses read on chain through the wallet
   account: null, // the connected wallet's account (lowercase)
   viewing: null, // the patient shown
+  walletName: '', // the chosen wallet's name
   master: null, // { account, secret } K_p, only in memory, only in this page
   requests: [],
   busy: false,
@@ -26,6 +32,13 @@ const state = {
 function say(text) {
   $('error').hidden = true;
   $('status').textContent = text;
+}
+/** A step of a long action: "text (step i of n)" and the progress bar. */
+function step(i, n, text) {
+  say(`${text} (step ${i} of ${n})`);
+  const bar = $('progress');
+  bar.max = n;
+  bar.value = i - 1;
 }
 function fail(text) {
   $('status').textContent = '';
@@ -44,6 +57,9 @@ async function act(label, fn) {
   state.busy = true;
   document.body.setAttribute('aria-busy', 'true');
   for (const b of document.querySelectorAll('main button')) b.disabled = true;
+  const bar = $('progress');
+  bar.removeAttribute('value'); // indeterminate until a step says more
+  bar.hidden = false;
   say(`${label}…`);
   try {
     const done = await fn();
@@ -53,6 +69,7 @@ async function act(label, fn) {
     fail(describe(e));
   } finally {
     state.busy = false;
+    $('progress').hidden = true;
     document.body.removeAttribute('aria-busy');
     for (const b of document.querySelectorAll('main button')) b.disabled = false;
     applyMode();
@@ -60,11 +77,14 @@ async function act(label, fn) {
 }
 
 // --- the server's API ----------------------------------------------------------------------
+// `ehr serve` answers API calls only with the token it embedded in this launch's page.
+const API_TOKEN = document.querySelector('meta[name="ehr-api-token"]')?.content ?? '';
 async function api(path, body) {
   let response;
+  const headers = { 'x-ehr-token': API_TOKEN };
   try {
-    response = await fetch(path, body === undefined ? {} : {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    response = await fetch(path, body === undefined ? { headers } : {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body),
     });
   } catch {
     throw new UserError('Cannot reach the ehr server (is `ehr serve` still running?).');
@@ -93,24 +113,105 @@ async function wallet(method, params = []) {
     throw err;
   }
 }
-async function checkChain() {
-  let id;
-  try { id = BigInt(await wallet('eth_chainId')); } catch (e) {
+async function walletChainId() {
+  try { return BigInt(await wallet('eth_chainId')); } catch (e) {
     if (e instanceof UserError) throw e;
     throw new UserError(`The wallet cannot reach its chain (${e.message}).`);
   }
+}
+/**
+ * Makes sure the wallet is on the deployment's chain before anything is signed: asks it to
+ * switch (wallet_switchEthereumChain) and, when it does not know the chain (4902), to add it
+ * (wallet_addEthereumChain) with the RPC URL the server names for wallets.
+ */
+async function checkChain() {
   const want = BigInt(state.deployment.chainId);
-  if (id !== want) {
-    throw new UserError(`Your wallet is on chain ${id}, but these records are on chain ${want}. Switch the wallet's network, then try again.`);
+  const id = await walletChainId();
+  if (id === want) return;
+  const chainId = '0x' + want.toString(16);
+  say(`Your wallet is on chain ${id}, these records are on chain ${want}: your wallet asks you to switch…`);
+  try {
+    await wallet('wallet_switchEthereumChain', [{ chainId }]);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`Your wallet stayed on chain ${id} (${e.message}) Switch it to chain ${want}, then try again.`);
+    const unknown = e.code === 4902 || e.data?.originalError?.code === 4902;
+    if (!unknown) throw new UserError(`Your wallet could not switch to chain ${want} (${e.message}). Switch its network by hand, then try again.`);
+    const rpc = state.deployment.walletRpcUrl;
+    if (!rpc) throw new UserError(`Your wallet does not know chain ${want}, and this server names no RPC URL for wallets (ehr serve --wallet-rpc-url). Add the network in your wallet, then try again.`);
+    say(`Your wallet does not know chain ${want}: it asks you to add it…`);
+    try {
+      await wallet('wallet_addEthereumChain', [{
+        chainId, chainName: `ehrkit chain ${want}`, rpcUrls: [rpc],
+        nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+      }]);
+    } catch (added) {
+      if (added instanceof UserError) throw new UserError(`Chain ${want} was not added to your wallet (${added.message})`);
+      throw new UserError(`Your wallet could not add chain ${want} (${added.message}).`);
+    }
+    // Some wallets switch when they add a chain; others need asking again.
+    if (await walletChainId() !== want) await wallet('wallet_switchEthereumChain', [{ chainId }]);
   }
+  const now = await walletChainId();
+  if (now !== want) throw new UserError(`Your wallet is on chain ${now}, but these records are on chain ${want}. Switch the wallet's network, then try again.`);
 }
 function selector(signature) { return c.keccak256(enc.encode(signature)).slice(0, 4); }
 function pad32(bytes) { const out = new Uint8Array(32); out.set(bytes, 32 - bytes.length); return out; }
-function encodeCall(signature, ...addresses) {
-  return c.bytesToHex(c.concat(selector(signature), ...addresses.map((a) => pad32(c.hexToBytes(a)))));
+/** ABI-encodes a call whose arguments are addresses (hex strings) and uints (BigInt). */
+function encodeCall(signature, ...args) {
+  const words = args.map((a) => (typeof a === 'bigint' ? pad32(c.hexToBytes(a.toString(16).padStart(64, '0'))) : pad32(c.hexToBytes(a))));
+  return c.bytesToHex(c.concat(selector(signature), ...words));
 }
 function ethCall(to, data) {
   return wallet('eth_call', [{ from: state.account, to, data }, 'latest']);
+}
+// Return values, decoded from the words of an eth_call answer.
+const word = (raw, i) => raw.slice(32 * i, 32 * i + 32);
+const uintAt = (raw, i) => BigInt(c.bytesToHex(word(raw, i)));
+const addressAt = (raw, i) => c.bytesToHex(word(raw, i).slice(12));
+function bytesAt(raw, i) {
+  const at = Number(uintAt(raw, i));
+  const len = Number(BigInt(c.bytesToHex(raw.slice(at, at + 32))));
+  return raw.slice(at + 32, at + 32 + len);
+}
+async function read(to, signature, ...args) {
+  const raw = c.hexToBytes(await ethCall(to, encodeCall(signature, ...args)));
+  if (raw.length < 32) throw new UserError(`The chain answered nothing for ${signature.split('(')[0]} at ${to}: is the deployment on this chain?`);
+  return raw;
+}
+
+/**
+ * The registries as the chain links them, read through the wallet: the consent registry's
+ * role registry, and the record index pointing at both. The server's addresses must agree,
+ * and must be those this browser saw before for the chain (pinned in localStorage).
+ */
+async function chainDeployment() {
+  const d = state.deployment;
+  const consent = d.consentRegistry.toLowerCase();
+  const index = d.recordIndex.toLowerCase();
+  const [roles, indexConsent, indexRoles] = await Promise.all([
+    read(consent, 'roles()'), read(index, 'consent()'), read(index, 'roles()'),
+  ]).then((answers) => answers.map((raw) => addressAt(raw, 0)));
+  if (roles !== d.roleRegistry.toLowerCase() || indexConsent !== consent || indexRoles !== roles) {
+    throw new UserError('The contracts this server names do not link to each other on chain: refusing to sign anything for them.');
+  }
+  const key = `ehrkit.deployment.${d.chainId}`;
+  const seen = JSON.stringify({ consent, index, roles });
+  const pinned = localStorage.getItem(key);
+  if (pinned && pinned !== seen) {
+    throw new UserError(`This server now names other contracts on chain ${d.chainId} than it did before (pinned in this browser). If the deployment was replaced on purpose, clear this site's data; otherwise do not use this server.`);
+  }
+  if (!pinned) localStorage.setItem(key, seen);
+  state.chain = { consent, index, roles };
+  return state.chain;
+}
+/** What a signature over `account`'s grants needs, read on chain: epoch, nonce, role, key. */
+async function onChain(account) {
+  const { consent, roles } = state.chain ?? await chainDeployment();
+  const [epoch, nonce, role, key] = await Promise.all([
+    read(consent, 'epochOf(address)', account), read(consent, 'nonces(address)', account),
+    read(roles, 'roleOf(address)', account), read(roles, 'publicKeyOf(address)', account),
+  ]);
+  return { epoch: uintAt(epoch, 0), nonce: uintAt(nonce, 0), role: Number(uintAt(role, 0)), publicKey: bytesAt(key, 0) };
 }
 async function blockTime() {
   const block = await wallet('eth_getBlockByNumber', ['latest', false]);
@@ -123,6 +224,7 @@ const REVERTS = {
   'ConsentNoEmergencyAccess(address,address)': 'That emergency access is no longer open.',
   'ConsentNotEmergencyParty(address)': 'Only the patient or the doctor may end emergency access.',
   'ConsentNotPatient(address)': 'This account is not a registered patient.',
+  'ConsentNotRequestPatient(uint256,address)': 'That request was made to another patient.',
   'ConsentRequestExpired(uint256,uint64)': 'The request has expired: it can no longer be approved.',
   'ConsentRequestNotPending(uint256,uint8)': 'The request was already answered.',
 };
@@ -142,8 +244,10 @@ async function send(to, data, what) {
     if (e instanceof UserError) throw e;
     throw new UserError(`The contract would refuse to ${what}: ${revertMessage(e) ?? e.message}. Nothing was sent.`);
   }
+  say(`Your wallet asks you to send the transaction to ${what}…`);
   const hash = await wallet('eth_sendTransaction', [{ from: state.account, to, data }]);
   for (let i = 0; i < 120; i++) {
+    if (i > 0) say(`Waiting for the transaction to ${what} to be mined (${Math.round(i / 2)} s)…`);
     const receipt = await wallet('eth_getTransactionReceipt', [hash]);
     if (receipt) {
       if (BigInt(receipt.status) !== 1n) throw new UserError(`The transaction to ${what} was mined but reverted (${hash}).`);
@@ -190,29 +294,33 @@ async function masterSecret() {
 }
 
 /** Builds, signs and relays a grant of `scope` to `grantee` (approving `requestId` when given). */
+const STEPS = 5;
 async function signAndRelay({ grantee, scope, purpose, days, requestId }) {
-  await checkChain();
   if (!Number.isInteger(days) || days < 1 || days > 365) throw new UserError('A grant lasts 1 to 365 days.');
   if (scope.kind === 2) throw new UserError('Record-scope grants need the record\'s key from its envelope: use `ehr grant --scope record:ID --cid CID`.');
   if (!state.deployment.relayer) throw new UserError('This server has no relay account, so it cannot submit signed grants (start `ehr serve --account …`).');
-  const [target, me] = await Promise.all([api(`/api/accounts/${grantee}`), api(`/api/accounts/${state.account}`)]);
-  if (target.role === 'none') throw new UserError(`${grantee} is not a registered organization or staff member.`);
-  if (!target.publicKey) throw new UserError(`${grantee} has not registered a public key yet (ehr key register), so its keys cannot be wrapped.`);
+  step(1, STEPS, 'Checking your wallet\'s network');
+  await checkChain();
+  step(2, STEPS, 'Reading your key epoch, nonce and the grantee\'s key from the chain');
+  const [target, me] = await Promise.all([onChain(grantee), onChain(state.account)]);
+  if (target.role !== 1 && target.role !== 2) throw new UserError(`${grantee} is not a registered organization or staff member.`);
+  if (!target.publicKey.length) throw new UserError(`${grantee} has not registered a public key yet (ehr key register), so its keys cannot be wrapped.`);
+  step(3, STEPS, 'Unlocking your record keys');
   const master = await masterSecret();
   const [domain, now] = await Promise.all([consentDomain(), blockTime()]);
-  const epoch = BigInt(me.epoch);
+  const epoch = me.epoch;
   const wrappedKeys = await c.wrapGrantKeys({
     plaintext: c.grantPlaintext(master, epoch, scope), scope, patient: state.account, grantee,
-    granteePublicKey: target.publicKey, epoch,
+    granteePublicKey: c.bytesToHex(target.publicKey), epoch,
   });
   const grant = {
     patient: state.account, grantee, scope: { kind: scope.kind, value: c.bytesToHex(scope.value) },
     purpose, expiry: BigInt(now + days * DAY), epoch, wrappedKeys: c.bytesToHex(wrappedKeys),
   };
-  const nonce = BigInt(me.nonce);
+  const nonce = me.nonce;
   const deadline = BigInt(now + SIGNATURE_VALID_FOR);
   const typed = c.grantTypedData(domain, grant, nonce, deadline);
-  say('Your wallet asks you to sign the grant…');
+  step(4, STEPS, 'Your wallet asks you to sign the grant');
   const signature = await wallet('eth_signTypedData_v4', [state.account, c.typedDataJson(typed)]);
   if (c.recoverAddress(c.typedDataHash(typed), signature).toLowerCase() !== state.account) {
     throw new UserError('The wallet signed with another account than the connected one: nothing was sent.');
@@ -221,7 +329,7 @@ async function signAndRelay({ grantee, scope, purpose, days, requestId }) {
     grant: { ...grant, expiry: Number(grant.expiry), epoch: Number(grant.epoch) },
     nonce: '0x' + nonce.toString(16), deadline: '0x' + deadline.toString(16), signature,
   };
-  say('Submitting the signed grant…');
+  step(5, STEPS, 'Submitting the signed grant and waiting for it to be mined');
   if (requestId !== undefined) return api('/api/relay/approve', { requestId, ...body });
   return api('/api/relay/grant', body);
 }
@@ -251,6 +359,27 @@ function empty(tbody, columns, text) {
   td.className = 'muted';
 }
 const canAct = () => state.account && state.viewing === state.account;
+/** "staff of General Hospital (hospital)": who an account is, from the server's role views. */
+function partyText(info) {
+  const org = info?.organization;
+  const inactive = org && !org.active ? ', removed' : '';
+  if (info?.role === 'staff' && org) return `staff of ${org.name} (${org.kind}${inactive})`;
+  if (info?.role === 'organization' && org) return `${org.name} (${org.kind} organization${inactive})`;
+  if (info?.role === 'patient') return 'a patient';
+  return 'not a registered organization or staff member';
+}
+/** An address cell with who it is beneath. */
+function partyCell(row, address, info) {
+  const td = cell(row, '');
+  const a = document.createElement('span');
+  a.className = 'addr';
+  a.textContent = address;
+  const who = document.createElement('small');
+  who.className = 'party';
+  who.textContent = partyText(info);
+  td.append(a, who);
+  return td;
+}
 
 async function refresh() {
   const who = state.viewing;
@@ -282,7 +411,7 @@ async function refresh() {
   for (const r of requests.requests) {
     const row = rq.insertRow();
     cell(row, `#${r.id}`);
-    cell(row, r.requester, 'addr');
+    partyCell(row, r.requester, r.requesterInfo);
     cell(row, r.scope);
     cell(row, r.purpose);
     cell(row, r.reason);
@@ -291,28 +420,35 @@ async function refresh() {
     const actions = cell(row, '');
     if (canAct() && r.status === 'pending') {
       actions.append(button('Approve', `Approve request #${r.id}`, () => approve(r)));
+      actions.append(button('Deny', `Deny request #${r.id}`, () => deny(r), true));
     }
   }
   if (!requests.requests.length) empty(rq, 8, 'No access requests.');
 
   const gt = $('grants');
   gt.replaceChildren();
+  // One Revoke per grantee: the contract's revoke removes every grant to it, expired ones too.
+  const offered = new Set();
   for (const g of grants.grants) {
     const row = gt.insertRow();
-    cell(row, g.grantee, 'addr');
+    partyCell(row, g.grantee, g.granteeInfo);
     cell(row, g.scope);
     cell(row, g.purpose);
     cell(row, when(g.expiry));
+    cell(row, g.expired ? 'expired (still stored)' : 'active', g.expired ? 'muted' : undefined);
     const actions = cell(row, '');
-    if (canAct()) actions.append(button('Revoke', `Revoke every grant to ${g.grantee}`, () => revoke(g.grantee), true));
+    if (canAct() && !offered.has(g.grantee)) {
+      offered.add(g.grantee);
+      actions.append(button('Revoke', `Revoke every grant to ${g.grantee}`, () => revoke(g.grantee), true));
+    }
   }
-  if (!grants.grants.length) empty(gt, 5, 'Nobody holds a grant.');
+  if (!grants.grants.length) empty(gt, 6, 'Nobody holds a grant.');
 
   const em = $('emergencies');
   em.replaceChildren();
   for (const x of emergencies.emergencies) {
     const row = em.insertRow();
-    cell(row, x.doctor, 'addr');
+    partyCell(row, x.doctor, x.doctorInfo);
     cell(row, x.hospital, 'addr');
     cell(row, x.reason);
     cell(row, when(x.until));
@@ -360,6 +496,16 @@ function approve(r) {
   });
 }
 
+function deny(r) {
+  act(`Denying request #${r.id}`, async () => {
+    await checkChain();
+    await chainDeployment();
+    await send(state.chain.consent, encodeCall('denyRequest(uint256)', BigInt(r.id)), `deny request #${r.id}`);
+    await refresh();
+    return `Request #${r.id} denied: ${r.requester} gets nothing.`;
+  });
+}
+
 function grantFromForm(event) {
   event.preventDefault();
   act('Granting access', async () => {
@@ -382,8 +528,9 @@ function grantFromForm(event) {
 function revoke(grantee) {
   act(`Revoking ${grantee}`, async () => {
     await checkChain();
+    await chainDeployment();
     const data = encodeCall('revoke(address)', grantee);
-    await send(state.deployment.consentRegistry, data, 'revoke the grant');
+    await send(state.chain.consent, data, 'revoke the grant');
     await refresh();
     return `Every grant to ${grantee} is revoked; your key epoch advanced, so records you add from now on are out of its reach. Other grantees get the new epoch's keys with \`ehr reshare\`.`;
   });
@@ -392,8 +539,9 @@ function revoke(grantee) {
 function endEmergency(doctor) {
   act('Ending emergency access', async () => {
     await checkChain();
+    await chainDeployment();
     const data = encodeCall('closeEmergencyAccess(address,address)', state.account, doctor);
-    await send(state.deployment.consentRegistry, data, 'end the emergency access');
+    await send(state.chain.consent, data, 'end the emergency access');
     await refresh();
     return `Emergency access of ${doctor} ended.`;
   });
@@ -401,13 +549,15 @@ function endEmergency(doctor) {
 
 async function connect() {
   await act('Connecting to your wallet', async () => {
+    if (!state.provider) throw new UserError('Choose which wallet to use first.');
     const accounts = await wallet('eth_requestAccounts');
     if (!accounts?.length) throw new UserError('The wallet shared no account.');
     await checkChain();
     state.account = accounts[0].toLowerCase();
+    await chainDeployment();
     state.viewing = state.account;
     state.master = null;
-    $('wallet-state').textContent = `Connected: ${state.account}`;
+    $('wallet-state').textContent = `Connected: ${state.account} (${state.walletName})`;
     $('connect').textContent = 'Reconnect wallet';
     await refresh();
     return 'Wallet connected.';
@@ -438,15 +588,79 @@ async function start() {
       return `Showing ${a} (read-only).`;
     });
   });
-  state.provider = window.ethereum ?? null;
-  if (!state.provider) {
-    $('connect').hidden = true;
-    $('view-form').hidden = false;
-    $('wallet-state').textContent = 'No wallet found: read-only mode. You can look at a patient\'s grants and audit trail; to approve, grant or revoke, open this page in a browser with an Ethereum wallet.';
-    return;
+  discoverWallets();
+}
+
+// --- wallets: EIP-6963 discovery, window.ethereum as fallback --------------------------------
+const WALLET_WAIT_MS = 400;
+function discoverWallets() {
+  window.addEventListener('eip6963:announceProvider', (event) => {
+    const { info, provider } = event.detail ?? {};
+    if (!info?.uuid || typeof info.name !== 'string' || typeof provider?.request !== 'function') return;
+    if (state.wallets.some((w) => w.info.uuid === info.uuid || w.provider === provider)) return;
+    // A wallet that also sits in window.ethereum is listed once, under its own name.
+    state.wallets = state.wallets.filter((w) => w.provider !== provider);
+    state.wallets.push({ info, provider });
+    renderWallets();
+  });
+  window.dispatchEvent(new Event('eip6963:requestProvider'));
+  // Wallets answer the request synchronously or soon after; window.ethereum is the fallback
+  // for a wallet that does not speak EIP-6963.
+  setTimeout(() => {
+    const legacy = window.ethereum;
+    if (legacy && typeof legacy.request === 'function' && !state.wallets.some((w) => w.provider === legacy)) {
+      state.wallets.push({ info: { uuid: 'window.ethereum', name: 'Browser wallet (window.ethereum)' }, provider: legacy });
+    }
+    renderWallets();
+    // One wallet: nothing to choose. Several: the patient picks.
+    if (state.wallets.length === 1 && !state.provider) chooseWallet(state.wallets[0]);
+    if (!state.wallets.length) {
+      $('connect').hidden = true;
+      $('view-form').hidden = false;
+      $('wallet-state').textContent = 'No wallet found: read-only mode. You can look at a patient\'s grants and audit trail; to approve, grant or revoke, open this page in a browser with an Ethereum wallet.';
+    }
+  }, WALLET_WAIT_MS);
+}
+function renderWallets() {
+  const list = $('wallet-options');
+  list.replaceChildren();
+  for (const w of state.wallets) {
+    const label = document.createElement('label');
+    label.className = 'wallet-option';
+    const input = document.createElement('input');
+    input.type = 'radio';
+    input.name = 'wallet';
+    input.value = w.info.uuid;
+    input.checked = state.provider === w.provider;
+    input.addEventListener('change', () => chooseWallet(w));
+    label.append(input);
+    // Icons are data: URIs by EIP-6963; anything else is not loaded (CSP allows data: only).
+    if (typeof w.info.icon === 'string' && w.info.icon.startsWith('data:image/')) {
+      const img = document.createElement('img');
+      img.src = w.info.icon; img.alt = ''; img.width = 20; img.height = 20;
+      label.append(img);
+    }
+    label.append(document.createTextNode(w.info.name));
+    list.append(label);
   }
-  state.provider.on?.('accountsChanged', () => { state.master = null; state.account = null; $('wallet-state').textContent = 'The wallet changed accounts: connect again.'; applyMode(); });
-  state.provider.on?.('chainChanged', () => { state.master = null; say('The wallet changed networks: connect again.'); });
+  $('wallet-list').hidden = state.wallets.length === 0;
+}
+function onAccountsChanged() { state.master = null; state.account = null; $('wallet-state').textContent = 'The wallet changed accounts: connect again.'; applyMode(); }
+function onChainChanged() { state.master = null; say('The wallet changed networks: connect again.'); }
+function chooseWallet(w) {
+  if (state.provider === w.provider) return;
+  state.provider?.removeListener?.('accountsChanged', onAccountsChanged);
+  state.provider?.removeListener?.('chainChanged', onChainChanged);
+  state.provider = w.provider;
+  state.walletName = w.info.name;
+  state.account = null;
+  state.master = null;
+  state.chain = null;
+  w.provider.on?.('accountsChanged', onAccountsChanged);
+  w.provider.on?.('chainChanged', onChainChanged);
+  for (const input of document.querySelectorAll('input[name="wallet"]')) input.checked = input.value === w.info.uuid;
+  $('wallet-state').textContent = `${w.info.name} chosen: connect it.`;
+  applyMode();
 }
 
 start();

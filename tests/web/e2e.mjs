@@ -3,11 +3,14 @@
 // `ehr dev up` in a temp dir; deploy; a hospital, a doctor (public key registered) and the
 // patient — one of anvil's own dev accounts (its key read from anvil's startup log), because
 // anvil signs eth_signTypedData_v4 only for those; a lab record; `ehr serve` relaying as the
-// admin. The page gets an injected EIP-1193 provider that forwards to anvil's JSON-RPC (and can
-// play a wallet on the wrong chain or a user who rejects). Checked on chain with the CLI.
+// admin. The page gets two injected EIP-6963 wallets (the first also as window.ethereum) that
+// forward to anvil's JSON-RPC (and can play a wallet on another chain that does not know
+// anvil's, or a user who rejects). Checked on chain with the CLI; the server's Host/Origin
+// check through Chromium's own resolver (a DNS name mapped to 127.0.0.1, as rebinding does).
 //
 //   node tests/web/e2e.mjs     (needs `cargo build -p ehr-cli`, Debian chromium, npm playwright-core)
 import { execFileSync, spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync, copyFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +82,7 @@ try {
   const deployment = JSON.parse(readFileSync(join(dir, '.ehr/deployment.json'), 'utf8'));
 
   // --- ehr serve, relaying as the admin ---------------------------------------------------------
-  serve = spawn(ehrBin, ['serve', '--listen', '127.0.0.1:0', ...as('admin'), '--json'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  serve = spawn(ehrBin, ['serve', '--listen', '127.0.0.1:0', '--wallet-rpc-url', rpc, ...as('admin'), '--json'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let serveErr = '';
   serve.stderr.on('data', (d) => { serveErr += d; });
   const url = await new Promise((resolve, reject) => {
@@ -97,35 +100,70 @@ try {
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // A name resolving to this machine: what a DNS-rebinding attacker's name does.
+      '--host-resolver-rules=MAP rebind.test 127.0.0.1'],
   });
-  const walletMode = { chainId: null, reject: false };
+  // Per wallet: the chain it is on when not anvil's (null: anvil's), the chains it knows, a
+  // user who rejects, and every method the page called on it.
+  const anvilChain = '0x7a69';
+  const wallets = {
+    a: { chainId: null, known: new Set([anvilChain]), reject: false, calls: [] },
+    b: { chainId: null, known: new Set([anvilChain]), reject: false, calls: [] },
+  };
   let rpcId = 0;
   async function forward(method, params) {
     const r = await fetch(rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method, params }) });
     const j = await r.json();
     return j.error ? { error: { code: j.error.code, message: j.error.message, data: j.error.data } } : { result: j.result };
   }
-  async function walletRequest({ method, params }) {
+  const rejected = { error: { code: 4001, message: 'User rejected the request.' } };
+  async function walletRequest({ wallet: id, method, params }) {
+    const w = wallets[id];
+    w.calls.push({ method, params });
     if (method === 'eth_requestAccounts' || method === 'eth_accounts') return { result: [patient] };
-    if (method === 'eth_chainId' && walletMode.chainId) return { result: walletMode.chainId };
-    if ((method === 'eth_signTypedData_v4' || method === 'eth_sendTransaction') && walletMode.reject) {
-      return { error: { code: 4001, message: 'User rejected the request.' } };
+    if (method === 'wallet_switchEthereumChain') {
+      if (w.reject) return rejected;
+      const target = params[0].chainId;
+      if (!w.known.has(target)) return { error: { code: 4902, message: `Unrecognized chain ID "${target}".` } };
+      w.chainId = target === anvilChain ? null : target;
+      return { result: null };
     }
+    if (method === 'wallet_addEthereumChain') {
+      if (w.reject) return rejected;
+      w.known.add(params[0].chainId);
+      return { result: null }; // like most wallets: added, not switched
+    }
+    if (method === 'eth_chainId' && w.chainId) return { result: w.chainId };
+    if (w.chainId) return { error: { code: -32603, message: `wallet ${id} is on chain ${w.chainId}` } };
+    if ((method === 'eth_signTypedData_v4' || method === 'eth_sendTransaction') && w.reject) return rejected;
     return forward(method, params ?? []);
   }
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   await context.exposeBinding('__ehrWallet', (_source, request) => walletRequest(request));
   await context.addInitScript(() => {
-    window.ethereum = {
-      isEhrTestWallet: true,
+    const icon = 'data:image/svg+xml,' + encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><rect width="8" height="8" fill="#0b5cad"/></svg>');
+    const provider = (id) => ({
       async request(args) {
-        const r = await window.__ehrWallet({ method: args.method, params: args.params });
+        const r = await window.__ehrWallet({ wallet: id, method: args.method, params: args.params });
         if (r.error) { const e = new Error(r.error.message); e.code = r.error.code; e.data = r.error.data; throw e; }
         return r.result;
       },
       on() {},
+      removeListener() {},
+    });
+    const announced = [
+      { info: { uuid: '0e5e6a84-0a7d-4d5e-9a5b-000000000001', name: 'Test Wallet A', icon, rdns: 'test.wallet.a' }, provider: provider('a') },
+      { info: { uuid: '0e5e6a84-0a7d-4d5e-9a5b-000000000002', name: 'Test Wallet B', icon, rdns: 'test.wallet.b' }, provider: provider('b') },
+    ];
+    window.ethereum = announced[0].provider; // wallet A also claims window.ethereum, as real ones do
+    const announce = () => {
+      for (const detail of announced) {
+        window.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail: Object.freeze(detail) }));
+      }
     };
+    window.addEventListener('eip6963:requestProvider', announce);
+    announce();
   });
   const page = await context.newPage();
   const pageErrors = [];
@@ -133,40 +171,72 @@ try {
   const errorBox = page.locator('#error');
   const status = page.locator('#status');
 
-  await check('wrong chain: a clear message, nothing shown as connected', async () => {
-    walletMode.chainId = '0x1';
+  const chooseB = () => page.getByLabel('Test Wallet B').check();
+  const signingCalls = (w) => wallets[w].calls.filter((c) => c.method === 'eth_signTypedData_v4' || c.method === 'eth_sendTransaction').length;
+
+  await check('two EIP-6963 wallets: the page lists both, once each', async () => {
     await page.goto(url);
+    await page.getByLabel('Test Wallet A').waitFor();
+    await page.getByLabel('Test Wallet B').waitFor();
+    await page.waitForTimeout(600); // past the window.ethereum fallback
+    assert(await page.locator('input[name="wallet"]').count() === 2, 'window.ethereum listed twice');
     await page.getByRole('button', { name: 'Connect wallet' }).click();
     await errorBox.waitFor({ state: 'visible' });
-    const text = await errorBox.textContent();
-    assert(/chain 1\b.*chain 31337/.test(text), text);
-    assert((await page.locator('#wallet-state').textContent()).includes('No wallet connected'), 'connected anyway');
-    walletMode.chainId = null;
+    assert(/Choose which wallet/.test(await errorBox.textContent()), await errorBox.textContent());
   });
 
-  await check('connect: registration, the pending request, the audit trail', async () => {
+  await check('another chain, switch declined: a clear message, nothing connected or signed', async () => {
+    // Wallet B is on chain 1 and has never heard of anvil's chain.
+    wallets.b.chainId = '0x1'; wallets.b.known = new Set(['0x1']); wallets.b.reject = true;
+    await chooseB();
+    await page.getByRole('button', { name: 'Connect wallet' }).click();
+    await page.waitForFunction(() => !document.getElementById('error').hidden && /stayed on chain 1\b/.test(document.getElementById('error').textContent));
+    assert((await page.locator('#wallet-state').textContent()).includes('connect it'), 'connected anyway');
+    assert(signingCalls('b') === 0, 'signed on the wrong chain');
+    wallets.b.reject = false;
+  });
+
+  await check('chain switch: switch requested, 4902, add requested with the wallet RPC URL, switched, connected', async () => {
+    wallets.b.calls = [];
+    await page.getByRole('button', { name: 'Connect wallet' }).click();
+    await page.getByRole('button', { name: `Approve request #${request.id}` }).waitFor();
+    const asked = wallets.b.calls.map((c) => c.method).filter((m) => m.startsWith('wallet_'));
+    assert(JSON.stringify(asked) === JSON.stringify(['wallet_switchEthereumChain', 'wallet_addEthereumChain', 'wallet_switchEthereumChain']), JSON.stringify(asked));
+    const add = wallets.b.calls.find((c) => c.method === 'wallet_addEthereumChain').params[0];
+    assert(add.chainId === anvilChain && add.rpcUrls[0] === rpc && add.nativeCurrency.decimals === 18, JSON.stringify(add));
+    const first = wallets.b.calls.findIndex((c) => c.method.startsWith('wallet_'));
+    assert(wallets.b.calls.slice(0, first).every((c) => !/sign|send/i.test(c.method)), 'something signed before the switch');
+    assert(wallets.b.chainId === null, 'not on anvil');
+    assert((await page.locator('#wallet-state').textContent()).includes('Test Wallet B'), await page.locator('#wallet-state').textContent());
+  });
+
+  await check('connect: registration, the pending request with who asked, the audit trail', async () => {
     await page.reload();
+    await chooseB();
     await page.getByRole('button', { name: 'Connect wallet' }).click();
     await page.getByRole('button', { name: `Approve request #${request.id}` }).waitFor();
     const reg = await page.locator('#registration').textContent();
     assert(reg.includes(patient) && reg.includes('patient'), reg);
-    assert((await page.locator('#requests').textContent()).includes('Diabetes follow-up'), 'reason missing');
+    const requests = await page.locator('#requests').textContent();
+    assert(requests.includes('Diabetes follow-up'), 'reason missing');
+    assert(requests.includes('staff of General Hospital (hospital)'), `requester's organization missing: ${requests}`);
     assert((await page.locator('#audit li').count()) >= 2, 'audit trail empty');
     assert((await page.locator('#grants').textContent()).includes('Nobody holds a grant'), 'grants not empty');
   });
 
   await check('the user rejects the signature: a clear message, nothing on chain', async () => {
-    walletMode.reject = true;
+    wallets.b.reject = true;
     await page.getByRole('button', { name: `Approve request #${request.id}` }).click();
     await page.waitForFunction(() => !document.getElementById('error').hidden);
     const text = await errorBox.textContent();
     assert(/rejected the request in your wallet/.test(text), text);
     const requests = ehr('requests', '--patient', patient).requests;
     assert(requests[0].status === 'pending', `status ${requests[0].status}`);
-    walletMode.reject = false;
+    wallets.b.reject = false;
   });
 
-  await check('approve in the page: the grant is on chain and the doctor can search and fetch', async () => {
+  await check('approve in the page: the chosen wallet signs, the grant is on chain and the doctor can search and fetch', async () => {
+    const [aBefore, bBefore] = [signingCalls('a'), signingCalls('b')];
     await page.getByRole('button', { name: `Approve request #${request.id}` }).click();
     await page.waitForFunction(() => /approved/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
     assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
@@ -175,6 +245,7 @@ try {
     const grants = ehr('audit', patient).entries.filter((e) => e.event.kind === 'granted');
     assert(grants.length === 1 && grants[0].event.grantee.toLowerCase() === doctor, JSON.stringify(grants));
     assert(grants[0].event.submitter.toLowerCase() === admin, 'not relayed by the server');
+    assert(signingCalls('a') === aBefore && signingCalls('b') > bBefore, `wallet A signed: ${signingCalls('a') - aBefore}`);
     // The doctor unwraps the page-built wrappedKeys: search (index key) and fetch (data key).
     const found = ehr('search', patient, 'hba1c', ...as('doctor'));
     assert(found.hits.length === 1 && found.hits[0].recordId === 1, JSON.stringify(found));
@@ -196,6 +267,17 @@ try {
     assert(/has expired/.test(text), text);
     const grants = ehr('audit', patient).entries.filter((e) => e.event.kind === 'granted');
     assert(grants.length === 1, 'a grant was made');
+  });
+
+  await check('deny in the page: the request is denied on chain', async () => {
+    const r3 = ehr('request', patient, '--scope', 'category:imaging', '--purpose', 'research', '--reason', 'Study cohort', '--ttl', '7d', ...as('doctor'));
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByRole('button', { name: `Deny request #${r3.id}` }).click();
+    await page.waitForFunction(() => /denied/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
+    assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
+    const denied = ehr('requests', '--patient', patient).requests.find((x) => x.id === r3.id);
+    assert(denied.status === 'denied', `status ${denied.status}`);
+    assert(await page.getByRole('button', { name: `Deny request #${r3.id}` }).count() === 0, 'still offered');
   });
 
   await check('revoke in the page: gone on chain', async () => {
@@ -246,16 +328,56 @@ try {
     assert(until === '0', `emergencyUntil ${until}`);
   });
 
+  await check('an expired grant is listed as stored, and revoked in the page', async () => {
+    await forward('evm_increaseTime', [11 * 86400]);
+    await forward('evm_mine', []);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator('#grants').getByText('expired (still stored)').waitFor();
+    const row = await page.locator('#grants tr').filter({ hasText: doctor }).textContent();
+    assert(/lab/.test(row) && /staff of General Hospital/.test(row), row);
+    await page.getByRole('button', { name: `Revoke every grant to ${doctor}` }).click();
+    await page.waitForFunction(() => /revoked/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
+    assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
+    const ids = execFileSync('cast', ['call', deployment.consentRegistry, 'scopeIdsOf(address,address)(bytes32[])', patient, doctor, '--rpc-url', rpc], { env, encoding: 'utf8' }).trim();
+    assert(ids === '[]', `scopeIdsOf ${ids}`);
+    assert((await page.locator('#grants').textContent()).includes('Nobody holds a grant'), 'grant still listed');
+  });
+
+  const token = await page.locator('meta[name="ehr-api-token"]').getAttribute('content');
+  const withToken = (extra = {}) => ({ headers: { 'x-ehr-token': token, ...extra } });
+
   await check('the API: JSON errors with status codes', async () => {
-    let r = await fetch(new URL('/api/patients/0x12/grants', url));
+    let r = await fetch(new URL('/api/patients/0x12/grants', url), withToken());
     assert(r.status === 400 && (await r.json()).error.includes('not an address'), `bad address ${r.status}`);
-    r = await fetch(new URL('/api/relay/grant', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"grant":1}' });
+    r = await fetch(new URL('/api/relay/grant', url), { method: 'POST', ...withToken({ 'content-type': 'application/json' }), body: '{"grant":1}' });
     assert(r.status === 400, `bad body ${r.status}`);
-    r = await fetch(new URL('/api/nothing', url));
+    r = await fetch(new URL('/api/nothing', url), withToken());
     assert(r.status === 404, `unknown ${r.status}`);
-    r = await fetch(new URL('/api/relay/grant', url));
+    r = await fetch(new URL('/api/relay/grant', url), withToken());
     assert(r.status === 405, `GET relay ${r.status}`);
+    r = await fetch(new URL('/api/deployment', url));
+    assert(r.status === 401 && (await r.json()).error.includes('x-ehr-token'), `no token ${r.status}`);
+    r = await fetch(new URL('/api/deployment', url), withToken());
+    const d = await r.json();
+    assert(r.status === 200 && !('rpcUrl' in d) && d.walletRpcUrl === rpc, JSON.stringify(d));
     assert(!/correct horse|0x[0-9a-f]{64}/.test(serveErr), 'the server logged a secret');
+  });
+
+  await check('a foreign Host or Origin is refused: a rebound DNS name in Chromium, an Origin header', async () => {
+    const port = new URL(url).port;
+    const p = await context.newPage();
+    const response = await p.goto(`http://rebind.test:${port}/`);
+    assert(response.status() === 403, `status ${response.status()}`);
+    const body = await p.textContent('body');
+    assert(/answers only for/.test(body) && !body.includes(token), body);
+    await p.close();
+    const answer = await new Promise((resolve, reject) => {
+      const req = httpRequest(new URL('/api/deployment', url), { headers: { origin: 'http://evil.example', 'x-ehr-token': token } }, (res) => {
+        let text = ''; res.on('data', (d) => { text += d; }); res.on('end', () => resolve({ status: res.statusCode, text }));
+      });
+      req.on('error', reject); req.end();
+    });
+    assert(answer.status === 403 && /evil\.example/.test(answer.text), JSON.stringify(answer));
   });
 
   await check('read-only without a wallet', async () => {
