@@ -282,15 +282,48 @@ async function consentDomain() {
 async function masterSecret() {
   if (state.master?.account === state.account) return state.master.secret;
   const d = state.deployment;
-  const typed = c.masterSecretTypedData(state.account, d.chainId, d.recordIndex);
+  const { consent } = state.chain ?? await chainDeployment();
+  const generation = uintAt(await read(consent, 'keysOf(address)', state.account), 0);
+  // Generation 0: the original scheme, the signature alone. From generation 1 on, the
+  // signature is mixed with the recovery code and checked against the key-check value on chain.
+  const typed = generation === 0n
+    ? c.masterSecretTypedData(state.account, d.chainId, d.recordIndex)
+    : c.masterSecretV2TypedData(state.account, generation, d.chainId, d.recordIndex);
+  const code = generation === 0n ? null : recoveryCode(generation);
+  const recovery = code && parseRecoveryCode(code);
   say('Your wallet asks you to sign "Derive my ehrkit record keys" — this unlocks your keys in this page only…');
   const signature = await wallet('eth_signTypedData_v4', [state.account, c.typedDataJson(typed)]);
   if (c.recoverAddress(c.typedDataHash(typed), signature).toLowerCase() !== state.account) {
     throw new UserError('The wallet signed with another account than the connected one: reconnect.');
   }
-  const secret = c.masterSecretFromSignature(signature, state.account);
+  let secret;
+  if (generation === 0n) {
+    secret = c.masterSecretFromSignature(signature, state.account);
+  } else {
+    secret = c.masterSecretFromGeneration(signature, recovery, state.account, generation);
+    const onChainCheck = word(await read(consent, 'generationOf(address,uint64)', state.account, generation), 0).slice(0, 24);
+    if (c.bytesToHex(c.keyCheck(secret)) !== c.bytesToHex(onChainCheck)) {
+      localStorage.removeItem(recoveryKey(generation));
+      throw new UserError(`Your recovery code and this wallet's signature do not give the keys registered on chain (key generation ${generation}): check the code (ehr key recovery-code shows it), or this wallet does not sign deterministically. Nothing was signed or sent.`);
+    }
+    localStorage.setItem(recoveryKey(generation), code);
+  }
   state.master = { account: state.account, secret };
   return secret;
+}
+function recoveryKey(generation) {
+  const d = state.deployment;
+  return `ehrkit.recovery.${d.chainId}.${d.recordIndex.toLowerCase()}.${state.account}.${generation}`;
+}
+/** The recovery code typed in the page, else the one this browser kept for the generation. */
+function recoveryCode(generation) {
+  const typed = document.getElementById('recovery-code').value.trim();
+  const code = typed || localStorage.getItem(recoveryKey(generation));
+  if (!code) throw new UserError('Your keys need your recovery code: paste what `ehr key recovery-code` shows into "Recovery code", then try again.');
+  return code;
+}
+function parseRecoveryCode(code) {
+  try { return c.recoverySecretFromCode(code); } catch (e) { throw new UserError(`The recovery code is not valid: ${e.message}.`); }
 }
 
 /** Builds, signs and relays a grant of `scope` to `grantee` (approving `requestId` when given). */

@@ -12,6 +12,9 @@ const enc = new TextEncoder();
 
 export const LABELS = Object.freeze({
   masterSecret: 'ehrkit/v1/master-secret',
+  masterSecretV2: 'ehrkit/v2/master-secret',
+  keyCheck: 'ehrkit/v2/key-check',
+  recoveryCode: 'ehrkit/v2/recovery-code',
   epoch: 'ehrkit/v1/epoch',
   index: 'ehrkit/v1/index',
   data: 'ehrkit/v1/data',
@@ -87,6 +90,11 @@ export const GRANT_TYPES = {
 export const MASTER_SECRET_TYPES = {
   MasterSecret: [{ name: 'patient', type: 'address' }, { name: 'purpose', type: 'string' }],
 };
+export const MASTER_SECRET_V2_TYPES = {
+  MasterSecret: [
+    { name: 'patient', type: 'address' }, { name: 'generation', type: 'uint64' }, { name: 'purpose', type: 'string' },
+  ],
+};
 
 function encodeType(primary, types) {
   const deps = new Set();
@@ -142,6 +150,15 @@ export function masterSecretTypedData(patient, chainId, recordIndex) {
     message: { patient, purpose: MASTER_SECRET_PURPOSE },
   };
 }
+/** The message of key generation `generation` ≥ 1 (domain version "2"). */
+export function masterSecretV2TypedData(patient, generation, chainId, recordIndex) {
+  return {
+    domain: { name: 'ehrkit', version: '2', chainId: BigInt(chainId), verifyingContract: recordIndex },
+    primaryType: 'MasterSecret',
+    types: MASTER_SECRET_V2_TYPES,
+    message: { patient, generation: BigInt(generation), purpose: MASTER_SECRET_PURPOSE },
+  };
+}
 export function grantTypedData(domain, grant, nonce, deadline) {
   return {
     domain, primaryType: 'Grant', types: GRANT_TYPES,
@@ -181,6 +198,29 @@ const hkdf32 = (ikm, salt, info) => hkdf(sha256, ikm, salt, info, 32);
 /** K_p from the patient's wallet signature of the MasterSecret message. */
 export function masterSecretFromSignature(signature, patient) {
   return hkdf32(canonicalSignature(signature), addressBytes(patient), enc.encode(LABELS.masterSecret));
+}
+/** K_p of key generation `generation` ≥ 1: the signature of its message mixed with its
+ * recovery secret (32 bytes, from the recovery code). */
+export function masterSecretFromGeneration(signature, recoverySecret, patient, generation) {
+  if (recoverySecret.length !== 32) throw new Error('a recovery secret is 32 bytes');
+  return hkdf32(concat(canonicalSignature(signature), recoverySecret),
+    concat(addressBytes(patient), be64(generation)), enc.encode(LABELS.masterSecretV2));
+}
+/** The key-check value the consent registry stores for a generation's master secret. */
+export function keyCheck(master) {
+  return hmac(sha256, master, enc.encode(LABELS.keyCheck)).slice(0, 24);
+}
+/** The recovery secret in a recovery code (`ehr2-…`; case, spaces and dashes free). */
+export function recoverySecretFromCode(code) {
+  const cleaned = String(code).replace(/[\s-]/g, '').toLowerCase();
+  if (!cleaned.startsWith('ehr2')) throw new Error('a recovery code starts with ehr2');
+  const hexDigits = cleaned.slice(4);
+  if (!/^[0-9a-f]{68}$/.test(hexDigits)) throw new Error('a recovery code has 68 hexadecimal digits after ehr2');
+  const bytes = hexToBytes(hexDigits);
+  const secret = bytes.slice(0, 32);
+  const sum = sha256(concat(enc.encode(LABELS.recoveryCode), secret)).slice(0, 2);
+  if (sum[0] !== bytes[32] || sum[1] !== bytes[33]) throw new Error('the recovery code\'s checksum is wrong (a typo?)');
+  return secret;
 }
 export function epochKey(master, epoch) {
   return hkdf32(master, new Uint8Array(0), concat(enc.encode(LABELS.epoch), be64(epoch)));

@@ -33,6 +33,22 @@ await test('master secret from the signature (and from its high-s twin)', () => 
   const twin = c.concat(sig.slice(0, 32), c.hexToBytes((n - s).toString(16).padStart(64, '0')), new Uint8Array([(sig[64] - 27) ^ 1]));
   eq(hex(c.masterSecretFromSignature(twin, k.patient)), k.masterSecret, 'twin');
 });
+await test('key generation: v2 message, recovery code, master secret, key check', () => {
+  const g = k.generation;
+  const td = c.masterSecretV2TypedData(k.patient, g.generation, k.chainId, k.recordIndex);
+  eq(hex(c.typedDataHash(td)), g.signingHash, 'signingHash');
+  eq(c.recoverAddress(c.typedDataHash(td), g.signature), k.patient, 'signer');
+  const secret = c.recoverySecretFromCode(g.recoveryCode);
+  eq(hex(secret), g.recoverySecret, 'recoverySecret');
+  eq(hex(c.recoverySecretFromCode(g.recoveryCode.toUpperCase().replaceAll('-', ' '))), g.recoverySecret, 'loose code');
+  const typo = g.recoveryCode.slice(0, -1) + (g.recoveryCode.endsWith('0') ? '1' : '0');
+  let refused = false;
+  try { c.recoverySecretFromCode(typo); } catch { refused = true; }
+  if (!refused) throw new Error('a mistyped code was accepted');
+  const m = c.masterSecretFromGeneration(g.signature, secret, k.patient, g.generation);
+  eq(hex(m), g.masterSecret, 'masterSecret');
+  eq(hex(c.keyCheck(m)), g.keyCheck, 'keyCheck');
+});
 await test('epoch, index and data keys; key ids', () => {
   const m = c.hexToBytes(k.masterSecret);
   k.epochs.forEach((epoch, i) => {

@@ -76,6 +76,9 @@ try {
   ehr('staff', 'add', doctor, ...as('hospital'));
   ehr('key', 'register', ...as('doctor'));
   ehr('patient', 'register', ...as('alice'));
+  // Another patient, whose recovery code is well formed but not alice's.
+  account('bob');
+  ehr('patient', 'register', ...as('bob'));
   copyFileSync(join(root, 'tests/vectors/fhir/valid/observation-lab.json'), join(dir, 'lab.json'));
   ehr('upload', 'lab.json', '--fhir', '--patient', patient, '--category', 'lab', '--keywords', 'hba1c', ...as('alice'));
   const request = ehr('request', patient, '--scope', 'category:lab', '--purpose', 'treatment', '--reason', 'Diabetes follow-up', '--ttl', '7d', ...as('doctor'));
@@ -222,6 +225,8 @@ try {
     assert(requests.includes('staff of General Hospital (hospital)'), `requester's organization missing: ${requests}`);
     assert((await page.locator('#audit li').count()) >= 2, 'audit trail empty');
     assert((await page.locator('#grants').textContent()).includes('Nobody holds a grant'), 'grants not empty');
+    // Alice's keys are generation 1: the page needs her recovery code with the signature.
+    await page.fill('#recovery-code', ehr('key', 'recovery-code', ...as('alice')).code);
   });
 
   await check('the user rejects the signature: a clear message, nothing on chain', async () => {
@@ -233,6 +238,21 @@ try {
     const requests = ehr('requests', '--patient', patient).requests;
     assert(requests[0].status === 'pending', `status ${requests[0].status}`);
     wallets.b.reject = false;
+  });
+
+  await check('a wrong recovery code: a clear message, nothing signed into a grant, nothing on chain', async () => {
+    await page.fill('#recovery-code', 'ehr2-' + '0'.repeat(68));
+    await page.getByRole('button', { name: `Approve request #${request.id}` }).click();
+    await page.waitForFunction(() => /checksum/.test(document.getElementById('error').textContent));
+    const requests = ehr('requests', '--patient', patient).requests;
+    assert(requests[0].status === 'pending', `status ${requests[0].status}`);
+    // A well-formed code of another secret: refused by the key-check value on chain.
+    const other = ehr('key', 'recovery-code', ...as('bob')).code;
+    await page.fill('#recovery-code', other);
+    await page.getByRole('button', { name: `Approve request #${request.id}` }).click();
+    await page.waitForFunction(() => /do not give the keys/.test(document.getElementById('error').textContent));
+    assert(ehr('requests', '--patient', patient).requests[0].status === 'pending', 'approved with a wrong code');
+    await page.fill('#recovery-code', ehr('key', 'recovery-code', ...as('alice')).code);
   });
 
   await check('approve in the page: the chosen wallet signs, the grant is on chain and the doctor can search and fetch', async () => {

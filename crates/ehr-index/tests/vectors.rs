@@ -160,9 +160,48 @@ async fn keys_vector() -> Value {
         "grantee": address(Address::from(parties.grantee)),
         "granteePublicKey": hex0x(raw_public_key(&grantee.public_key())),
         "grantEpoch": 1,
+        "generation": generation_vector(&patient).await,
     });
     out.as_object_mut().unwrap().extend(g);
     out
+}
+
+/// Key generation 1: the v2 message, the default recovery secret and its code, the master
+/// secret and its key-check value.
+async fn generation_vector(patient: &PrivateKeySigner) -> Value {
+    let generation = 1u64;
+    let recovery = ehr_crypto::RecoverySecret::from_account_key(
+        &PATIENT_KEY,
+        CHAIN_ID,
+        &RECORD_INDEX.0.0,
+        generation,
+    );
+    let hash = master_secret::generation_signing_hash(
+        patient.address(),
+        generation,
+        CHAIN_ID,
+        RECORD_INDEX,
+    );
+    let master = master_secret::derive_generation_master_secret(
+        patient,
+        CHAIN_ID,
+        RECORD_INDEX,
+        generation,
+        &recovery,
+    )
+    .await
+    .unwrap();
+    let signature = patient.sign_hash(&hash).await.unwrap().normalized_s().as_bytes();
+    json!({
+        "comment": "key generation g >= 1: signature = EIP-712 MasterSecret(address patient,uint64 generation,string purpose) in domain {name \"ehrkit\", version \"2\", chainId, verifyingContract = recordIndex} (canonical: low s, v 27/28); masterSecret = HKDF-SHA256(ikm = signature ‖ recoverySecret, salt = patient ‖ be64(g), info = \"ehrkit/v2/master-secret\"); keyCheck = HMAC-SHA256(masterSecret, \"ehrkit/v2/key-check\")[..24]; recoveryCode = \"ehr2\" then hex(recoverySecret ‖ SHA-256(\"ehrkit/v2/recovery-code\" ‖ recoverySecret)[..2]) in dash-separated groups of 4; recoverySecret (default) = HKDF-SHA256(ikm = patientPrivateKey, salt = empty, info = \"ehrkit/v2/recovery-secret\" ‖ be64(chainId) ‖ recordIndex ‖ be64(g))",
+        "generation": generation,
+        "signingHash": hex0x(hash),
+        "signature": hex0x(signature),
+        "recoverySecret": hex0x(recovery.as_bytes()),
+        "recoveryCode": recovery.to_code().as_str(),
+        "masterSecret": hex0x(master.as_bytes()),
+        "keyCheck": hex0x(master.key_check()),
+    })
 }
 
 async fn tags_vector() -> Value {
