@@ -7,23 +7,12 @@ use std::time::Duration;
 use crate::records_support::*;
 use alloy::providers::Provider;
 use ehr_contracts::{Purpose, Scope, tx};
-use ehr_record::Category;
 use ehr_sdk::consent::{self, GrantSpec};
 use ehr_sdk::journal::Journal;
-use ehr_sdk::records::{RecordSource, UploadRequest, upload};
+use ehr_sdk::records::upload;
 use ehr_sdk::rotation::{self, RotationReason};
 use ehr_sdk::search::{SearchRequest, search};
 use ehr_sdk::{Session, relay};
-
-fn lab_file(patient: alloy::primitives::Address, word: &str) -> UploadRequest {
-    let bytes = format!("lab result {word}").into_bytes();
-    UploadRequest::new(
-        patient,
-        RecordSource::Bytes { file_name: format!("{word}.txt"), content_type: None, bytes },
-    )
-    .category(Category::LAB)
-    .keywords([word.to_owned()])
-}
 
 async fn advance(session: &Session, seconds: u64) -> eyre::Result<()> {
     let reader = session.chain().reader();
@@ -55,7 +44,7 @@ async fn an_expired_grantee_reads_nothing_written_after_the_patients_next_action
     };
     consent::grant(&world.patient, spec(&world.doctor, 10)?).await?;
     consent::grant(&world.patient, spec(&world.nurse, 24 * 60)?).await?;
-    upload(&world.patient, &journal, lab_file(patient, "before")).await?;
+    upload(&world.patient, &journal, lab_note(patient, "before")).await?;
     assert_eq!(rotation::check(&world.patient).await?.reasons, vec![]);
 
     // The doctor's grant expires; nothing has happened yet, so it still holds epoch 0's keys.
@@ -70,7 +59,7 @@ async fn an_expired_grantee_reads_nothing_written_after_the_patients_next_action
     assert_eq!(consent::active_grants(&world.patient, patient).await?.len(), 1);
 
     // The patient's next action (an upload) rotates first, then writes under epoch 1.
-    let after = upload(&world.patient, &journal, lab_file(patient, "after")).await?;
+    let after = upload(&world.patient, &journal, lab_note(patient, "after")).await?;
     assert_eq!(after.epoch, 1);
     assert_eq!(epoch_of(&world.patient).await?, 1);
     assert_eq!(rotation::check(&world.patient).await?.reasons, vec![], "rotated once");

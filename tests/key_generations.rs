@@ -11,22 +11,11 @@ use alloy::signers::Signer;
 use ehr_contracts::{Purpose, Scope, tx};
 use ehr_crypto::RecoverySecret;
 use ehr_index::MasterSecret;
-use ehr_record::Category;
 use ehr_sdk::consent::{self, GrantSpec};
 use ehr_sdk::journal::Journal;
-use ehr_sdk::records::{RecordSource, UploadRequest, upload};
+use ehr_sdk::records::upload;
 use ehr_sdk::search::{SearchRequest, search};
 use ehr_sdk::{Error, Session, keys, rotation};
-
-fn file(patient: alloy::primitives::Address, word: &str) -> UploadRequest {
-    let bytes = format!("note {word}").into_bytes();
-    UploadRequest::new(
-        patient,
-        RecordSource::Bytes { file_name: format!("{word}.txt"), content_type: None, bytes },
-    )
-    .category(Category::LAB)
-    .keywords([word.to_owned()])
-}
 
 async fn chain_state(session: &Session) -> eyre::Result<(u64, u64, alloy::primitives::U256)> {
     let patient = session.chain().address()?;
@@ -51,7 +40,7 @@ async fn key_generations_are_checked_unphishable_and_rotate() -> eyre::Result<()
     let derived = keys::patient_keys(&world.patient).await?;
     let on_chain = tx::call("gen", world.patient.consent().generationOf(patient, 1)).await?;
     assert_eq!(derived.current().key_check(), on_chain.keyCheck.0);
-    upload(&world.patient, &journal, file(patient, "first")).await?;
+    upload(&world.patient, &journal, lab_note(patient, "first")).await?;
 
     // A phished signature alone: the signature-only derivation (what a phishing page can ask
     // any wallet for) and the generation-1 signature without the recovery secret give other
@@ -80,7 +69,7 @@ async fn key_generations_are_checked_unphishable_and_rotate() -> eyre::Result<()
     // both give another K_p) is refused before anything is sent.
     let wrong = world.patient.clone().with_recovery_secret(1, RecoverySecret::from_bytes([9; 32]));
     let before = chain_state(&world.patient).await?;
-    match upload(&wrong, &journal, file(patient, "never")).await {
+    match upload(&wrong, &journal, lab_note(patient, "never")).await {
         Err(Error::KeyCheckMismatch { generation: 1, .. }) => {}
         other => panic!("upload with the wrong recovery secret: {other:?}"),
     }
@@ -109,7 +98,7 @@ async fn key_generations_are_checked_unphishable_and_rotate() -> eyre::Result<()
     assert_eq!(rotated.reshare.shared.len(), 1);
     let state = tx::call("keys", world.patient.consent().keysOf(patient)).await?;
     assert_eq!((state.generation, state.epoch), (2, 1));
-    let second = upload(&world.patient, &journal, file(patient, "second")).await?;
+    let second = upload(&world.patient, &journal, lab_note(patient, "second")).await?;
     assert_eq!(second.epoch, 1);
     let mine = search(&world.patient, patient, &SearchRequest::default()).await?;
     assert_eq!(mine.hits.len(), 2, "{mine:?}");

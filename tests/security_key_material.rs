@@ -8,14 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use crate::records_support::*;
 use crate::security_support::{HttpProxy, Verdict};
-use alloy::primitives::{Address, B256, Bytes};
+use alloy::primitives::B256;
 use alloy::sol_types::SolEvent;
 use ehr_contracts::bindings::ConsentRegistry::{AccessGranted, EpochKeysShared};
 use ehr_contracts::bindings::IConsentRegistry;
 use ehr_index::{GrantKeys, MasterSecret};
-use ehr_record::Category;
 use ehr_sdk::journal::Journal;
-use ehr_sdk::records::{RecordSource, UploadRequest, upload};
+use ehr_sdk::records::upload;
 use ehr_sdk::search::{SearchRequest, search};
 use ehr_sdk::{Chain, Error, Session};
 
@@ -66,13 +65,7 @@ async fn key_material_the_chain_never_handed_out_is_refused() -> eyre::Result<()
         .await?;
     let journal_dir = tempfile::tempdir()?;
     let journal = Journal::new(journal_dir.path());
-    let lab_record = |word: &str| {
-        let bytes = format!("lab result {word}").into_bytes();
-        let file_name = format!("{word}.txt");
-        UploadRequest::new(patient, RecordSource::Bytes { file_name, content_type: None, bytes })
-            .category(Category::LAB)
-            .keywords([word.to_owned()])
-    };
+    let lab_record = |word: &str| lab_note(patient, word);
     // Honest: the doctor writes one lab record.
     upload(&world.doctor, &journal, lab_record("honest")).await?;
 
@@ -102,7 +95,7 @@ async fn key_material_the_chain_never_handed_out_is_refused() -> eyre::Result<()
     }
     .encode_log_data();
     let forged_share =
-        EpochKeysShared { patient, grantee: doctor, epoch: 0, wrappedKeys: forged_keys.clone() }
+        EpochKeysShared { patient, grantee: doctor, epoch: 0, wrappedKeys: forged_keys }
             .encode_log_data();
 
     let anvil = world.chain.stack.anvil().rpc_url().clone();
@@ -194,6 +187,5 @@ async fn key_material_the_chain_never_handed_out_is_refused() -> eyre::Result<()
     upload(&view, &journal, lab_record("after")).await?;
     let found = search(&view, patient, &SearchRequest::default()).await?;
     assert_eq!(found.hits.len(), 2);
-    let _: (Address, Bytes) = (doctor, forged_keys);
     Ok(())
 }

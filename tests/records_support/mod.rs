@@ -129,3 +129,19 @@ pub async fn session(
     let connection = Chain::connect(chain.stack.anvil().rpc_url(), Some(signer.clone())).await?;
     Ok(Session::with_deployment(connection, chain.deployment.clone(), Some(store)).await?)
 }
+
+/// An upload of a small text file `<word>.txt` in the lab category, keyword `word`: distinct
+/// content per word, so uploads never collide as duplicates.
+pub fn lab_note(
+    patient: alloy::primitives::Address,
+    word: &str,
+) -> ehr_sdk::records::UploadRequest {
+    use ehr_sdk::records::{RecordSource, UploadRequest};
+    let bytes = format!("lab note {word}").into_bytes();
+    UploadRequest::new(
+        patient,
+        RecordSource::Bytes { file_name: format!("{word}.txt"), content_type: None, bytes },
+    )
+    .category(ehr_record::Category::LAB)
+    .keywords([word.to_owned()])
+}
