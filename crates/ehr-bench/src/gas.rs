@@ -296,6 +296,57 @@ pub(crate) async fn run(
     // Claims, on the patient's records 1-3.
     gas_claims::run(env, &patient, now(env).await?, receipt_method, results).await?;
 
+    // The key lifecycle: re-sharing the new epoch (after the revoke above) with doctor 0, who
+    // keeps its lab grant; rotating the epoch; setting up and rotating key generations.
+    let d = &env.deployment;
+    let epoch = consent(&patient).epochOf(patient.address()).call().await?;
+    let doctor0_key = RoleRegistry::new(d.role_registry, env.reader())
+        .publicKeyOf(doctors[0].address())
+        .call()
+        .await?;
+    let shared = ehr_index::grant::wrap_epoch_share(
+        &master,
+        patient.address(),
+        doctors[0].address(),
+        &doctor0_key,
+        epoch,
+        &[grant_scope(&lab_scope)],
+    )?;
+    let r =
+        tx::send("share", consent(&patient).shareEpochKeys(doctors[0].address(), shared)).await?;
+    results.put(
+        "gas.share_epoch_keys",
+        gas(&r),
+        &format!("shareEpochKeys of one Category scope to a grantee (key-material chain updated): {receipt_method}"),
+    );
+    let r = tx::send("rotate epoch", consent(&patient).rotateEpoch()).await?;
+    results.put(
+        "gas.rotate_epoch",
+        gas(&r),
+        &format!("patient's rotateEpoch() (index mirror updated): {receipt_method}"),
+    );
+    let check = |label: &str| B256::from(alloy::primitives::keccak256(label)).0[..24].try_into();
+    let r = tx::send(
+        "setup keys",
+        consent(&patient).setupKeys(alloy::primitives::FixedBytes(check("g1")?)),
+    )
+    .await?;
+    results.put(
+        "gas.setup_keys",
+        gas(&r),
+        &format!("patient's setupKeys(keyCheck), key generation 1: {receipt_method}"),
+    );
+    let r = tx::send(
+        "rotate keys",
+        consent(&patient).rotateKeys(alloy::primitives::FixedBytes(check("g2")?)),
+    )
+    .await?;
+    results.put(
+        "gas.rotate_keys",
+        gas(&r),
+        &format!("patient's rotateKeys(keyCheck): generation 2 at a new epoch (index mirror updated): {receipt_method}"),
+    );
+
     // Baseline.
     let Some(path) = baseline else {
         results.note("SSTORE baseline not measured: no --baseline artifact".into());
