@@ -34,9 +34,14 @@ pub const DATA_KEK: &[u8] = b"ehrkit/v1/data";
 pub const KEY_ID: &[u8] = b"ehrkit/v1/key-id";
 /// ECIES purpose label for grant key material wrapped to a grantee.
 pub const GRANT_KEYS_PURPOSE: &str = "ehrkit/v1/grant-keys";
+/// HKDF-SHA256 `info` deriving a patient's category naming key from the master secret.
+pub const CATEGORY_NAMING_KEY: &[u8] = b"ehrkit/v2/category-naming-key";
+/// HMAC-SHA256 prefix for a category's opaque on-chain id; the name left-aligned in 32 bytes
+/// follows.
+pub const CATEGORY_ID: &[u8] = b"ehrkit/v2/category-id";
 
 /// Every label above, for prefix-freedom checks (here and in crates that add their own).
-pub const ALL: [&[u8]; 14] = [
+pub const ALL: [&[u8]; 16] = [
     CONTENT_KEY,
     NONCE_PREFIX,
     HEADER_MAC,
@@ -51,6 +56,8 @@ pub const ALL: [&[u8]; 14] = [
     DATA_KEK,
     KEY_ID,
     GRANT_KEYS_PURPOSE.as_bytes(),
+    CATEGORY_NAMING_KEY,
+    CATEGORY_ID,
 ];
 
 #[cfg(test)]
@@ -66,7 +73,7 @@ mod tests {
                     assert!(!b.starts_with(a), "{:?} prefixes {:?}", a, b);
                 }
             }
-            assert!(a.starts_with(b"ehrkit/v1/"));
+            assert!(a.starts_with(b"ehrkit/v1/") || a.starts_with(b"ehrkit/v2/"));
         }
     }
 }
