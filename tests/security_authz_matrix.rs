@@ -104,12 +104,16 @@ fn tags() -> Bytes {
     Bytes::from(vec![0x5a; 128]) // one bucket of 8 tags
 }
 
+/// The patient's opaque ids of `lab` and `diagnosis` (set up once: the matrix has one
+/// patient on one chain).
+static CATEGORY_IDS: std::sync::OnceLock<(B256, B256)> = std::sync::OnceLock::new();
+
 fn lab() -> B256 {
-    B256::from(Category::LAB.as_bytes32())
+    CATEGORY_IDS.get().expect("set up").0
 }
 
 fn diagnosis() -> B256 {
-    B256::from(Category::new("diagnosis").unwrap().as_bytes32())
+    CATEGORY_IDS.get().expect("set up").1
 }
 
 async fn now(session: &Session) -> eyre::Result<u64> {
@@ -314,7 +318,7 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
         Op::RequestAccess => {
             let call = consent.requestAccess(
                 patient,
-                Scope::category("lab")?.to_sol(),
+                Scope::Category(lab()).to_sol(),
                 Purpose::Treatment.as_u8(),
                 DAY,
                 "follow-up".into(),
@@ -325,7 +329,7 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
             let doctor_b = cast.s(DoctorB).consent_as_signer()?;
             let call = doctor_b.requestAccess(
                 patient,
-                Scope::category("imaging")?.to_sol(),
+                Scope::Category(diagnosis()).to_sol(),
                 Purpose::Treatment.as_u8(),
                 DAY,
                 "scan".into(),
@@ -347,7 +351,7 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
             let request = IConsentRegistry::GrantRequest {
                 patient: granter,
                 grantee: cast.k(DoctorB).address(),
-                scope: Scope::category("imaging")?.to_sol(),
+                scope: Scope::Category(diagnosis()).to_sol(),
                 purpose: Purpose::Treatment.as_u8(),
                 expiry: now(me).await? + DAY,
                 epoch,
@@ -443,11 +447,18 @@ async fn setup() -> eyre::Result<Cast> {
         ehr_sdk::roles::register_public_key(cast.s(doctor)).await?;
     }
     ehr_sdk::roles::register_patient(cast.s(Patient)).await?;
+    let patient_keys =
+        ehr_index::SearchKeys::patient(ehr_sdk::keys::master_secret(cast.s(Patient)).await?);
+    let ids = (
+        *patient_keys.category_id("lab")?.as_bytes32(),
+        *patient_keys.category_id("diagnosis")?.as_bytes32(),
+    );
+    assert_eq!(*CATEGORY_IDS.get_or_init(|| ids), ids);
     ehr_sdk::roles::register_patient(cast.s(OtherPatient)).await?;
     for grantee in [DoctorA, Deactivated] {
         let spec = ehr_sdk::consent::GrantSpec {
             grantee: cast.k(grantee).address(),
-            scope: Scope::category("lab")?,
+            scope: ehr_sdk::NamedScope::Category("lab".into()),
             purpose: Purpose::Treatment,
             duration: Duration::from_secs(30 * DAY),
             record_key: None,

@@ -1,7 +1,8 @@
 //! PHI canary, against a real anvil and the embedded store: the demo's record workflow (a
 //! patient, a hospital doctor with a grant, FHIR records, a wrapped PDF, search, fetch,
 //! revocation, a later record, break-glass access) runs with unique random marker strings in
-//! the record bodies, the keywords and the file names. Then every byte the chain holds is
+//! the record bodies, the keywords, the file names and a category name (granted, written,
+//! searched, requested and audited by name). Then every byte the chain holds is
 //! scanned — every block with its full transactions (calldata), every receipt and log, and
 //! the storage and code of every account from anvil's `anvil_dumpState` — and every stored
 //! blob, for each marker raw, lower-cased, as hex, upper-case hex, UTF-16 and base64: zero
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use crate::records_support::*;
 use crate::security_support::{marker, scan};
-use ehr_contracts::{OrgKind, Purpose, Scope};
+use ehr_contracts::{OrgKind, Purpose};
 use ehr_record::Category;
 use ehr_sdk::fetch::{FetchOutput, fetch};
 use ehr_sdk::journal::Journal;
@@ -123,17 +124,20 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
     let journal = Journal::new(dir.path());
     let [body, keyword, file_name, pdf_text, batch_word] =
         ["Body", "Kw", "File", "Pdf", "Batch"].map(marker);
+    // A category name is PHI too (`hiv`, `mental-health`): a valid name that is a marker.
+    let category = marker("Cat").to_ascii_lowercase();
     let markers = vec![
         body.clone(),
         keyword.clone(),
         file_name.clone(),
         pdf_text.clone(),
         batch_word.clone(),
+        category.clone(),
     ];
 
     // Records: FHIR bodies carrying the marker (patient name, note), a PDF whose file name and
     // text carry markers, keywords that are markers; by the patient and a granted doctor.
-    world.grant(&world.doctor, Scope::category("lab")?, Purpose::Treatment).await?;
+    world.grant(&world.doctor, NamedScope::Category("lab".into()), Purpose::Treatment).await?;
     let hba1c = HBA1C_JSON.replace("Adaeze", &body).replace("follow-up", &body);
     assert!(hba1c.contains(&body));
     let request = UploadRequest::new(patient, RecordSource::FhirJson(hba1c.clone().into_bytes()))
@@ -175,6 +179,46 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
     let out = dir.path().join("fetched.json");
     fetch(&world.doctor, patient, 1, FetchOutput::File(out.clone())).await?;
     assert_eq!(std::fs::read_to_string(&out)?, hba1c, "the marker round-trips");
+
+    // The sensitive category, by name everywhere a person types or reads it.
+    world.grant(&world.doctor, NamedScope::Category(category.clone()), Purpose::Treatment).await?;
+    let request = UploadRequest::new(
+        patient,
+        RecordSource::Bytes {
+            file_name: "note.txt".into(),
+            content_type: Some("text/plain".into()),
+            bytes: format!("{body} counselling note").into_bytes(),
+        },
+    )
+    .category(Category::new(&category)?)
+    .keywords([batch_word.as_str()]);
+    upload(&world.doctor, &journal, request).await?;
+    let request = SearchRequest {
+        keywords: vec![batch_word.clone()],
+        category: Some(category.clone()),
+        ..Default::default()
+    };
+    let found = search(&world.doctor, patient, &request).await?;
+    assert_eq!(found.hits.len(), 1, "the doctor finds it by the category's name");
+    assert_eq!(found.hits[0].category, category, "and reads the name back");
+    let asked = ehr_sdk::requests::request_access(
+        &world.doctor,
+        ehr_sdk::requests::RequestSpec {
+            patient,
+            scope: NamedScope::Category(category.clone()),
+            purpose: Purpose::Treatment,
+            ttl: Duration::from_secs(86_400),
+            reason: "follow-up".into(),
+        },
+    )
+    .await?;
+    assert!(matches!(asked.scope, ehr_contracts::Scope::Category(_)));
+    // The patient's audit names the well-known categories; a name it has not been told stays
+    // an opaque id (the chain holds nothing to recover it from).
+    let trail = ehr_sdk::audit::audit(&world.patient, patient, None).await?;
+    let summaries: Vec<&str> = trail.entries.iter().map(|e| e.summary.as_str()).collect();
+    assert!(summaries.iter().any(|s| s.contains("(lab) added")), "{summaries:#?}");
+    assert!(summaries.iter().any(|s| s.contains("(#")), "{summaries:#?}");
     ehr_sdk::consent::revoke(&world.patient, world.doctor.chain().address()?).await?;
     let request = UploadRequest::new(
         patient,

@@ -368,8 +368,9 @@ function grantFromForm(event) {
     let scope = { kind: 0, value: new Uint8Array(32) };
     if ($('grant-scope').value === 'category') {
       const name = $('grant-category').value.trim();
-      if (!/^[a-z0-9_-]{1,32}$/.test(name)) throw new UserError('A category is 1 to 32 lowercase letters, digits, - or _ (e.g. lab).');
-      scope = { kind: 1, value: c.categoryBytes32(name) };
+      if (!/^[a-z0-9_-]{1,31}$/.test(name)) throw new UserError('A category is 1 to 31 lowercase letters, digits, - or _ (e.g. lab).');
+      // On chain the category is this patient's opaque id for the name, never the name.
+      scope = c.categoryScope(await masterSecret(), name);
     }
     const days = Number($('grant-days').value);
     await signAndRelay({ grantee, scope, purpose: Number($('grant-purpose').value), days });

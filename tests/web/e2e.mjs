@@ -75,7 +75,9 @@ try {
   ehr('patient', 'register', ...as('alice'));
   copyFileSync(join(root, 'tests/vectors/fhir/valid/observation-lab.json'), join(dir, 'lab.json'));
   ehr('upload', 'lab.json', '--fhir', '--patient', patient, '--category', 'lab', '--keywords', 'hba1c', ...as('alice'));
-  const request = ehr('request', patient, '--scope', 'category:lab', '--purpose', 'treatment', '--reason', 'Diabetes follow-up', '--ttl', '7d', ...as('doctor'));
+  // A doctor without a grant cannot name a category on chain (only the patient computes its
+  // opaque id), so it asks for all; the page's own grant form grants category:lab later.
+  const request = ehr('request', patient, '--scope', 'all', '--purpose', 'treatment', '--reason', 'Diabetes follow-up', '--ttl', '7d', ...as('doctor'));
   const deployment = JSON.parse(readFileSync(join(dir, '.ehr/deployment.json'), 'utf8'));
 
   // --- ehr serve, relaying as the admin ---------------------------------------------------------

@@ -341,7 +341,7 @@ fn fmt_index(e: &I, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f,
             "{} may not add {} records for patient {}: it needs to be the patient, or an active doctor with a grant for that category",
             e.writer,
-            crate::types::bytes32_to_name(&e.category),
+            crate::Scope::Category(e.category).to_string().trim_start_matches("category:"),
             e.patient
         ),
         I::IndexNotGrantee(e) => {

@@ -188,26 +188,14 @@ impl fmt::Display for ClaimStatus {
 pub enum Scope {
     /// Every record of the patient.
     All,
-    /// One category; the name is left-aligned ASCII in 32 bytes, e.g. `bytes32("lab")`.
+    /// One category, by its opaque per-patient id (16 bytes of HMAC, then zeros): the
+    /// contracts never see a category's name (`ehr_index::SearchKeys::category_id`).
     Category(B256),
     /// One record, by its number in the patient's index.
     Record(u64),
 }
 
 impl Scope {
-    /// A category scope from its name: 1 to 31 bytes of printable ASCII.
-    pub fn category(name: &str) -> Result<Self> {
-        category_bytes32(name).map(Self::Category)
-    }
-
-    /// The category name of a category scope.
-    pub fn category_name(&self) -> Option<String> {
-        match self {
-            Self::Category(value) => Some(bytes32_to_name(value)),
-            _ => None,
-        }
-    }
-
     /// The contract's representation.
     pub fn to_sol(self) -> IConsentRegistry::Scope {
         let (kind, value) = match self {
@@ -238,15 +226,20 @@ impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::All => f.write_str("all"),
-            Self::Category(value) => write!(f, "category:{}", bytes32_to_name(value)),
+            Self::Category(value) => {
+                // An opaque id: its 16 leading bytes when the rest is zero, as ids are.
+                let shown =
+                    if value[16..].iter().all(|b| *b == 0) { &value[..16] } else { &value[..] };
+                write!(f, "category:#{}", alloy::hex::encode(shown))
+            }
             Self::Record(id) => write!(f, "record:{id}"),
         }
     }
 }
 
-/// A left-aligned ASCII name in 32 bytes, as the contracts store categories.
-/// A category name as the contracts store it: 1 to 31 bytes of printable ASCII, left-aligned
-/// in a `bytes32` (`bytes32("lab")`). The one rule for every category type in ehrkit.
+/// A category name left-aligned in 32 bytes: 1 to 31 bytes of printable ASCII (`lab`). The
+/// one rule for every category name in ehrkit; this form is hashed into the category's
+/// opaque on-chain id and carried inside grants, and never goes on chain itself.
 pub fn category_bytes32(name: &str) -> Result<B256> {
     let valid = !name.is_empty() && name.len() <= 31 && name.bytes().all(|b| b.is_ascii_graphic());
     if !valid {
@@ -257,21 +250,17 @@ pub fn category_bytes32(name: &str) -> Result<B256> {
     Ok(B256::from(bytes))
 }
 
-pub(crate) fn bytes32_to_name(value: &B256) -> String {
-    let end = value.iter().position(|&b| b == 0).unwrap_or(32);
-    String::from_utf8_lossy(&value[..end]).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn category_scope_round_trips_through_the_contract_form() {
-        let scope = Scope::category("lab").unwrap();
-        assert_eq!(scope.to_string(), "category:lab");
-        assert_eq!(&scope.to_sol().value[..4], b"lab\0");
+        let scope = Scope::Category(B256::right_padding_from(&[0xab; 16]));
+        assert_eq!(scope.to_string(), format!("category:#{}", "ab".repeat(16)));
+        assert_eq!(scope.to_sol().kind, 1);
         assert_eq!(Scope::from_sol(&scope.to_sol()).unwrap(), scope);
+        assert_eq!(&category_bytes32("lab").unwrap()[..4], b"lab\0");
     }
 
     #[test]
@@ -284,10 +273,10 @@ mod tests {
 
     #[test]
     fn category_names_must_fit_and_be_printable() {
-        assert!(Scope::category("").is_err());
-        assert!(Scope::category(&"x".repeat(32)).is_err());
-        assert!(Scope::category("has space").is_err());
-        assert!(Scope::category(&"x".repeat(31)).is_ok());
+        assert!(category_bytes32("").is_err());
+        assert!(category_bytes32(&"x".repeat(32)).is_err());
+        assert!(category_bytes32("has space").is_err());
+        assert!(category_bytes32(&"x".repeat(31)).is_ok());
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub use error::{Error, Result};
 pub use k256::{PublicKey, SecretKey};
 pub use keys::{DataKey, KEY_LEN, KeyEncryptionKey, KeyId};
 pub use patient_keys::{
-    CategoryKeys, CategoryNamingKey, EpochKey, GrantKeys, GrantParties, GrantScope, IndexKey, MasterSecret,
+    CategoryKeys, CategoryNamingKey, EpochKey, GrantKeys, GrantParties, GrantScope, IndexKey,
+    MasterSecret,
 };
 
 /// Test-vector plumbing: injected randomness and intermediate values. Not a stable API and

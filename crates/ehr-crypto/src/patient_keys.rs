@@ -143,8 +143,8 @@ impl CategoryNamingKey {
     /// The opaque on-chain id of the category whose name is left-aligned in `name`:
     /// `HMAC-SHA256(K_cat, "ehrkit/v2/category-id" ‖ name[32])[..16] ‖ 0^16`.
     pub fn category_id(&self, name: &[u8; 32]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
-            .expect("HMAC takes keys of any length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(labels::CATEGORY_ID);
         mac.update(name);
         let tag = mac.finalize().into_bytes();
@@ -623,7 +623,8 @@ mod tests {
     #[test]
     fn keys_are_only_wrapped_to_the_named_grantee() {
         let master = MasterSecret::from_bytes([5; 32]);
-        let keys = GrantKeys::All { epoch: master.epoch_key(0), naming: master.category_naming_key() };
+        let keys =
+            GrantKeys::All { epoch: master.epoch_key(0), naming: master.category_naming_key() };
         let result = wrap_grant_keys(&keys, &secret(8).public_key(), &parties(&secret(9)));
         assert!(matches!(result, Err(Error::AddressMismatch)));
     }

@@ -49,7 +49,8 @@ impl fmt::Display for Category {
     /// `#` and the id's hex; the 16 zero bytes of a well-formed id are left out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let half = ehr_crypto::patient_keys::CATEGORY_ID_LEN;
-        let shown = if self.0[half..].iter().all(|b| *b == 0) { &self.0[..half] } else { &self.0[..] };
+        let shown =
+            if self.0[half..].iter().all(|b| *b == 0) { &self.0[..half] } else { &self.0[..] };
         write!(f, "#{}", alloy::hex::encode(shown))
     }
 }

@@ -218,12 +218,10 @@ mod tests {
     fn bytes(keys: &GrantKeys) -> Vec<u8> {
         match keys {
             GrantKeys::All { epoch, naming } => [&epoch.as_bytes()[..], naming.as_bytes()].concat(),
-            GrantKeys::Category { keys, name, .. } => [
-                &keys.index_key().as_bytes()[..],
-                keys.data_key_encryption_key().as_bytes(),
-                name,
-            ]
-            .concat(),
+            GrantKeys::Category { keys, name, .. } => {
+                [&keys.index_key().as_bytes()[..], keys.data_key_encryption_key().as_bytes(), name]
+                    .concat()
+            }
             GrantKeys::Record { key, .. } => key.as_bytes().to_vec(),
         }
     }

@@ -38,4 +38,6 @@ pub use verify::{
     verify_patient_chain,
 };
 
-pub use ehr_crypto::{CategoryKeys, CategoryNamingKey, EpochKey, GrantKeys, GrantScope, IndexKey, MasterSecret};
+pub use ehr_crypto::{
+    CategoryKeys, CategoryNamingKey, EpochKey, GrantKeys, GrantScope, IndexKey, MasterSecret,
+};

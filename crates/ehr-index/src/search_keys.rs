@@ -179,10 +179,15 @@ mod tests {
         let mut keys = SearchKeys::new();
         let lab0 = master.epoch_key(0).category_keys(lab.as_bytes32());
         let name = category_name_bytes("lab").unwrap();
-        keys.insert(0, GrantKeys::Category { category: lab.as_bytes32().0, name, keys: lab0.clone() });
+        keys.insert(
+            0,
+            GrantKeys::Category { category: lab.as_bytes32().0, name, keys: lab0.clone() },
+        );
         assert_eq!(keys.category_id("lab").unwrap(), lab);
         assert_eq!(keys.category_name(&lab), Some("lab"));
-        assert!(matches!(keys.category_id("imaging"), Err(Error::UnknownCategoryName(n)) if n == "imaging"));
+        assert!(
+            matches!(keys.category_id("imaging"), Err(Error::UnknownCategoryName(n)) if n == "imaging")
+        );
         assert!(!keys.learn_names(["imaging"]), "no naming key yet");
         let naming = master.category_naming_key();
         keys.insert(2, GrantKeys::All { epoch: master.epoch_key(2), naming });

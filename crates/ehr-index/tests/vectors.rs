@@ -17,8 +17,8 @@ use alloy::signers::local::PrivateKeySigner;
 use ehr_crypto::patient_keys::{GrantParties, wrap_grant_keys_with_ephemeral};
 use ehr_crypto::{DataKey, RecordId, SecretKey, raw_public_key};
 use ehr_index::{
-    Category, EntryBody, category_name_bytes, GrantKeys, Keyword, accumulate, master_secret, normalize_keyword,
-    record_digest,
+    Category, EntryBody, GrantKeys, Keyword, accumulate, category_name_bytes, master_secret,
+    normalize_keyword, record_digest,
 };
 use serde_json::{Value, json};
 
@@ -126,12 +126,10 @@ async fn keys_vector() -> Value {
         .unwrap();
         let plaintext = match keys {
             GrantKeys::All { epoch, naming } => [&epoch.as_bytes()[..], naming.as_bytes()].concat(),
-            GrantKeys::Category { keys, name, .. } => [
-                &keys.index_key().as_bytes()[..],
-                keys.data_key_encryption_key().as_bytes(),
-                name,
-            ]
-            .concat(),
+            GrantKeys::Category { keys, name, .. } => {
+                [&keys.index_key().as_bytes()[..], keys.data_key_encryption_key().as_bytes(), name]
+                    .concat()
+            }
             GrantKeys::Record { key, .. } => key.as_bytes().to_vec(),
         };
         let values = [
@@ -178,8 +176,7 @@ async fn keys_vector() -> Value {
 
 async fn tags_vector() -> Value {
     let master = master().await;
-    let index_key =
-        master.epoch_key(0).category_keys(lab().await.as_bytes32()).index_key().clone();
+    let index_key = master.epoch_key(0).category_keys(lab().await.as_bytes32()).index_key().clone();
     let words = ["diabète", "blood pressure", "hba1c", "血压", "σοφία", "x"];
     let keywords: Vec<Keyword> = words.iter().map(|w| Keyword::new(w).unwrap()).collect();
     let cid = ehr_store::Cid::of_block(ehr_store::Codec::Raw, b"an envelope");

@@ -9,6 +9,7 @@
 use crate::Result;
 use crate::claims::Currency;
 use crate::logs::{BlockTimes, fetch_logs};
+use crate::record_keys::key_ring;
 use crate::serde_text::display;
 use crate::session::Session;
 use crate::time::rfc3339;
@@ -35,9 +36,12 @@ pub enum AuditEvent {
     Granted {
         /// The grantee.
         grantee: Address,
-        /// What it covers.
+        /// What it covers (a category by its opaque on-chain id).
         #[serde(serialize_with = "display")]
         scope: Scope,
+        /// The scope's category name, when the viewer's keys map its id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
         /// Why.
         #[serde(serialize_with = "display")]
         purpose: Purpose,
@@ -75,9 +79,12 @@ pub enum AuditEvent {
         request_id: u64,
         /// Who asked.
         requester: Address,
-        /// What for.
+        /// What for (a category by its opaque on-chain id).
         #[serde(serialize_with = "display")]
         scope: Scope,
+        /// The scope's category name, when the viewer's keys map its id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
         /// Why.
         #[serde(serialize_with = "display")]
         purpose: Purpose,
@@ -106,8 +113,10 @@ pub enum AuditEvent {
         record_id: u64,
         /// Who wrote it.
         writer: Address,
-        /// Its category.
+        /// Its category: the name when the viewer's keys map the on-chain id, else the id.
         category: String,
+        /// The category's opaque on-chain id.
+        category_id: B256,
         /// The key epoch it was written in.
         epoch: u64,
     },
@@ -119,8 +128,10 @@ pub enum AuditEvent {
         superseded_by: u64,
         /// Who corrected it.
         writer: Address,
-        /// The category.
+        /// The category: the name when the viewer's keys map the on-chain id, else the id.
         category: String,
+        /// The category's opaque on-chain id.
+        category_id: B256,
     },
     /// A grantee logged a search.
     SearchLogged {
@@ -184,19 +195,49 @@ pub enum AuditEvent {
     },
 }
 
-fn category_name(value: &B256) -> String {
-    Scope::Category(*value).category_name().unwrap_or_default()
+fn category_id_shown(value: &B256) -> String {
+    ehr_index::Category::from_bytes32(*value).to_string()
+}
+
+/// `scope` as people read it: `category:NAME` when the name is known.
+fn shown_scope(scope: &Scope, category: &Option<String>) -> String {
+    match category {
+        Some(name) => format!("category:{name}"),
+        None => scope.to_string(),
+    }
 }
 
 impl AuditEvent {
+    /// Replaces category ids by names where `keys` map them (the patient: every well-known
+    /// or learned name; a grantee: its grants' categories). Unknown ids stay ids.
+    pub fn name_categories(&mut self, keys: &ehr_index::SearchKeys) {
+        let name = |id: &B256| keys.category_name(&ehr_index::Category::from_bytes32(*id));
+        match self {
+            Self::Granted { scope: Scope::Category(id), category, .. }
+            | Self::AccessRequested { scope: Scope::Category(id), category, .. } => {
+                *category = name(id).map(str::to_owned);
+            }
+            Self::RecordAdded { category, category_id, .. }
+            | Self::RecordSuperseded { category, category_id, .. } => {
+                if let Some(known) = name(category_id) {
+                    *category = known.to_owned();
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// One line saying what happened, for people.
     pub fn describe(&self) -> String {
         match self {
             Self::PatientRegistered => "registered as a patient".to_owned(),
-            Self::Granted { grantee, scope, purpose, expiry, epoch, submitter } => format!(
-                "granted {grantee} {scope} access for {purpose} until {} (epoch {epoch}, sent by {submitter})",
-                rfc3339(*expiry)
-            ),
+            Self::Granted { grantee, scope, category, purpose, expiry, epoch, submitter } => {
+                format!(
+                    "granted {grantee} {} access for {purpose} until {} (epoch {epoch}, sent by {submitter})",
+                    shown_scope(scope, category),
+                    rfc3339(*expiry)
+                )
+            }
             Self::Revoked { grantee, new_epoch, .. } => {
                 format!("revoked every grant to {grantee}; key epoch is now {new_epoch}")
             }
@@ -206,9 +247,18 @@ impl AuditEvent {
             Self::NonceInvalidated { nonce } => {
                 format!("voided nonce {nonce}: unsubmitted signatures made with it are void")
             }
-            Self::AccessRequested { request_id, requester, scope, purpose, reason, .. } => {
+            Self::AccessRequested {
+                request_id,
+                requester,
+                scope,
+                category,
+                purpose,
+                reason,
+                ..
+            } => {
                 format!(
-                    "request {request_id}: {requester} asked for {scope} access for {purpose}: {reason:?}"
+                    "request {request_id}: {requester} asked for {} access for {purpose}: {reason:?}",
+                    shown_scope(scope, category)
                 )
             }
             Self::RequestApproved { request_id, requester } => {
@@ -217,7 +267,7 @@ impl AuditEvent {
             Self::RequestDenied { request_id, requester } => {
                 format!("denied request {request_id} from {requester}")
             }
-            Self::RecordAdded { record_id, writer, category, epoch } => {
+            Self::RecordAdded { record_id, writer, category, epoch, .. } => {
                 format!("record {record_id} ({category}) added by {writer} (epoch {epoch})")
             }
             Self::RecordSuperseded { record_id, superseded_by, writer, .. } => {
@@ -292,6 +342,7 @@ pub fn default_sources() -> Vec<EventSource> {
                 Some(AuditEvent::Granted {
                     grantee: e.grantee,
                     scope: Scope::from_sol(&e.scope).ok()?,
+                    category: None,
                     purpose: Purpose::from_u8(e.purpose).ok()?,
                     expiry: e.expiry,
                     epoch: e.epoch,
@@ -340,6 +391,7 @@ pub fn default_sources() -> Vec<EventSource> {
                     request_id: id(e.requestId),
                     requester: e.requester,
                     scope: Scope::from_sol(&e.scope).ok()?,
+                    category: None,
                     purpose: Purpose::from_u8(e.purpose).ok()?,
                     expires_at: e.expiresAt,
                     reason: e.reason,
@@ -402,7 +454,8 @@ pub fn default_sources() -> Vec<EventSource> {
                 Some(AuditEvent::RecordAdded {
                     record_id: e.recordId,
                     writer: e.writer,
-                    category: category_name(&e.category),
+                    category: category_id_shown(&e.category),
+                    category_id: e.category,
                     epoch: e.epoch,
                 })
             },
@@ -417,7 +470,8 @@ pub fn default_sources() -> Vec<EventSource> {
                     record_id: e.recordId,
                     superseded_by: e.supersededBy,
                     writer: e.writer,
-                    category: category_name(&e.category),
+                    category: category_id_shown(&e.category),
+                    category_id: e.category,
                 })
             },
         },
@@ -556,9 +610,13 @@ pub async fn audit_with(
         }
     }
     logs.sort_by_key(|(log, _)| (log.block_number, log.log_index));
+    let keys = viewer_keys(session, patient, head).await;
     let mut times = BlockTimes::default();
     let mut entries = Vec::with_capacity(logs.len());
-    for (log, event) in logs {
+    for (log, mut event) in logs {
+        if let Some(keys) = &keys {
+            event.name_categories(keys);
+        }
         let timestamp = times.of(session.chain(), &log).await?;
         if since.is_some_and(|since| timestamp < since) {
             continue;
@@ -574,6 +632,19 @@ pub async fn audit_with(
         });
     }
     Ok(Timeline { patient, to_block: head, since, entries })
+}
+
+/// The viewer's keys for `patient`'s records, to show category names. Naming is a courtesy:
+/// without a signing account, or when its grants cannot be read, the trail shows opaque ids.
+async fn viewer_keys(
+    session: &Session,
+    patient: Address,
+    head: u64,
+) -> Option<ehr_index::SearchKeys> {
+    let signer = session.chain().signer().ok()?;
+    let client = crate::records::index_client(session);
+    let ring = key_ring(client, signer, session.chain().chain_id(), patient, head).await;
+    ring.ok().map(|ring| ring.keys)
 }
 
 #[cfg(test)]
@@ -592,17 +663,26 @@ mod tests {
 
     #[test]
     fn events_serialize_with_their_kind_and_read_as_one_line() {
-        let event = AuditEvent::Granted {
+        let mut keys = ehr_index::SearchKeys::patient(ehr_index::MasterSecret::from_bytes([4; 32]));
+        keys.learn_names(["lab"]);
+        let lab = keys.category_id("lab").unwrap();
+        let mut event = AuditEvent::Granted {
             grantee: Address::repeat_byte(2),
-            scope: Scope::category("lab").unwrap(),
+            scope: Scope::Category(*lab.as_bytes32()),
+            category: None,
             purpose: Purpose::Treatment,
             expiry: 1_740_837_909,
             epoch: 0,
             submitter: Address::repeat_byte(1),
         };
         let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["scope"], format!("category:{lab}"), "an id, not a name");
+        assert!(json.get("category").is_none());
+        event.name_categories(&keys);
+        let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["kind"], "granted");
-        assert_eq!(json["scope"], "category:lab");
+        assert_eq!(json["scope"], format!("category:{lab}"));
+        assert_eq!(json["category"], "lab");
         assert_eq!(json["purpose"], "treatment");
         assert_eq!(json["expiry"], 1_740_837_909u64);
         assert_eq!(

@@ -565,7 +565,7 @@ async fn grant_records(
     for (&id, key) in record_ids.iter().zip(keys) {
         let spec = GrantSpec {
             grantee: insurer,
-            scope: Scope::Record(id),
+            scope: crate::NamedScope::Record(id),
             purpose: Purpose::Insurance,
             duration,
             record_key: Some(key),

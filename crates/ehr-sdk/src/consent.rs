@@ -1,7 +1,9 @@
 //! The patient's side of consent: granting access with wrapped key material, revoking it, and
 //! handing the keys of the new epoch to every grantee that keeps access after a revocation.
 
-use crate::keys::{master_secret, scope_keys, wrap_for_grantee};
+use crate::keys::{
+    contract_scope, master_secret, named_scope, patient_keys, scope_keys, wrap_for_grantee,
+};
 use crate::logs::fetch_logs;
 use crate::parse::{MAX_DURATION, duration_within};
 use crate::serde_text::{display, display_list};
@@ -14,7 +16,7 @@ use ehr_contracts::bindings::ConsentRegistry::{AccessGranted, AccessRevoked, Epo
 use ehr_contracts::bindings::IConsentRegistry::GrantRequest;
 use ehr_contracts::{Purpose, Scope, tx};
 use ehr_crypto::DataKey;
-use ehr_index::grant::{grant_scope, wrap_epoch_share};
+use ehr_index::grant::{NamedScope, wrap_epoch_share};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -23,8 +25,8 @@ use std::time::Duration;
 pub struct GrantSpec {
     /// Who receives access.
     pub grantee: Address,
-    /// What it covers.
-    pub scope: Scope,
+    /// What it covers, a category by name (the chain sees its opaque id).
+    pub scope: NamedScope,
     /// Why.
     pub purpose: Purpose,
     /// How long from now it lasts (at most 3650 days).
@@ -88,12 +90,12 @@ pub async fn prepare_grant(session: &Session, spec: GrantSpec) -> Result<GrantRe
     let epoch = tx::call("read the key epoch", session.consent().epochOf(patient)).await?;
     let (_, now) = session.chain().now().await?;
     let master = master_secret(session).await?;
-    let keys = scope_keys(&master, spec.scope, epoch, spec.record_key)?;
+    let keys = scope_keys(&master, &spec.scope, epoch, spec.record_key)?;
     let wrapped_keys = wrap_for_grantee(session, &keys, patient, spec.grantee, epoch).await?;
     Ok(GrantRequest {
         patient,
         grantee: spec.grantee,
-        scope: spec.scope.to_sol(),
+        scope: contract_scope(keys.scope()).to_sol(),
         purpose: spec.purpose.as_u8(),
         expiry: now + spec.duration.as_secs(),
         epoch,
@@ -244,10 +246,15 @@ pub async fn reshare_epoch_keys(session: &Session) -> Result<ReshareOutcome> {
         return Ok(outcome);
     }
     let master = master_secret(session).await?;
+    let names = patient_keys(&master);
     for (grantee, scopes) in grantees {
         let result = async {
             let public_key = crate::roles::registered_public_key(session, grantee).await?;
-            let grant_scopes: Vec<_> = scopes.iter().map(grant_scope).collect();
+            // A Category item carries the name: recover it from the id on chain.
+            let grant_scopes = scopes
+                .iter()
+                .map(|scope| named_scope(&names, scope))
+                .collect::<Result<Vec<_>>>()?;
             let wrapped =
                 wrap_epoch_share(&master, patient, grantee, &public_key, epoch, &grant_scopes)?;
             let contract = session.consent_as_signer()?;

@@ -3,7 +3,7 @@
 //! events and each request's current state.
 
 use crate::consent::GrantRecord;
-use crate::keys::{master_secret, scope_keys, wrap_for_grantee};
+use crate::keys::{master_secret, named_scope, patient_keys, scope_keys, wrap_for_grantee};
 use crate::logs::fetch_logs;
 use crate::parse::{MAX_DURATION, ParseError, duration_within};
 use crate::serde_text::display;
@@ -31,8 +31,11 @@ pub const MAX_REASON_LEN: usize = 256;
 pub struct RequestSpec {
     /// The patient asked.
     pub patient: Address,
-    /// What access should cover.
-    pub scope: Scope,
+    /// What access should cover. A category goes on chain as the patient's opaque id for it,
+    /// which only the patient and its All grantees compute, and which a Category grant of that
+    /// name tells its grantee: a requester without either cannot ask for a category by name
+    /// ([`ehr_index::Error::UnknownCategoryName`]); it asks for `all` and says why.
+    pub scope: crate::NamedScope,
     /// Why.
     pub purpose: Purpose,
     /// How long the patient may answer (1 s to 30 days).
@@ -105,10 +108,11 @@ pub async fn request_access(session: &Session, spec: RequestSpec) -> Result<Acce
         MAX_REQUEST_TTL,
     )?;
     check_reason(&spec.reason)?;
+    let scope = on_chain_scope(session, spec.patient, &spec.scope).await?;
     let contract = session.consent_as_signer()?;
     let call = contract.requestAccess(
         spec.patient,
-        spec.scope.to_sol(),
+        scope.to_sol(),
         spec.purpose.as_u8(),
         ttl.as_secs(),
         spec.reason.clone(),
@@ -120,12 +124,39 @@ pub async fn request_access(session: &Session, spec: RequestSpec) -> Result<Acce
         id: request_id(event.requestId),
         patient: event.patient,
         requester: event.requester,
-        scope: spec.scope,
+        scope,
         purpose: spec.purpose,
         status: RequestStatus::Pending,
         expires_at: event.expiresAt,
         reason: event.reason,
         tx: TxInfo::of(&receipt),
+    })
+}
+
+/// `scope` as the chain holds it, a category mapped to the patient's id with the requester's
+/// keys.
+async fn on_chain_scope(
+    session: &Session,
+    patient: Address,
+    scope: &crate::NamedScope,
+) -> Result<Scope> {
+    Ok(match scope {
+        crate::NamedScope::All => Scope::All,
+        crate::NamedScope::Record(id) => Scope::Record(*id),
+        crate::NamedScope::Category(name) => {
+            let signer = session.chain().signer()?;
+            let client = crate::records::index_client(session);
+            let (head, _) = session.chain().head().await?;
+            let ring = crate::record_keys::key_ring(
+                client,
+                signer,
+                session.chain().chain_id(),
+                patient,
+                head,
+            )
+            .await?;
+            Scope::Category(*ring.keys.category_id(name)?.as_bytes32())
+        }
     })
 }
 
@@ -259,7 +290,8 @@ pub async fn approve(
     let epoch = tx::call("read the key epoch", session.consent().epochOf(patient)).await?;
     let (_, now) = session.chain().now().await?;
     let master = master_secret(session).await?;
-    let keys = scope_keys(&master, scope, epoch, record_key)?;
+    let scope = named_scope(&patient_keys(&master), &scope)?;
+    let keys = scope_keys(&master, &scope, epoch, record_key)?;
     let wrapped = wrap_for_grantee(session, &keys, patient, stored.requester, epoch).await?;
     let contract = session.consent_as_signer()?;
     let call = contract.approveRequest(request_id, now + duration.as_secs(), wrapped);

@@ -374,7 +374,7 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
     story.begin("The patient signs a grant (EIP-712); the doctor submits it and pays the gas");
     let spec = GrantSpec {
         grantee: doctor.address(),
-        scope: Scope::All,
+        scope: ehr_sdk::NamedScope::All,
         purpose: Purpose::Treatment,
         duration: 30 * DAY,
         record_key: None,

@@ -4,7 +4,8 @@ use crate::cli::EthArgs;
 use crate::context::{Context, Signing};
 use crate::output::{Fields, Render, when};
 use alloy::primitives::Address;
-use ehr_contracts::{Purpose, Scope};
+use ehr_contracts::Purpose;
+use ehr_sdk::NamedScope;
 use ehr_sdk::parse;
 use ehr_sdk::requests::{self, AccessRequestInfo, RequestSpec};
 use std::time::Duration;
@@ -19,9 +20,10 @@ pub(crate) struct Args {
     /// The patient.
     #[arg(value_parser = parse::address)]
     patient: Address,
-    /// What access should cover: all, category:NAME or record:ID.
+    /// What access should cover: all, category:NAME or record:ID. A category needs its id
+    /// for this patient, which only an All grant or a grant of that category gives.
     #[arg(long, value_parser = parse::scope)]
-    scope: Scope,
+    scope: NamedScope,
     /// Why: treatment, insurance, research or emergency.
     #[arg(long, default_value = "treatment", value_parser = parse::purpose)]
     purpose: Purpose,
