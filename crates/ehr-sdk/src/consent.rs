@@ -35,6 +35,31 @@ pub struct GrantSpec {
     pub record_key: Option<DataKey>,
 }
 
+/// A scope as reports show it: `category:NAME` when the name is known here, else the
+/// category's opaque id (`category:#…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownScope {
+    /// The scope as the chain holds it.
+    pub scope: Scope,
+    /// The category's name, when known.
+    pub category: Option<String>,
+}
+
+impl std::fmt::Display for ShownScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.scope, &self.category) {
+            (Scope::Category(_), Some(name)) => write!(f, "category:{name}"),
+            (scope, _) => scope.fmt(f),
+        }
+    }
+}
+
+impl Serialize for ShownScope {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// A grant as the chain recorded it (`AccessGranted`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -43,9 +68,8 @@ pub struct GrantRecord {
     pub patient: Address,
     /// The grantee.
     pub grantee: Address,
-    /// What it covers.
-    #[serde(serialize_with = "display")]
-    pub scope: Scope,
+    /// What it covers (a category by name when the caller named it).
+    pub scope: ShownScope,
     /// Why.
     #[serde(serialize_with = "display")]
     pub purpose: Purpose,
@@ -71,7 +95,7 @@ impl GrantRecord {
         Ok(Self {
             patient: event.patient,
             grantee: event.grantee,
-            scope: Scope::from_sol(&event.scope)?,
+            scope: ShownScope { scope: Scope::from_sol(&event.scope)?, category: None },
             purpose: Purpose::from_u8(event.purpose)?,
             expiry: event.expiry,
             epoch: event.epoch,
@@ -105,9 +129,15 @@ pub async fn prepare_grant(session: &Session, spec: GrantSpec) -> Result<GrantRe
 
 /// Grants access as the signing patient, paying the gas itself.
 pub async fn grant(session: &Session, spec: GrantSpec) -> Result<GrantRecord> {
+    let category = match &spec.scope {
+        NamedScope::Category(name) => Some(name.clone()),
+        _ => None,
+    };
     let request = prepare_grant(session, spec).await?;
     let receipt = tx::send("grant access", session.consent_as_signer()?.grant(request)).await?;
-    GrantRecord::from_receipt(session, &receipt, "grant access")
+    let mut record = GrantRecord::from_receipt(session, &receipt, "grant access")?;
+    record.scope.category = category;
+    Ok(record)
 }
 
 /// A grant that is in force now.

@@ -455,17 +455,24 @@ impl<'a> Writer<'a> {
     /// idle chain that block is old, and a grant that expired since still looks valid there,
     /// while the transaction will run in a new block with the real time.
     async fn check_allowed(&self, category: ehr_record::Category) -> Result<()> {
-        let id = category_id(&self.ring, category)?;
+        // A writer that cannot even compute the category's id holds no grant for it.
+        let not_authorized = || Error::NotAuthorized {
+            patient: self.patient,
+            writer: self.ring.holder,
+            category: category.as_str().to_owned(),
+        };
+        let id = match category_id(&self.ring, category) {
+            Err(Error::Index(ehr_index::Error::UnknownCategoryName(_))) => {
+                return Err(not_authorized());
+            }
+            other => other?,
+        };
         if lock(&self.allowed).contains(&category) {
             return Ok(());
         }
         let writer = self.ring.holder;
         if !can_write_at(self.session, self.patient, writer, &id, write_deadline()).await? {
-            return Err(Error::NotAuthorized {
-                patient: self.patient,
-                writer,
-                category: category.as_str().to_owned(),
-            });
+            return Err(not_authorized());
         }
         lock(&self.allowed).insert(category);
         Ok(())
@@ -487,10 +494,10 @@ impl<'a> Writer<'a> {
                 .expect("validation does not panic")?
         };
         let record_category = validated.record.category();
+        self.check_allowed(record_category).await?;
         let category = category_id(&self.ring, record_category)?;
         let chain_id = self.session.chain().chain_id();
         let record_index = self.session.deployment().record_index;
-        self.check_allowed(record_category).await?;
         if !allow_duplicate {
             let earlier = self.journal.uploads_of(
                 chain_id,

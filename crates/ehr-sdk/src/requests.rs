@@ -292,11 +292,17 @@ pub async fn approve(
     let master = master_secret(session).await?;
     let scope = named_scope(&patient_keys(&master), &scope)?;
     let keys = scope_keys(&master, &scope, epoch, record_key)?;
+    let category = match &scope {
+        crate::NamedScope::Category(name) => Some(name.clone()),
+        _ => None,
+    };
     let wrapped = wrap_for_grantee(session, &keys, patient, stored.requester, epoch).await?;
     let contract = session.consent_as_signer()?;
     let call = contract.approveRequest(request_id, now + duration.as_secs(), wrapped);
     let receipt = tx::send(ACTION, call).await?;
-    Ok(Approval { request_id: id, grant: GrantRecord::from_receipt(session, &receipt, ACTION)? })
+    let mut grant = GrantRecord::from_receipt(session, &receipt, ACTION)?;
+    grant.scope.category = category;
+    Ok(Approval { request_id: id, grant })
 }
 
 /// A denied request.

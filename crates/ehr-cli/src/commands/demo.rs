@@ -542,7 +542,7 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
     let granted_as_filed = submitted.grants.len() == 2
         && submitted.grants.iter().zip([1, 2]).all(|(g, id)| {
             g.grantee == insurer.address()
-                && g.scope == Scope::Record(id)
+                && g.scope.scope == Scope::Record(id)
                 && g.purpose == Purpose::Insurance
         });
     story.ensure(insurer_key.len() == 64, "the insurer's public key is registered")?;

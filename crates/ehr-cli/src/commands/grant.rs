@@ -112,7 +112,7 @@ impl Render for GrantRecord {
         Fields::new()
             .add("granted", self.grantee)
             .add("patient", self.patient)
-            .add("scope", self.scope)
+            .add("scope", &self.scope)
             .add("purpose", self.purpose)
             .add("expires", when(self.expiry))
             .add("key epoch", self.epoch)
