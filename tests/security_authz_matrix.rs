@@ -321,7 +321,8 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
                 Scope::Category(lab()).to_sol(),
                 Purpose::Treatment.as_u8(),
                 DAY,
-                "follow-up".into(),
+                1,
+                Bytes::new(),
             );
             outcome(tx::send("request", call).await)
         }
@@ -332,7 +333,8 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
                 Scope::Category(diagnosis()).to_sol(),
                 Purpose::Treatment.as_u8(),
                 DAY,
-                "scan".into(),
+                1,
+                Bytes::new(),
             );
             tx::send("request", call).await?;
             let id = me.consent().requestCount().call().await?;
@@ -367,12 +369,20 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
             outcome(tx::send("revoke", consent.revoke(cast.k(DoctorB).address())).await)
         }
         Op::OpenEmergency => {
-            let call = consent.openEmergencyAccess(patient, "unconscious in ER".into(), 3600);
+            let call = consent.openEmergencyAccess(patient, 2, Bytes::new(), 3600);
             outcome(tx::send("open", call).await)
         }
         Op::CloseEmergency => {
             let doctor_b = cast.s(DoctorB);
-            ehr_sdk::emergency::open(doctor_b, patient, "ER", Duration::from_secs(3600)).await?;
+            let code = ehr_contracts::ReasonCode::EmergencyTreatment;
+            ehr_sdk::emergency::open(
+                doctor_b,
+                patient,
+                code,
+                Some("ER"),
+                Duration::from_secs(3600),
+            )
+            .await?;
             let call = consent.closeEmergencyAccess(patient, cast.k(DoctorB).address());
             outcome(tx::send("close", call).await)
         }

@@ -241,7 +241,8 @@ async fn forged_and_replayed_signatures_are_rejected_on_every_signed_entry_point
             lab.to_sol(),
             Purpose::Treatment.as_u8(),
             DAY,
-            "follow-up".into(),
+            1,
+            Bytes::new(),
         ),
     )
     .await?;

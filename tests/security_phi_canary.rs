@@ -1,8 +1,9 @@
 //! PHI canary, against a real anvil and the embedded store: the demo's record workflow (a
 //! patient, a hospital doctor with a grant, FHIR records, a wrapped PDF, search, fetch,
 //! revocation, a later record, break-glass access) runs with unique random marker strings in
-//! the record bodies, the keywords, the file names and a category name (granted, written,
-//! searched, requested and audited by name). Then every byte the chain holds is
+//! the record bodies, the keywords, the file names, a category name (granted, written,
+//! searched, requested and audited by name) and the words of an access request and of a
+//! break-glass opening (which the patient reads back). Then every byte the chain holds is
 //! scanned — every block with its full transactions (calldata), every receipt and log, and
 //! the storage and code of every account from anvil's `anvil_dumpState` — and every stored
 //! blob, for each marker raw, lower-cased, as hex, upper-case hex, UTF-16 and base64: zero
@@ -126,7 +127,11 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
         ["Body", "Kw", "File", "Pdf", "Batch"].map(marker);
     // A category name is PHI too (`hiv`, `mental-health`): a valid name that is a marker.
     let category = marker("Cat").to_ascii_lowercase();
+    // So are the reasons a doctor gives for a request or for break-glass access.
+    let [reason_text, emergency_text] = ["Why", "Er"].map(marker);
     let markers = vec![
+        reason_text.clone(),
+        emergency_text.clone(),
         body.clone(),
         keyword.clone(),
         file_name.clone(),
@@ -208,11 +213,22 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
             scope: NamedScope::Category(category.clone()),
             purpose: Purpose::Treatment,
             ttl: Duration::from_secs(86_400),
-            reason: "follow-up".into(),
+            reason_code: ehr_contracts::ReasonCode::Treatment,
+            reason: Some(format!("{reason_text} follow-up")),
         },
     )
     .await?;
     assert!(matches!(asked.scope, ehr_contracts::Scope::Category(_)));
+    assert!(asked.has_encrypted_reason);
+    // Only the patient reads the words; everyone else sees the code.
+    let filter = ehr_sdk::requests::RequestFilter { patient: Some(patient), ..Default::default() };
+    let as_patient = ehr_sdk::requests::list_requests(&world.patient, filter).await?;
+    assert_eq!(as_patient[0].reason.as_deref(), Some(format!("{reason_text} follow-up").as_str()));
+    let as_doctor = ehr_sdk::requests::list_requests(&world.doctor, filter).await?;
+    assert_eq!(
+        (as_doctor[0].reason.as_deref(), as_doctor[0].reason_code.name()),
+        (None, "treatment")
+    );
     // The patient's audit names the well-known categories; a name it has not been told stays
     // an opaque id (the chain holds nothing to recover it from).
     let trail = ehr_sdk::audit::audit(&world.patient, patient, None).await?;
@@ -229,10 +245,17 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
     ehr_sdk::emergency::open(
         &world.doctor,
         patient,
-        "unconscious in the ER",
+        ehr_contracts::ReasonCode::EmergencyTreatment,
+        Some(&format!("{emergency_text} unconscious in the ER")),
         Duration::from_secs(600),
     )
     .await?;
+    let trail = ehr_sdk::audit::audit(&world.patient, patient, None).await?;
+    let opened = trail.entries.iter().find(|e| e.summary.starts_with("emergency access opened"));
+    assert!(
+        opened.is_some_and(|e| e.summary.contains(&emergency_text)),
+        "the patient's audit reads the break-glass words: {opened:?}"
+    );
     let found = search(
         &world.patient,
         patient,

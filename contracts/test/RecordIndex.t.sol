@@ -546,7 +546,7 @@ contract RecordIndexTest is RecordIndexBase {
     function test_addRecord_emergencyFallback() public {
         assertFalse(index.canWrite(alice, doctor3, LAB));
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         // Not mirrored; the registries allow it, for every category.
         assertFalse(index.mirrorAllows(alice, doctor3, LAB));
         assertTrue(index.canWrite(alice, doctor3, LAB));
@@ -562,11 +562,11 @@ contract RecordIndexTest is RecordIndexBase {
 
     function test_addRecord_emergencyEndsWithTimeAndStatus() public {
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         vm.warp(block.timestamp + 1 hours);
         _addRefused(doctor3, alice, LAB, 1);
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "again", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         vm.prank(admin);
         roles.removeOrganization(hospital);
         _addRefused(doctor3, alice, LAB, 1);
@@ -692,7 +692,7 @@ contract RecordIndexTest is RecordIndexBase {
         assertEq(index.stateOf(alice).records, 3);
         // By emergency access (the registry fallback) too.
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         vm.prank(doctor3);
         index.addRecords(alice, 0, records);
         assertEq(index.stateOf(alice).records, 6);
@@ -771,7 +771,7 @@ contract RecordIndexTest is RecordIndexBase {
         _grant(alice, doctor, _recordScope(7), 1 days); // any scope counts
         _grantAll(alice, lab); // organizations too
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         address[3] memory searchers = [doctor, lab, doctor3];
         for (uint256 i; i < searchers.length; ++i) {
             vm.expectEmit(true, true, true, true, address(index));
@@ -897,7 +897,7 @@ contract RecordIndexTest is RecordIndexBase {
         _grantAll(alice, clerk);
         _grantAll(alice, lab);
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         bool expected =
             roles.isActiveDoctor(writer) && consent.hasAccess(alice, writer, _categoryScope(category));
         assertEq(index.canWrite(alice, writer, category), expected);
@@ -1006,7 +1006,7 @@ contract RecordIndexGasTest is RecordIndexBase {
         _grantAll(alice, doctor2);
         _grantCategory(alice, tech, LAB);
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         _add(alice, alice, LAB, 100);
         _add(doctor, alice, LAB, 101);
         _grantCategory(alice, tech, PRESCRIPTION);
@@ -1271,10 +1271,13 @@ contract RecordIndexGasTest is RecordIndexBase {
 
     function test_gas_registry_approveRequest() public {
         vm.prank(doctor2);
-        uint256 id =
-            consent.requestAccess(bob, _categoryScope(LAB), IConsentRegistry.Purpose.Treatment, 1 days, "x");
+        uint256 id = consent.requestAccess(
+            bob, _categoryScope(LAB), IConsentRegistry.Purpose.Treatment, 1 days, 1, ""
+        );
         vm.prank(doctor2);
-        plainConsent.requestAccess(bob, _categoryScope(LAB), IConsentRegistry.Purpose.Treatment, 1 days, "x");
+        plainConsent.requestAccess(
+            bob, _categoryScope(LAB), IConsentRegistry.Purpose.Treatment, 1 days, 1, ""
+        );
         bytes memory data = abi.encodeCall(
             IConsentRegistry.approveRequest, (id, uint64(block.timestamp + 30 days), _tags(8, 5))
         );

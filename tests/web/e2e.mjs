@@ -152,7 +152,11 @@ try {
     await page.getByRole('button', { name: `Approve request #${request.id}` }).waitFor();
     const reg = await page.locator('#registration').textContent();
     assert(reg.includes(patient) && reg.includes('patient'), reg);
-    assert((await page.locator('#requests').textContent()).includes('Diabetes follow-up'), 'reason missing');
+    // The words are encrypted to the patient: the page shows the code, `ehr requests` as the
+    // patient decrypts them.
+    assert((await page.locator('#requests').textContent()).includes('treatment (words encrypted to the patient'), 'reason code missing');
+    assert(!(await page.locator('#requests').textContent()).includes('Diabetes follow-up'), 'words shown without the patient key');
+    assert(ehr('requests', ...as('alice')).requests[0].reason === 'Diabetes follow-up', 'the patient cannot read the words');
     assert((await page.locator('#audit li').count()) >= 2, 'audit trail empty');
     assert((await page.locator('#grants').textContent()).includes('Nobody holds a grant'), 'grants not empty');
   });

@@ -150,7 +150,9 @@ pub(crate) async fn run(
         Scope::Category(*lab.as_bytes32()).to_sol(),
         Purpose::Treatment.as_u8(),
         7 * DAY,
-        "follow-up".into(),
+        ehr_contracts::ReasonCode::Treatment.as_u16(),
+        // What a 9-byte reason ("follow-up") encrypts to: 49 + 9 bytes.
+        Bytes::from(vec![0x5a; 58]),
     );
     match tx::send("request", call).await {
         Ok(r) => {
@@ -279,8 +281,13 @@ pub(crate) async fn run(
 
     // Emergency access by doctor 3 (no grant).
     let as_doctor3 = consent(&doctors[3]);
-    let call =
-        as_doctor3.openEmergencyAccess(patient.address(), "unconscious in the ER".into(), 3600);
+    let call = as_doctor3.openEmergencyAccess(
+        patient.address(),
+        ehr_contracts::ReasonCode::EmergencyTreatment.as_u16(),
+        // What a 21-byte reason ("unconscious in the ER") encrypts to: 49 + 21 bytes.
+        Bytes::from(vec![0x5a; 70]),
+        3600,
+    );
     match tx::send("emergency", call).await {
         Ok(r) => results.put("gas.emergency_open", gas(&r), receipt_method),
         Err(e) => results.note(format!("openEmergencyAccess not measured: {e}")),

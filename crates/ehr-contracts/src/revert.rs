@@ -221,7 +221,11 @@ fn fmt_consent(e: &C, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 e.grantee
             )
         }
-        C::ConsentInvalidReason(_) => f.write_str("a reason must be 1 to 256 bytes"),
+        C::ConsentInvalidReason(e) => write!(
+            f,
+            "reason code {} with {} bytes of encrypted reason: the code must be 1 to 9 and the encrypted reason empty or 50 to 305 bytes (1 to 256 bytes of text)",
+            e.reasonCode, e.encryptedReasonLength
+        ),
         C::ConsentInvalidRequestTtl(e) => {
             write!(f, "a request stays open 1 second to 30 days, not {} seconds", e.ttl)
         }

@@ -129,6 +129,89 @@ impl fmt::Display for Purpose {
     }
 }
 
+/// Why access is asked for or break-glass access opened: the consent registry's reason codes
+/// (after HL7 v3 PurposeOfUse). Sent in clear; any free text goes encrypted to the patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReasonCode {
+    /// 1, TREAT.
+    Treatment = 1,
+    /// 2, ETREAT.
+    EmergencyTreatment = 2,
+    /// 3, HPAYMT.
+    Payment = 3,
+    /// 4, HRESCH.
+    Research = 4,
+    /// 5, HOPERAT.
+    Operations = 5,
+    /// 6, CAREMGT.
+    CareCoordination = 6,
+    /// 7, PATRQT.
+    PatientRequest = 7,
+    /// 8, PUBHLTH.
+    PublicHealth = 8,
+    /// 9, HLEGAL.
+    Legal = 9,
+}
+
+impl ReasonCode {
+    /// Every code, in order.
+    pub const ALL: [ReasonCode; 9] = [
+        Self::Treatment,
+        Self::EmergencyTreatment,
+        Self::Payment,
+        Self::Research,
+        Self::Operations,
+        Self::CareCoordination,
+        Self::PatientRequest,
+        Self::PublicHealth,
+        Self::Legal,
+    ];
+
+    /// The contract's `uint16`.
+    pub fn as_u16(self) -> u16 {
+        self as u16
+    }
+
+    /// Decodes the contract's `uint16`.
+    pub fn from_u16(value: u16) -> Result<Self> {
+        Self::ALL.into_iter().find(|c| c.as_u16() == value).ok_or(Error::UnknownEnumValue {
+            name: "ReasonCode",
+            value: u8::try_from(value).unwrap_or(u8::MAX),
+        })
+    }
+
+    /// The code's name as typed and shown (`treatment`, `emergency-treatment`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Treatment => "treatment",
+            Self::EmergencyTreatment => "emergency-treatment",
+            Self::Payment => "payment",
+            Self::Research => "research",
+            Self::Operations => "operations",
+            Self::CareCoordination => "care-coordination",
+            Self::PatientRequest => "patient-request",
+            Self::PublicHealth => "public-health",
+            Self::Legal => "legal",
+        }
+    }
+
+    /// The usual code for a grant purpose.
+    pub fn for_purpose(purpose: Purpose) -> Self {
+        match purpose {
+            Purpose::Treatment => Self::Treatment,
+            Purpose::Insurance => Self::Payment,
+            Purpose::Research => Self::Research,
+            Purpose::Emergency => Self::EmergencyTreatment,
+        }
+    }
+}
+
+impl fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Where an insurance claim stands (`IClaimRegistry.ClaimStatus`): Submitted → UnderReview →
 /// Approved | Rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

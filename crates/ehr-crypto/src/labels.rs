@@ -39,9 +39,12 @@ pub const CATEGORY_NAMING_KEY: &[u8] = b"ehrkit/v2/category-naming-key";
 /// HMAC-SHA256 prefix for a category's opaque on-chain id; the name left-aligned in 32 bytes
 /// follows.
 pub const CATEGORY_ID: &[u8] = b"ehrkit/v2/category-id";
+/// ECIES purpose label for a request's or break-glass access's reason text, encrypted to the
+/// patient.
+pub const REASON_PURPOSE: &str = "ehrkit/v2/reason";
 
 /// Every label above, for prefix-freedom checks (here and in crates that add their own).
-pub const ALL: [&[u8]; 16] = [
+pub const ALL: [&[u8]; 17] = [
     CONTENT_KEY,
     NONCE_PREFIX,
     HEADER_MAC,
@@ -58,6 +61,7 @@ pub const ALL: [&[u8]; 16] = [
     GRANT_KEYS_PURPOSE.as_bytes(),
     CATEGORY_NAMING_KEY,
     CATEGORY_ID,
+    REASON_PURPOSE.as_bytes(),
 ];
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use crate::record_keys::key_ring;
 use crate::serde_text::display;
 use crate::session::Session;
 use crate::time::rfc3339;
+use alloy::primitives::Bytes;
 use alloy::primitives::{Address, B256, TxHash};
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
@@ -23,7 +24,7 @@ use ehr_contracts::bindings::ConsentRegistry::{
 };
 use ehr_contracts::bindings::RecordIndex::{RecordAdded, RecordSuperseded, SearchLogged};
 use ehr_contracts::bindings::RoleRegistry::PatientRegistered;
-use ehr_contracts::{Deployment, Purpose, Scope};
+use ehr_contracts::{Deployment, Purpose, ReasonCode, Scope};
 use serde::Serialize;
 
 /// One thing that happened to a patient's records or consent.
@@ -90,8 +91,15 @@ pub enum AuditEvent {
         purpose: Purpose,
         /// Unix time it stops being answerable.
         expires_at: u64,
-        /// The stated reason.
-        reason: String,
+        /// Why, as a code.
+        #[serde(serialize_with = "display")]
+        reason_code: ReasonCode,
+        /// The requester's words, when the viewer is the patient they were encrypted to.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The words as on chain, encrypted to the patient (empty without).
+        #[serde(skip)]
+        encrypted_reason: Bytes,
     },
     /// The patient approved a request.
     RequestApproved {
@@ -148,8 +156,15 @@ pub enum AuditEvent {
         hospital: Address,
         /// Unix time it ends.
         until: u64,
-        /// The stated reason.
-        reason: String,
+        /// Why, as a code.
+        #[serde(serialize_with = "display")]
+        reason_code: ReasonCode,
+        /// The doctor's words, when the viewer is the patient they were encrypted to.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The words as on chain, encrypted to the patient (empty without).
+        #[serde(skip)]
+        encrypted_reason: Bytes,
     },
     /// Break-glass access was closed early.
     EmergencyClosed {
@@ -197,6 +212,11 @@ pub enum AuditEvent {
 
 fn category_id_shown(value: &B256) -> String {
     ehr_index::Category::from_bytes32(*value).to_string()
+}
+
+/// The words of a reason, for a one-line summary.
+fn shown_reason(reason: &Option<String>) -> String {
+    reason.as_ref().map(|r| format!(": {r:?}")).unwrap_or_default()
 }
 
 /// `scope` as people read it: `category:NAME` when the name is known.
@@ -253,12 +273,14 @@ impl AuditEvent {
                 scope,
                 category,
                 purpose,
+                reason_code,
                 reason,
                 ..
             } => {
                 format!(
-                    "request {request_id}: {requester} asked for {} access for {purpose}: {reason:?}",
-                    shown_scope(scope, category)
+                    "request {request_id}: {requester} asked for {} access for {purpose} ({reason_code}){}",
+                    shown_scope(scope, category),
+                    shown_reason(reason)
                 )
             }
             Self::RequestApproved { request_id, requester } => {
@@ -274,9 +296,10 @@ impl AuditEvent {
                 format!("record {record_id} corrected by record {superseded_by} from {writer}")
             }
             Self::SearchLogged { searcher, .. } => format!("{searcher} searched the records"),
-            Self::EmergencyOpened { doctor, hospital, until, reason } => format!(
-                "emergency access opened by {doctor} of {hospital} until {}: {reason:?}",
-                rfc3339(*until)
+            Self::EmergencyOpened { doctor, hospital, until, reason_code, reason, .. } => format!(
+                "emergency access opened by {doctor} of {hospital} until {} ({reason_code}){}",
+                rfc3339(*until),
+                shown_reason(reason)
             ),
             Self::EmergencyClosed { doctor, closed_by } => {
                 format!("emergency access of {doctor} closed by {closed_by}")
@@ -394,7 +417,9 @@ pub fn default_sources() -> Vec<EventSource> {
                     category: None,
                     purpose: Purpose::from_u8(e.purpose).ok()?,
                     expires_at: e.expiresAt,
-                    reason: e.reason,
+                    reason_code: ReasonCode::from_u16(e.reasonCode).ok()?,
+                    reason: None,
+                    encrypted_reason: e.encryptedReason,
                 })
             },
         },
@@ -432,7 +457,9 @@ pub fn default_sources() -> Vec<EventSource> {
                     doctor: e.doctor,
                     hospital: e.hospital,
                     until: e.until,
-                    reason: e.reason,
+                    reason_code: ReasonCode::from_u16(e.reasonCode).ok()?,
+                    reason: None,
+                    encrypted_reason: e.encryptedReason,
                 })
             },
         },
@@ -617,6 +644,7 @@ pub async fn audit_with(
         if let Some(keys) = &keys {
             event.name_categories(keys);
         }
+        open_reasons(session, patient, &mut event);
         let timestamp = times.of(session.chain(), &log).await?;
         if since.is_some_and(|since| timestamp < since) {
             continue;
@@ -632,6 +660,23 @@ pub async fn audit_with(
         });
     }
     Ok(Timeline { patient, to_block: head, since, entries })
+}
+
+/// Decrypts a request's or break-glass opening's words when the viewer is the patient.
+fn open_reasons(session: &Session, patient: Address, event: &mut AuditEvent) {
+    use crate::requests::{open_reason, reason_binding};
+    use ehr_crypto::reason::ReasonContext;
+    let (context, sender, code, sealed, reason) = match event {
+        AuditEvent::AccessRequested {
+            requester, reason_code, encrypted_reason, reason, ..
+        } => (ReasonContext::Request, *requester, *reason_code, &*encrypted_reason, reason),
+        AuditEvent::EmergencyOpened { doctor, reason_code, encrypted_reason, reason, .. } => {
+            (ReasonContext::Emergency, *doctor, *reason_code, &*encrypted_reason, reason)
+        }
+        _ => return,
+    };
+    *reason =
+        open_reason(session, &reason_binding(session, context, patient, sender, code), sealed);
 }
 
 /// The viewer's keys for `patient`'s records, to show category names. Naming is a courtesy:

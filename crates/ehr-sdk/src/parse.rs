@@ -4,7 +4,7 @@
 
 use crate::NamedScope;
 use alloy::primitives::Address;
-use ehr_contracts::{OrgKind, Purpose};
+use ehr_contracts::{OrgKind, Purpose, ReasonCode};
 use std::fmt;
 use std::time::Duration;
 
@@ -165,6 +165,20 @@ pub fn purpose(input: &str) -> ParseResult<Purpose> {
     }
 }
 
+/// A reason code by name (`treatment`, `emergency-treatment`, `payment`, …) or number (1 to 9).
+pub fn reason_code(input: &str) -> ParseResult<ReasonCode> {
+    let text = input.trim().to_ascii_lowercase();
+    let by_number = text.parse::<u16>().ok().and_then(|n| ReasonCode::from_u16(n).ok());
+    by_number.or_else(|| ReasonCode::ALL.into_iter().find(|c| c.name() == text)).ok_or_else(|| {
+        let names: Vec<&str> = ReasonCode::ALL.iter().map(|c| c.name()).collect();
+        ParseError::new(format!(
+            "unknown reason code {}: use one of {} (or 1 to 9)",
+            shown(input),
+            names.join(", ")
+        ))
+    })
+}
+
 /// An organization kind: `hospital`, `insurer` or `lab`.
 pub fn org_kind(input: &str) -> ParseResult<OrgKind> {
     match input.trim().to_ascii_lowercase().as_str() {
@@ -246,6 +260,15 @@ mod tests {
         let message = result.expect_err("input should be refused").to_string();
         assert!(!message.contains('\n'), "one line: {message}");
         message
+    }
+
+    #[test]
+    fn reason_codes_parse_by_name_and_number() {
+        assert_eq!(reason_code("treatment").unwrap(), ReasonCode::Treatment);
+        assert_eq!(reason_code(" Emergency-Treatment ").unwrap(), ReasonCode::EmergencyTreatment);
+        assert_eq!(reason_code("9").unwrap(), ReasonCode::Legal);
+        assert!(err(reason_code("0")).contains("unknown reason code"));
+        assert!(err(reason_code("curiosity")).contains("payment, research"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::parse::{MAX_DURATION, ParseError, duration_within};
 use crate::serde_text::display;
 use crate::session::{Session, TxInfo, event_in};
 use crate::{Error, Result};
+use alloy::primitives::Bytes;
 use alloy::primitives::{Address, U256};
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
@@ -16,8 +17,9 @@ use ehr_contracts::bindings::ConsentRegistry::{
     AccessRequestDenied, AccessRequested, ConsentNotRequestPatient, ConsentRegistryErrors,
     ConsentUnknownRequest,
 };
-use ehr_contracts::{Purpose, RevertReason, Scope, tx};
+use ehr_contracts::{Purpose, ReasonCode, RevertReason, Scope, tx};
 use ehr_crypto::DataKey;
+use ehr_crypto::reason::{ReasonBinding, ReasonContext};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -40,8 +42,10 @@ pub struct RequestSpec {
     pub purpose: Purpose,
     /// How long the patient may answer (1 s to 30 days).
     pub ttl: Duration,
-    /// The reason shown to the patient (1 to 256 bytes).
-    pub reason: String,
+    /// Why, as a code everyone sees.
+    pub reason_code: ReasonCode,
+    /// Why, in words (1 to 256 bytes): encrypted to the patient, only it reads them.
+    pub reason: Option<String>,
 }
 
 /// Where a request stands.
@@ -89,8 +93,14 @@ pub struct AccessRequestInfo {
     pub status: RequestStatus,
     /// Unix time it stops being answerable.
     pub expires_at: u64,
-    /// The requester's reason.
-    pub reason: String,
+    /// Why, as a code.
+    #[serde(serialize_with = "display")]
+    pub reason_code: ReasonCode,
+    /// The requester's words: decrypted when the viewer is the patient, otherwise `None` (also
+    /// when there are none).
+    pub reason: Option<String>,
+    /// Whether the requester wrote words (encrypted to the patient).
+    pub has_encrypted_reason: bool,
     /// The request's transaction.
     pub tx: TxInfo,
 }
@@ -107,15 +117,19 @@ pub async fn request_access(session: &Session, spec: RequestSpec) -> Result<Acce
         Duration::from_secs(1),
         MAX_REQUEST_TTL,
     )?;
-    check_reason(&spec.reason)?;
     let scope = on_chain_scope(session, spec.patient, &spec.scope).await?;
+    let sender = session.chain().address()?;
+    let binding =
+        reason_binding(session, ReasonContext::Request, spec.patient, sender, spec.reason_code);
+    let sealed = seal_reason(session, &binding, spec.reason.as_deref()).await?;
     let contract = session.consent_as_signer()?;
     let call = contract.requestAccess(
         spec.patient,
         scope.to_sol(),
         spec.purpose.as_u8(),
         ttl.as_secs(),
-        spec.reason.clone(),
+        spec.reason_code.as_u16(),
+        sealed.clone(),
     );
     let receipt = tx::send("request access", call).await?;
     let event: AccessRequested =
@@ -128,9 +142,59 @@ pub async fn request_access(session: &Session, spec: RequestSpec) -> Result<Acce
         purpose: spec.purpose,
         status: RequestStatus::Pending,
         expires_at: event.expiresAt,
-        reason: event.reason,
+        reason_code: spec.reason_code,
+        reason: spec.reason,
+        has_encrypted_reason: !sealed.is_empty(),
         tx: TxInfo::of(&receipt),
     })
+}
+
+/// Where a reason belongs in this deployment.
+pub(crate) fn reason_binding(
+    session: &Session,
+    context: ReasonContext,
+    patient: Address,
+    sender: Address,
+    code: ReasonCode,
+) -> ReasonBinding {
+    ReasonBinding {
+        context,
+        chain_id: session.chain().chain_id(),
+        consent_registry: session.deployment().consent_registry.0.0,
+        patient: patient.0.0,
+        sender: sender.0.0,
+        code: code.as_u16(),
+    }
+}
+
+/// `text` encrypted to the patient's registered key (empty without text).
+pub(crate) async fn seal_reason(
+    session: &Session,
+    binding: &ReasonBinding,
+    text: Option<&str>,
+) -> Result<Bytes> {
+    let Some(text) = text else { return Ok(Bytes::new()) };
+    check_reason(text)?;
+    let patient = Address::from(binding.patient);
+    let raw = crate::roles::registered_public_key(session, patient).await?;
+    let key = ehr_crypto::public_key_for_address(&raw, &binding.patient)?;
+    Ok(ehr_crypto::reason::seal_reason(&key, binding, text)?.into())
+}
+
+/// The words of a reason, when the session's account is the patient it was encrypted to.
+/// A reason that does not open is shown as such rather than failing the listing.
+pub(crate) fn open_reason(
+    session: &Session,
+    binding: &ReasonBinding,
+    sealed: &[u8],
+) -> Option<String> {
+    if sealed.is_empty() || session.chain().address().ok()?.0.0 != binding.patient {
+        return None;
+    }
+    let secret = crate::keys::signer_secret_key(session).ok()?;
+    Some(ehr_crypto::reason::open_reason(&secret, binding, sealed).unwrap_or_else(|_| {
+        "[the encrypted reason does not open: not written for this request]".into()
+    }))
 }
 
 /// `scope` as the chain holds it, a category mapped to the patient's id with the requester's
@@ -231,7 +295,19 @@ pub async fn list_requests(
             purpose: Purpose::from_u8(event.purpose)?,
             status,
             expires_at: event.expiresAt,
-            reason: event.reason,
+            reason_code: ReasonCode::from_u16(event.reasonCode)?,
+            reason: open_reason(
+                session,
+                &reason_binding(
+                    session,
+                    ReasonContext::Request,
+                    event.patient,
+                    event.requester,
+                    ReasonCode::from_u16(event.reasonCode)?,
+                ),
+                &event.encryptedReason,
+            ),
+            has_encrypted_reason: !event.encryptedReason.is_empty(),
             tx: TxInfo {
                 tx_hash: log.transaction_hash.unwrap_or_default(),
                 block: log.block_number.unwrap_or_default(),

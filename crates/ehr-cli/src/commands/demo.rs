@@ -580,7 +580,8 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
     let opened = emergency::open(
         &doctor.session,
         p,
-        "patient unconscious in the emergency department",
+        ehr_contracts::ReasonCode::EmergencyTreatment,
+        Some("patient unconscious in the emergency department"),
         Duration::from_secs(3600),
     )
     .await?;
