@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use crate::records_support::*;
-use alloy::primitives::{B256, Bytes, FixedBytes, keccak256};
+use alloy::primitives::{B256, Bytes, keccak256};
 use alloy::signers::local::PrivateKeySigner;
 use ehr_contracts::bindings::ClaimRegistry::ClaimRegistryInstance;
 use ehr_contracts::bindings::{ClaimRegistry, IConsentRegistry, IRecordIndex};
@@ -392,8 +392,13 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
                 Ok(ClaimRegistry::new(s.deployment().claim_registry, s.chain().writer()?.clone()))
             };
             let submit = |claims: ClaimRegistryInstance<alloy::providers::DynProvider>| async move {
-                tx::send("claim", claims.submitClaim(insurer, vec![1], 12_500, FixedBytes(*b"USD")))
-                    .await
+                let call = claims.submitClaim(
+                    insurer,
+                    vec![1],
+                    keccak256(b"terms"),
+                    Bytes::from(vec![7; 200]),
+                );
+                tx::send("claim", call).await
             };
             let patient_session = cast.s(Patient);
             // The patient grants the insurer record 1 (the key material is opaque here).

@@ -264,6 +264,29 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
     .await?;
     assert_eq!(found.hits.len(), 4, "records 1, 2, 3 and 7 carry the keyword");
 
+    // A claim: its amount reveals the care too. A unique amount, searched below as the
+    // big-endian uint128 the contract would have stored and logged.
+    let admin = session(&world.chain, &world.chain.admin, &world.store_url).await?;
+    let insurer_key = world.chain.account().await?;
+    ehr_sdk::roles::add_organization(&admin, insurer_key.address(), OrgKind::Insurer, "Insurer")
+        .await?;
+    let insurer = session(&world.chain, &insurer_key, &world.store_url).await?;
+    ehr_sdk::roles::register_public_key(&insurer).await?;
+    let seed = alloy::primitives::keccak256(marker("Amount"));
+    let amount =
+        1_000_000 + u128::from(u64::from_be_bytes(seed[..8].try_into()?) % 1_000_000_000_000);
+    let eur = ehr_sdk::claims::Currency::new("EUR")?;
+    let filed =
+        ehr_sdk::claims::submit_claim(&world.patient, insurer_key.address(), &[1], amount, eur)
+            .await?;
+    assert_eq!(filed.claim.minor_units, Some(amount), "the patient reads its own claim");
+    let seen_by_insurer = ehr_sdk::claims::get_claim(&insurer, filed.claim.id).await?;
+    assert_eq!(seen_by_insurer.minor_units, Some(amount), "the insurer opens the terms");
+    let seen_by_doctor = ehr_sdk::claims::get_claim(&world.doctor, filed.claim.id).await?;
+    assert_eq!(seen_by_doctor.minor_units, None, "anyone else sees only the commitment");
+    let amount_needles =
+        [alloy::hex::encode(amount.to_be_bytes()), alloy::hex::encode_upper(amount.to_be_bytes())];
+
     let rpc_url = world.chain.stack.anvil().rpc_url().clone();
     let chain = chain_bytes(&rpc_url).await?;
     let store = store_bytes(world._store_dir.path())?;
@@ -278,6 +301,24 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
         crate::security_support::marker_encodings(&markers[0]).len()
     );
     assert!(hits.is_empty(), "PHI on chain:\n{}", hits.join("\n"));
+    let amount_bytes = amount.to_be_bytes();
+    let has_amount = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        bytes.windows(amount_bytes.len()).any(|w| w == amount_bytes)
+            || amount_needles.iter().any(|needle| text.contains(needle.as_str()))
+    };
+    // Control: the amount as the old contract logged it (an ABI word), raw or in JSON hex.
+    let word = alloy::primitives::U256::from(amount).to_be_bytes::<32>();
+    assert!(
+        has_amount(&word)
+            && has_amount(format!("{{\"data\":\"0x{}\"}}", alloy::hex::encode(word)).as_bytes())
+    );
+    let amount_hits: Vec<&str> = chain
+        .iter()
+        .filter(|(_, bytes)| has_amount(bytes))
+        .map(|(what, _)| what.as_str())
+        .collect();
+    assert!(amount_hits.is_empty(), "the claim amount {amount} on chain: {amount_hits:?}");
     assert!(store_hits.is_empty(), "PHI in the store:\n{}", store_hits.join("\n"));
 
     // Control: a marker deliberately put on chain is found in calldata, logs and storage.

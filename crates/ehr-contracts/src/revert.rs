@@ -369,7 +369,7 @@ fn fmt_index(e: &I, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 fn claim_error_name(e: &K) -> &'static str {
     match e {
-        K::ClaimInvalidAmount(_) => "ClaimInvalidAmount",
+        K::ClaimInvalidTerms(_) => "ClaimInvalidTerms",
         K::ClaimInvalidInsurer(_) => "ClaimInvalidInsurer",
         K::ClaimInvalidReason(_) => "ClaimInvalidReason",
         K::ClaimInvalidRecords(_) => "ClaimInvalidRecords",
@@ -388,8 +388,10 @@ fn claim_status_name(status: u8) -> String {
 
 fn fmt_claim(e: &K, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match e {
-        K::ClaimInvalidAmount(_) => f.write_str(
-            "a claim's amount must be positive and its currency three upper-case letters (an ISO 4217 code such as EUR)",
+        K::ClaimInvalidTerms(e) => write!(
+            f,
+            "a claim's terms must be a non-zero commitment {} and 1 to 512 bytes of sealed terms, not {}",
+            e.termsCommitment, e.sealedTermsLength
         ),
         K::ClaimInvalidInsurer(e) => write!(
             f,

@@ -42,9 +42,13 @@ pub const CATEGORY_ID: &[u8] = b"ehrkit/v2/category-id";
 /// ECIES purpose label for a request's or break-glass access's reason text, encrypted to the
 /// patient.
 pub const REASON_PURPOSE: &str = "ehrkit/v2/reason";
+/// Keccak-256 prefix of a claim's terms commitment; amount, currency and salt follow.
+pub const CLAIM_COMMITMENT: &[u8] = b"ehrkit/v2/claim-commitment";
+/// ECIES purpose label for a claim's terms, encrypted to the insurer and the patient.
+pub const CLAIM_TERMS_PURPOSE: &str = "ehrkit/v2/claim-terms";
 
 /// Every label above, for prefix-freedom checks (here and in crates that add their own).
-pub const ALL: [&[u8]; 17] = [
+pub const ALL: [&[u8]; 19] = [
     CONTENT_KEY,
     NONCE_PREFIX,
     HEADER_MAC,
@@ -62,6 +66,8 @@ pub const ALL: [&[u8]; 17] = [
     CATEGORY_NAMING_KEY,
     CATEGORY_ID,
     REASON_PURPOSE.as_bytes(),
+    CLAIM_COMMITMENT,
+    CLAIM_TERMS_PURPOSE.as_bytes(),
 ];
 
 #[cfg(test)]

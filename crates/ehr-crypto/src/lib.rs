@@ -2,6 +2,7 @@
 
 mod address;
 mod aead;
+pub mod claim_terms;
 pub mod ecies;
 mod entropy;
 pub mod envelope;

@@ -181,10 +181,18 @@ pub enum AuditEvent {
         insurer: Address,
         /// The records it covers.
         record_ids: Vec<u64>,
-        /// The amount, e.g. `120.50`.
-        amount: String,
-        /// The ISO 4217 code.
-        currency: String,
+        /// The amount, e.g. `120.50`, when the viewer (the patient) opened the sealed terms
+        /// and they matched the commitment; never on chain in clear.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        amount: Option<String>,
+        /// The ISO 4217 code, likewise.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        currency: Option<String>,
+        /// The commitment to the terms, as the event carries it.
+        terms_commitment: B256,
+        /// The terms sealed to the insurer and the patient.
+        #[serde(skip)]
+        sealed_terms: Bytes,
     },
     /// The insurer started reviewing a claim.
     ClaimReviewStarted {
@@ -304,10 +312,14 @@ impl AuditEvent {
             Self::EmergencyClosed { doctor, closed_by } => {
                 format!("emergency access of {doctor} closed by {closed_by}")
             }
-            Self::ClaimSubmitted { claim_id, insurer, record_ids, amount, currency } => {
+            Self::ClaimSubmitted { claim_id, insurer, record_ids, amount, currency, .. } => {
                 let records: Vec<String> = record_ids.iter().map(u64::to_string).collect();
+                let terms = match (amount, currency) {
+                    (Some(amount), Some(currency)) => format!("for {amount} {currency}"),
+                    _ => "(amount sealed to the insurer and the patient)".to_owned(),
+                };
                 format!(
-                    "claim {claim_id} filed with {insurer} for {amount} {currency} over records {}",
+                    "claim {claim_id} filed with {insurer} {terms} over records {}",
                     records.join(", ")
                 )
             }
@@ -517,13 +529,14 @@ pub fn default_sources() -> Vec<EventSource> {
             patient_topic: 2,
             decode: |log| {
                 let e = decoded::<ClaimSubmitted>(log)?;
-                let currency = Currency::from_sol(e.currency).ok()?;
                 Some(AuditEvent::ClaimSubmitted {
                     claim_id: id(e.claimId),
                     insurer: e.insurer,
                     record_ids: e.recordIds,
-                    amount: currency.format_amount(e.amount),
-                    currency: currency.to_string(),
+                    amount: None,
+                    currency: None,
+                    terms_commitment: e.termsCommitment,
+                    sealed_terms: e.sealedTerms,
                 })
             },
         },
@@ -645,6 +658,7 @@ pub async fn audit_with(
             event.name_categories(keys);
         }
         open_reasons(session, patient, &mut event);
+        open_claim_terms(session, patient, &mut event);
         let timestamp = times.of(session.chain(), &log).await?;
         if since.is_some_and(|since| timestamp < since) {
             continue;
@@ -660,6 +674,40 @@ pub async fn audit_with(
         });
     }
     Ok(Timeline { patient, to_block: head, since, entries })
+}
+
+/// Opens a claim's sealed terms when the viewer is the patient (checked against the event's
+/// commitment; `ehr claim show` checks against the stored one).
+fn open_claim_terms(session: &Session, patient: Address, event: &mut AuditEvent) {
+    let AuditEvent::ClaimSubmitted {
+        insurer,
+        amount,
+        currency,
+        terms_commitment,
+        sealed_terms,
+        ..
+    } = event
+    else {
+        return;
+    };
+    if session.chain().address().ok() != Some(patient) {
+        return;
+    }
+    let Ok(secret) = crate::keys::signer_secret_key(session) else { return };
+    let binding = ehr_crypto::claim_terms::TermsBinding {
+        chain_id: session.chain().chain_id(),
+        claim_registry: session.deployment().claim_registry.0.0,
+        patient: patient.0.0,
+        insurer: insurer.0.0,
+    };
+    let opened =
+        ehr_crypto::claim_terms::open_terms(sealed_terms, &secret, &binding, &terms_commitment.0);
+    if let Ok(terms) = opened
+        && let Ok(code) = Currency::from_sol(alloy::primitives::FixedBytes(terms.currency))
+    {
+        *amount = Some(code.format_amount(terms.amount));
+        *currency = Some(code.to_string());
+    }
 }
 
 /// Decrypts a request's or break-glass opening's words when the viewer is the patient.

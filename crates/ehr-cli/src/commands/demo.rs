@@ -497,10 +497,11 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
     let claim_id = submitted.claim.id;
     story.line(format!(
         "the patient granted the insurer records 1 and 2 for insurance ({} grants, each with \
-         the record's key) and filed claim {claim_id} for {} {} in block {}",
+         the record's key) and filed claim {claim_id} for {} {} in block {} (on chain only a \
+         commitment; the amount is sealed to the insurer and the patient)",
         submitted.grants.len(),
-        submitted.claim.amount,
-        submitted.claim.currency,
+        submitted.claim.amount.as_deref().unwrap_or("?"),
+        submitted.claim.currency.map(|c| c.to_string()).unwrap_or_default(),
         submitted.tx.block
     ));
     let review_dir = dir.join("claim-review");
@@ -550,7 +551,7 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
         granted_as_filed
             && submitted.claim.status == ClaimStatus::Submitted
             && submitted.claim.record_ids == [1, 2]
-            && submitted.claim.minor_units == 12_050,
+            && submitted.claim.minor_units == Some(12_050),
         "the claim is filed over records 1 and 2 for 120.50 EUR, each granted for insurance",
     )?;
     let read = |name: &str| std::fs::read(review_dir.join(name)).ok();
