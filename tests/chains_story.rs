@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::records_support::HBA1C_JSON;
 use alloy::signers::local::PrivateKeySigner;
-use ehr_contracts::{EvmBuild, OrgKind, Purpose, Scope};
+use ehr_contracts::{EvmBuild, OrgKind, Purpose};
 use ehr_sdk::consent::GrantSpec;
 use ehr_sdk::deploy::DeployRequest;
 use ehr_sdk::fetch::{FetchOutput, fetch};
@@ -106,7 +106,7 @@ async fn story(kind: NodeKind, expected_build: EvmBuild) -> eyre::Result<()> {
     // The patient signs a lab grant; the doctor submits it and pays.
     let spec = GrantSpec {
         grantee: doctor_key.address(),
-        scope: Scope::category("lab")?,
+        scope: ehr_sdk::NamedScope::Category("lab".into()),
         purpose: Purpose::Treatment,
         duration: Duration::from_secs(30 * 24 * 3600),
         record_key: None,

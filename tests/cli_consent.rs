@@ -136,6 +136,20 @@ fn consent_story_through_the_cli() {
         "doctor",
     );
     assert_eq!(lower(&opened["hospital"]), hospital.to_lowercase());
+    assert_eq!(opened["reasonCode"], "emergency-treatment");
+    // The words are encrypted to the patient: its own audit reads them, an anonymous one not.
+    let own = run(&["audit", &alice], "alice");
+    let opened_event = |trail: &serde_json::Value| {
+        trail["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["event"]["kind"] == "emergencyOpened")
+            .map(|e| e["event"].clone())
+            .unwrap()
+    };
+    assert_eq!(opened_event(&own)["reason"], "unconscious in ER");
+    assert!(opened_event(&p.json(&["audit", &alice])).get("reason").is_none());
     let closed = run(&["emergency", "close", &alice, "--doctor", &doctor], "alice");
     assert_eq!(lower(&closed["closedBy"]), alice.to_lowercase());
 

@@ -93,7 +93,7 @@ async fn patient_signed_grant_is_relayed_replay_fails_and_revocation_removes_acc
 
     // The patient signs with its local signer; the domain comes from eip712Domain().
     let domain = eip712::consent_domain(&chain.reader(), d.consent_registry).await?;
-    let lab = Scope::category("lab")?;
+    let lab = Scope::Category(alloy::primitives::B256::right_padding_from(&[0x1a; 16]));
     let expiry = now(&chain).await? + 30 * DAY;
     let grant = grant_for(&cast.patient, &cast.doctor, lab, expiry, 0);
     let (nonce, deadline) = (U256::ZERO, U256::from(now(&chain).await? + 3600));
@@ -135,7 +135,7 @@ async fn patient_signed_grant_is_relayed_replay_fails_and_revocation_removes_acc
             .call()
             .await?
     );
-    let imaging = Scope::category("imaging")?;
+    let imaging = Scope::Category(alloy::primitives::B256::right_padding_from(&[0x2b; 16]));
     assert!(
         !consent
             .hasAccess(cast.patient.address(), cast.doctor.address(), imaging.to_sol())

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use crate::records_support::*;
 use alloy::providers::Provider;
-use ehr_contracts::{Purpose, Scope, tx};
+use ehr_contracts::{Purpose, tx};
 use ehr_sdk::consent::{self, GrantSpec};
 use ehr_sdk::journal::Journal;
 use ehr_sdk::records::upload;
 use ehr_sdk::rotation::{self, RotationReason};
 use ehr_sdk::search::{SearchRequest, search};
-use ehr_sdk::{Session, relay};
+use ehr_sdk::{NamedScope, Session, relay};
 
 async fn advance(session: &Session, seconds: u64) -> eyre::Result<()> {
     let reader = session.chain().reader();
@@ -36,7 +36,7 @@ async fn an_expired_grantee_reads_nothing_written_after_the_patients_next_action
     let spec = |grantee: &Session, minutes: u64| -> eyre::Result<GrantSpec> {
         Ok(GrantSpec {
             grantee: grantee.chain().address()?,
-            scope: Scope::category("lab")?,
+            scope: NamedScope::Category("lab".into()),
             purpose: Purpose::Treatment,
             duration: Duration::from_secs(minutes * 60),
             record_key: None,
@@ -84,7 +84,7 @@ async fn a_signed_grant_never_submitted_is_rotated_away() -> eyre::Result<()> {
     let spec = |grantee: &Session| -> eyre::Result<GrantSpec> {
         Ok(GrantSpec {
             grantee: grantee.chain().address()?,
-            scope: Scope::All,
+            scope: NamedScope::All,
             purpose: Purpose::Treatment,
             duration: Duration::from_secs(24 * 3600),
             record_key: None,

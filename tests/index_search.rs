@@ -10,9 +10,9 @@ use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use ehr_contracts::bindings::{ConsentRegistry, IConsentRegistry, RecordIndex, RoleRegistry};
-use ehr_contracts::{Purpose, Scope, eip712, tx};
+use ehr_contracts::{Purpose, eip712, tx};
 use ehr_crypto::{RecordId, SecretKey};
-use ehr_index::grant::{grant_keys, grant_scope, wrap_epoch_share, wrap_grant};
+use ehr_index::grant::{NamedScope, grant_keys, wrap_epoch_share, wrap_grant};
 use ehr_index::{
     Category, EntryBody, Error, FetchOptions, IndexClient, Keyword, MasterSecret, Query,
     SearchKeys, SearchResults, TagList, derive_master_secret, record_digest, verify_chain,
@@ -58,19 +58,19 @@ async fn relayed_grant(
     patient: &PrivateKeySigner,
     master: &MasterSecret,
     grantee: &PrivateKeySigner,
-    scope: Scope,
+    scope: NamedScope,
 ) -> eyre::Result<()> {
     let d = &chain.deployment;
     let roles = RoleRegistry::new(d.role_registry, chain.reader());
     let registered_key = roles.publicKeyOf(grantee.address()).call().await?;
     let consent = ConsentRegistry::new(d.consent_registry, chain.reader());
     let epoch = consent.epochOf(patient.address()).call().await?;
-    let keys = grant_keys(master, epoch, grant_scope(&scope))?;
+    let keys = grant_keys(master, &master.category_naming_key(), epoch, &scope)?;
     let wrapped = wrap_grant(&keys, patient.address(), grantee.address(), &registered_key, epoch)?;
     let grant = IConsentRegistry::GrantRequest {
         patient: patient.address(),
         grantee: grantee.address(),
-        scope: scope.to_sol(),
+        scope: ehr_sdk::keys::contract_scope(keys.scope()).to_sol(),
         purpose: Purpose::Treatment.as_u8(),
         expiry: now(&chain.reader()).await? + 30 * DAY,
         epoch,
@@ -83,6 +83,17 @@ async fn relayed_grant(
     let as_grantee = ConsentRegistry::new(d.consent_registry, chain.provider(grantee));
     tx::send("relay the grant", as_grantee.grantWithSig(grant, nonce, deadline, signature)).await?;
     Ok(())
+}
+
+/// The opaque id of the category `name` for `patient`, from its master secret.
+async fn category_of(
+    chain: &TestChain,
+    patient: &PrivateKeySigner,
+    name: &str,
+) -> eyre::Result<Category> {
+    let d = &chain.deployment;
+    let master = derive_master_secret(patient, d.chain_id, d.record_index).await?;
+    Ok(SearchKeys::patient(master).category_id(name)?)
 }
 
 /// Adds a record (index part only) as `writer`, with the tags its keys give; returns its id.
@@ -115,8 +126,8 @@ async fn verified_search_grants_revocation_and_paging() -> eyre::Result<()> {
     let d = chain.deployment.clone();
     let cast = register(&chain).await?;
     let patient = cast.patient.address();
-    let lab = Category::new("lab")?;
-    let imaging = Category::new("imaging")?;
+    let lab = category_of(&chain, &cast.patient, "lab").await?;
+    let imaging = category_of(&chain, &cast.patient, "imaging").await?;
 
     // The patient's master secret, from a signature: the same every time.
     let master = derive_master_secret(&cast.patient, d.chain_id, d.record_index).await?;
@@ -125,8 +136,9 @@ async fn verified_search_grants_revocation_and_paging() -> eyre::Result<()> {
     let patient_keys = SearchKeys::patient(master.clone());
 
     // The doctor gets the lab category, the nurse everything.
-    relayed_grant(&chain, &cast.patient, &master, &cast.doctor, Scope::category("lab")?).await?;
-    relayed_grant(&chain, &cast.patient, &master, &cast.nurse, Scope::All).await?;
+    relayed_grant(&chain, &cast.patient, &master, &cast.doctor, NamedScope::Category("lab".into()))
+        .await?;
+    relayed_grant(&chain, &cast.patient, &master, &cast.nurse, NamedScope::All).await?;
     let client = IndexClient::from_deployment(chain.reader(), &d);
     let latest = client.latest_block().await?;
     let doctor_keys = client.grantee_keys(patient, &secret_of(&cast.doctor), latest).await?;
@@ -225,11 +237,12 @@ async fn verified_search_grants_revocation_and_paging() -> eyre::Result<()> {
         .await?;
     let share = wrap_epoch_share(
         &master,
+        &master.category_naming_key(),
         patient,
         cast.nurse.address(),
         &nurse_key,
         1,
-        &[grant_scope(&Scope::All)],
+        &[NamedScope::All],
     )?;
     tx::send("share epoch 1 keys", consent.shareEpochKeys(cast.nurse.address(), share)).await?;
     let new_record = add_record(&chain, p, patient, &patient_keys, lab, &["diabète"]).await?;
@@ -262,7 +275,7 @@ async fn cached_searches_equal_full_ones_and_a_rolled_back_state_invalidates_the
     let cast = register(&chain).await?;
     let patient = cast.patient.address();
     let p = &cast.patient;
-    let lab = Category::new("lab")?;
+    let lab = category_of(&chain, p, "lab").await?;
     let master = derive_master_secret(p, d.chain_id, d.record_index).await?;
     let keys = SearchKeys::patient(master);
     let provider = chain.reader();
@@ -335,7 +348,7 @@ async fn a_persisted_index_starts_warm_and_a_forged_one_injects_nothing() -> eyr
     let d = chain.deployment.clone();
     let cast = register(&chain).await?;
     let (p, patient) = (&cast.patient, cast.patient.address());
-    let lab = Category::new("lab")?;
+    let lab = category_of(&chain, p, "lab").await?;
     let keys = SearchKeys::patient(derive_master_secret(p, d.chain_id, d.record_index).await?);
     let query = Query::new(["hba1c"])?;
     for words in [&["hba1c"][..], &["knee"], &["hba1c", "diabetes"]] {
@@ -439,11 +452,12 @@ async fn only_the_writer_or_the_patient_can_supersede_a_record() -> eyre::Result
     let d = chain.deployment.clone();
     let cast = register(&chain).await?;
     let patient = cast.patient.address();
-    let lab = Category::new("lab")?;
+    let lab = category_of(&chain, &cast.patient, "lab").await?;
     let master = derive_master_secret(&cast.patient, d.chain_id, d.record_index).await?;
     let keys = SearchKeys::patient(master.clone());
-    relayed_grant(&chain, &cast.patient, &master, &cast.doctor, Scope::category("lab")?).await?;
-    relayed_grant(&chain, &cast.patient, &master, &cast.nurse, Scope::All).await?;
+    relayed_grant(&chain, &cast.patient, &master, &cast.doctor, NamedScope::Category("lab".into()))
+        .await?;
+    relayed_grant(&chain, &cast.patient, &master, &cast.nurse, NamedScope::All).await?;
     for _ in 0..3 {
         add_record(&chain, &cast.doctor, patient, &keys, lab, &["hba1c"]).await?;
     }

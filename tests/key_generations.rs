@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::records_support::*;
 use alloy::signers::Signer;
-use ehr_contracts::{Purpose, Scope, tx};
+use ehr_contracts::{Purpose, tx};
 use ehr_crypto::RecoverySecret;
 use ehr_index::MasterSecret;
 use ehr_sdk::consent::{self, GrantSpec};
@@ -75,7 +75,7 @@ async fn key_generations_are_checked_unphishable_and_rotate() -> eyre::Result<()
     }
     let spec = GrantSpec {
         grantee: world.doctor.chain().address()?,
-        scope: Scope::All,
+        scope: ehr_sdk::NamedScope::All,
         purpose: Purpose::Treatment,
         duration: Duration::from_secs(24 * 3600),
         record_key: None,

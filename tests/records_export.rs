@@ -4,7 +4,7 @@
 //! manifest lists paths, never values. A treatment grant is not enough.
 
 use crate::records_support::*;
-use ehr_contracts::{Purpose, Scope};
+use ehr_contracts::Purpose;
 use ehr_sdk::Error;
 use ehr_sdk::export::export_deidentified;
 use ehr_sdk::journal::Journal;
@@ -44,14 +44,16 @@ async fn research_export_removes_identifiers_and_shifts_dates_consistently() -> 
     upload(&world.patient, &journal, UploadRequest::new(patient, pdf)).await?;
 
     // A treatment grant does not allow an export.
-    world.grant(&world.doctor, Scope::All, Purpose::Treatment).await?;
+    world.grant(&world.doctor, NamedScope::All, Purpose::Treatment).await?;
     let err =
         export_deidentified(&world.doctor, patient, &dir.path().join("doctor")).await.unwrap_err();
     assert!(matches!(err, Error::NoResearchGrant { .. }), "{err}");
 
     // The researcher's research grants cover every category but prescriptions.
     for category in ["lab", "diagnosis", "demographics", "note"] {
-        world.grant(&world.researcher, Scope::category(category)?, Purpose::Research).await?;
+        world
+            .grant(&world.researcher, NamedScope::Category(category.into()), Purpose::Research)
+            .await?;
     }
     let out = dir.path().join("export");
     let report = export_deidentified(&world.researcher, patient, &out).await?;

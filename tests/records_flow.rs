@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::records_support::*;
-use ehr_contracts::{Purpose, Scope};
+use ehr_contracts::Purpose;
 use ehr_record::Category;
 use ehr_sdk::Error;
 use ehr_sdk::fetch::{FetchOutput, fetch};
@@ -29,7 +29,7 @@ async fn upload_search_fetch_by_patient_and_granted_doctor() -> eyre::Result<()>
     let patient = world.patient.chain().address()?;
     let journal_dir = tempfile::tempdir()?;
     let journal = Journal::new(journal_dir.path());
-    world.grant(&world.doctor, Scope::category("lab")?, Purpose::Treatment).await?;
+    world.grant(&world.doctor, NamedScope::Category("lab".into()), Purpose::Treatment).await?;
 
     // 1: the patient's own lab result; 2: its diagnosis; 3: a lab PDF the doctor uploads;
     // 4: a 3 MiB lab file (several store chunks: a dag-pb CID), uploaded by the doctor.

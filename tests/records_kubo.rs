@@ -4,7 +4,7 @@
 //! back the original bytes; a grantee without the category can neither find nor decrypt.
 
 use crate::records_support::*;
-use ehr_contracts::{Purpose, Scope};
+use ehr_contracts::Purpose;
 use ehr_record::Category;
 use ehr_sdk::Error;
 use ehr_sdk::fetch::{FetchOutput, fetch};
@@ -20,8 +20,8 @@ async fn round_trip_through_kubo() -> eyre::Result<()> {
     let patient = world.patient.chain().address()?;
     let dir = tempfile::tempdir()?;
     let journal = Journal::new(dir.path());
-    world.grant(&world.doctor, Scope::category("imaging")?, Purpose::Treatment).await?;
-    world.grant(&world.nurse, Scope::category("lab")?, Purpose::Treatment).await?;
+    world.grant(&world.doctor, NamedScope::Category("imaging".into()), Purpose::Treatment).await?;
+    world.grant(&world.nurse, NamedScope::Category("lab".into()), Purpose::Treatment).await?;
 
     let lab = upload(
         &world.patient,

@@ -7,7 +7,7 @@
 use crate::records_support::*;
 use alloy::primitives::Address;
 use ehr_contracts::bindings::RecordIndex;
-use ehr_contracts::{Purpose, Scope, tx};
+use ehr_contracts::{Purpose, tx};
 use ehr_sdk::journal::{EntryStatus, Journal};
 use ehr_sdk::records::{
     BatchItem, BatchOptions, RecordSource, ResumeOutcome, UploadRequest, resume, store_and_journal,
@@ -46,11 +46,10 @@ async fn resume_indexes_each_pending_record_once_and_reports_stale_epochs() -> e
         world.chain.deployment.record_index,
         world.patient.chain().writer()?.clone(),
     );
-    let category = ehr_index::Category::new(&a.entry.category)?;
     let call = index.addRecord(
         patient,
         a.entry.digest,
-        *category.as_bytes32(),
+        a.entry.category_id,
         a.entry.epoch,
         a.entry.tags.clone(),
     );
@@ -81,7 +80,7 @@ async fn resume_indexes_each_pending_record_once_and_reports_stale_epochs() -> e
         UploadRequest::new(patient, RecordSource::FhirJson(METFORMIN_JSON.into())),
     )
     .await?;
-    world.grant(&world.doctor, Scope::category("lab")?, Purpose::Treatment).await?;
+    world.grant(&world.doctor, NamedScope::Category("lab".into()), Purpose::Treatment).await?;
     ehr_sdk::consent::revoke(&world.patient, world.doctor.chain().address()?).await?;
     for _ in 0..2 {
         let report = resume(&world.patient, &journal).await?;
@@ -103,7 +102,7 @@ async fn resume_indexes_each_pending_record_once_and_reports_stale_epochs() -> e
     assert_eq!((again.record_id, again.epoch), (3, 1));
 
     // A pending entry of another writer is left for that writer, who finishes it.
-    world.grant(&world.nurse, Scope::category("lab")?, Purpose::Treatment).await?;
+    world.grant(&world.nurse, NamedScope::Category("lab".into()), Purpose::Treatment).await?;
     let d = store_and_journal(
         &world.nurse,
         &journal,

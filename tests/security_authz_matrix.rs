@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use crate::records_support::*;
-use alloy::primitives::{B256, Bytes, FixedBytes, keccak256};
+use alloy::primitives::{B256, Bytes, keccak256};
 use alloy::signers::local::PrivateKeySigner;
 use ehr_contracts::bindings::ClaimRegistry::ClaimRegistryInstance;
 use ehr_contracts::bindings::{ClaimRegistry, IConsentRegistry, IRecordIndex};
@@ -104,12 +104,16 @@ fn tags() -> Bytes {
     Bytes::from(vec![0x5a; 128]) // one bucket of 8 tags
 }
 
+/// The patient's opaque ids of `lab` and `diagnosis` (set up once: the matrix has one
+/// patient on one chain).
+static CATEGORY_IDS: std::sync::OnceLock<(B256, B256)> = std::sync::OnceLock::new();
+
 fn lab() -> B256 {
-    B256::from(Category::LAB.as_bytes32())
+    CATEGORY_IDS.get().expect("set up").0
 }
 
 fn diagnosis() -> B256 {
-    B256::from(Category::new("diagnosis").unwrap().as_bytes32())
+    CATEGORY_IDS.get().expect("set up").1
 }
 
 async fn now(session: &Session) -> eyre::Result<u64> {
@@ -314,10 +318,11 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
         Op::RequestAccess => {
             let call = consent.requestAccess(
                 patient,
-                Scope::category("lab")?.to_sol(),
+                Scope::Category(lab()).to_sol(),
                 Purpose::Treatment.as_u8(),
                 DAY,
-                "follow-up".into(),
+                1,
+                Bytes::new(),
             );
             outcome(tx::send("request", call).await)
         }
@@ -325,10 +330,11 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
             let doctor_b = cast.s(DoctorB).consent_as_signer()?;
             let call = doctor_b.requestAccess(
                 patient,
-                Scope::category("imaging")?.to_sol(),
+                Scope::Category(diagnosis()).to_sol(),
                 Purpose::Treatment.as_u8(),
                 DAY,
-                "scan".into(),
+                1,
+                Bytes::new(),
             );
             tx::send("request", call).await?;
             let id = me.consent().requestCount().call().await?;
@@ -347,7 +353,7 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
             let request = IConsentRegistry::GrantRequest {
                 patient: granter,
                 grantee: cast.k(DoctorB).address(),
-                scope: Scope::category("imaging")?.to_sol(),
+                scope: Scope::Category(diagnosis()).to_sol(),
                 purpose: Purpose::Treatment.as_u8(),
                 expiry: now(me).await? + DAY,
                 epoch,
@@ -363,12 +369,20 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
             outcome(tx::send("revoke", consent.revoke(cast.k(DoctorB).address())).await)
         }
         Op::OpenEmergency => {
-            let call = consent.openEmergencyAccess(patient, "unconscious in ER".into(), 3600);
+            let call = consent.openEmergencyAccess(patient, 2, Bytes::new(), 3600);
             outcome(tx::send("open", call).await)
         }
         Op::CloseEmergency => {
             let doctor_b = cast.s(DoctorB);
-            ehr_sdk::emergency::open(doctor_b, patient, "ER", Duration::from_secs(3600)).await?;
+            let code = ehr_contracts::ReasonCode::EmergencyTreatment;
+            ehr_sdk::emergency::open(
+                doctor_b,
+                patient,
+                code,
+                Some("ER"),
+                Duration::from_secs(3600),
+            )
+            .await?;
             let call = consent.closeEmergencyAccess(patient, cast.k(DoctorB).address());
             outcome(tx::send("close", call).await)
         }
@@ -378,8 +392,13 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
                 Ok(ClaimRegistry::new(s.deployment().claim_registry, s.chain().writer()?.clone()))
             };
             let submit = |claims: ClaimRegistryInstance<alloy::providers::DynProvider>| async move {
-                tx::send("claim", claims.submitClaim(insurer, vec![1], 12_500, FixedBytes(*b"USD")))
-                    .await
+                let call = claims.submitClaim(
+                    insurer,
+                    vec![1],
+                    keccak256(b"terms"),
+                    Bytes::from(vec![7; 200]),
+                );
+                tx::send("claim", call).await
             };
             let patient_session = cast.s(Patient);
             // The patient grants the insurer record 1 (the key material is opaque here).
@@ -443,11 +462,18 @@ async fn setup() -> eyre::Result<Cast> {
         ehr_sdk::roles::register_public_key(cast.s(doctor)).await?;
     }
     ehr_sdk::roles::register_patient(cast.s(Patient)).await?;
+    let patient_keys =
+        ehr_index::SearchKeys::patient(ehr_sdk::keys::master_secret(cast.s(Patient)).await?);
+    let ids = (
+        *patient_keys.category_id("lab")?.as_bytes32(),
+        *patient_keys.category_id("diagnosis")?.as_bytes32(),
+    );
+    assert_eq!(*CATEGORY_IDS.get_or_init(|| ids), ids);
     ehr_sdk::roles::register_patient(cast.s(OtherPatient)).await?;
     for grantee in [DoctorA, Deactivated] {
         let spec = ehr_sdk::consent::GrantSpec {
             grantee: cast.k(grantee).address(),
-            scope: Scope::category("lab")?,
+            scope: ehr_sdk::NamedScope::Category("lab".into()),
             purpose: Purpose::Treatment,
             duration: Duration::from_secs(30 * DAY),
             record_key: None,

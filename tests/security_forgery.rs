@@ -93,7 +93,7 @@ async fn forged_and_replayed_signatures_are_rejected_on_every_signed_entry_point
     let patient = cast.patient.address();
     let nonce_of = || async { eyre::Ok(reader.nonces(patient).call().await?) };
 
-    let lab = Scope::category("lab")?;
+    let lab = Scope::Category(alloy::primitives::B256::right_padding_from(&[0x1a; 16]));
     let expiry = now(&chain).await? + 30 * DAY;
     let deadline = U256::from(now(&chain).await? + 3600);
     let g = grant(patient, cast.doctor.address(), lab, expiry, 0);
@@ -241,7 +241,8 @@ async fn forged_and_replayed_signatures_are_rejected_on_every_signed_entry_point
             lab.to_sol(),
             Purpose::Treatment.as_u8(),
             DAY,
-            "follow-up".into(),
+            1,
+            Bytes::new(),
         ),
     )
     .await?;

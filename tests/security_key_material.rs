@@ -59,7 +59,7 @@ async fn key_material_the_chain_never_handed_out_is_refused() -> eyre::Result<()
     world
         .grant(
             &world.doctor,
-            ehr_contracts::Scope::category("lab")?,
+            ehr_sdk::NamedScope::Category("lab".into()),
             ehr_contracts::Purpose::Treatment,
         )
         .await?;
@@ -74,7 +74,10 @@ async fn key_material_the_chain_never_handed_out_is_refused() -> eyre::Result<()
     let forger_master = MasterSecret::from_bytes([0x66; 32]);
     let doctor_public = ehr_sdk::roles::public_key(world.doctor.chain().signer()?);
     let forged_keys = ehr_index::grant::wrap_grant(
-        &GrantKeys::All(forger_master.epoch_key(0)),
+        &GrantKeys::All {
+            epoch: forger_master.epoch_key(0),
+            naming: forger_master.category_naming_key(),
+        },
         patient,
         doctor,
         &doctor_public,

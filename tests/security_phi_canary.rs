@@ -1,7 +1,9 @@
 //! PHI canary, against a real anvil and the embedded store: the demo's record workflow (a
 //! patient, a hospital doctor with a grant, FHIR records, a wrapped PDF, search, fetch,
 //! revocation, a later record, break-glass access) runs with unique random marker strings in
-//! the record bodies, the keywords and the file names. Then every byte the chain holds is
+//! the record bodies, the keywords, the file names, a category name (granted, written,
+//! searched, requested and audited by name) and the words of an access request and of a
+//! break-glass opening (which the patient reads back). Then every byte the chain holds is
 //! scanned — every block with its full transactions (calldata), every receipt and log, and
 //! the storage and code of every account from anvil's `anvil_dumpState` — and every stored
 //! blob, for each marker raw, lower-cased, as hex, upper-case hex, UTF-16 and base64: zero
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use crate::records_support::*;
 use crate::security_support::{marker, scan};
-use ehr_contracts::{OrgKind, Purpose, Scope};
+use ehr_contracts::{OrgKind, Purpose};
 use ehr_record::Category;
 use ehr_sdk::fetch::{FetchOutput, fetch};
 use ehr_sdk::journal::Journal;
@@ -123,17 +125,24 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
     let journal = Journal::new(dir.path());
     let [body, keyword, file_name, pdf_text, batch_word] =
         ["Body", "Kw", "File", "Pdf", "Batch"].map(marker);
+    // A category name is PHI too (`hiv`, `mental-health`): a valid name that is a marker.
+    let category = marker("Cat").to_ascii_lowercase();
+    // So are the reasons a doctor gives for a request or for break-glass access.
+    let [reason_text, emergency_text] = ["Why", "Er"].map(marker);
     let markers = vec![
+        reason_text.clone(),
+        emergency_text.clone(),
         body.clone(),
         keyword.clone(),
         file_name.clone(),
         pdf_text.clone(),
         batch_word.clone(),
+        category.clone(),
     ];
 
     // Records: FHIR bodies carrying the marker (patient name, note), a PDF whose file name and
     // text carry markers, keywords that are markers; by the patient and a granted doctor.
-    world.grant(&world.doctor, Scope::category("lab")?, Purpose::Treatment).await?;
+    world.grant(&world.doctor, NamedScope::Category("lab".into()), Purpose::Treatment).await?;
     let hba1c = HBA1C_JSON.replace("Adaeze", &body).replace("follow-up", &body);
     assert!(hba1c.contains(&body));
     let request = UploadRequest::new(patient, RecordSource::FhirJson(hba1c.clone().into_bytes()))
@@ -175,6 +184,57 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
     let out = dir.path().join("fetched.json");
     fetch(&world.doctor, patient, 1, FetchOutput::File(out.clone())).await?;
     assert_eq!(std::fs::read_to_string(&out)?, hba1c, "the marker round-trips");
+
+    // The sensitive category, by name everywhere a person types or reads it.
+    world.grant(&world.doctor, NamedScope::Category(category.clone()), Purpose::Treatment).await?;
+    let request = UploadRequest::new(
+        patient,
+        RecordSource::Bytes {
+            file_name: "note.txt".into(),
+            content_type: Some("text/plain".into()),
+            bytes: format!("{body} counselling note").into_bytes(),
+        },
+    )
+    .category(Category::new(&category)?)
+    .keywords([batch_word.as_str()]);
+    upload(&world.doctor, &journal, request).await?;
+    let request = SearchRequest {
+        keywords: vec![batch_word.clone()],
+        category: Some(category.clone()),
+        ..Default::default()
+    };
+    let found = search(&world.doctor, patient, &request).await?;
+    assert_eq!(found.hits.len(), 1, "the doctor finds it by the category's name");
+    assert_eq!(found.hits[0].category, category, "and reads the name back");
+    let asked = ehr_sdk::requests::request_access(
+        &world.doctor,
+        ehr_sdk::requests::RequestSpec {
+            patient,
+            scope: NamedScope::Category(category.clone()),
+            purpose: Purpose::Treatment,
+            ttl: Duration::from_secs(86_400),
+            reason_code: ehr_contracts::ReasonCode::Treatment,
+            reason: Some(format!("{reason_text} follow-up")),
+        },
+    )
+    .await?;
+    assert!(matches!(asked.scope, ehr_contracts::Scope::Category(_)));
+    assert!(asked.has_encrypted_reason);
+    // Only the patient reads the words; everyone else sees the code.
+    let filter = ehr_sdk::requests::RequestFilter { patient: Some(patient), ..Default::default() };
+    let as_patient = ehr_sdk::requests::list_requests(&world.patient, filter).await?;
+    assert_eq!(as_patient[0].reason.as_deref(), Some(format!("{reason_text} follow-up").as_str()));
+    let as_doctor = ehr_sdk::requests::list_requests(&world.doctor, filter).await?;
+    assert_eq!(
+        (as_doctor[0].reason.as_deref(), as_doctor[0].reason_code.name()),
+        (None, "treatment")
+    );
+    // The patient's audit names the well-known categories; a name it has not been told stays
+    // an opaque id (the chain holds nothing to recover it from).
+    let trail = ehr_sdk::audit::audit(&world.patient, patient, None).await?;
+    let summaries: Vec<&str> = trail.entries.iter().map(|e| e.summary.as_str()).collect();
+    assert!(summaries.iter().any(|s| s.contains("(lab) added")), "{summaries:#?}");
+    assert!(summaries.iter().any(|s| s.contains("(#")), "{summaries:#?}");
     ehr_sdk::consent::revoke(&world.patient, world.doctor.chain().address()?).await?;
     let request = UploadRequest::new(
         patient,
@@ -185,10 +245,17 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
     ehr_sdk::emergency::open(
         &world.doctor,
         patient,
-        "unconscious in the ER",
+        ehr_contracts::ReasonCode::EmergencyTreatment,
+        Some(&format!("{emergency_text} unconscious in the ER")),
         Duration::from_secs(600),
     )
     .await?;
+    let trail = ehr_sdk::audit::audit(&world.patient, patient, None).await?;
+    let opened = trail.entries.iter().find(|e| e.summary.starts_with("emergency access opened"));
+    assert!(
+        opened.is_some_and(|e| e.summary.contains(&emergency_text)),
+        "the patient's audit reads the break-glass words: {opened:?}"
+    );
     let found = search(
         &world.patient,
         patient,
@@ -196,6 +263,29 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
     )
     .await?;
     assert_eq!(found.hits.len(), 4, "records 1, 2, 3 and 7 carry the keyword");
+
+    // A claim: its amount reveals the care too. A unique amount, searched below as the
+    // big-endian uint128 the contract would have stored and logged.
+    let admin = session(&world.chain, &world.chain.admin, &world.store_url).await?;
+    let insurer_key = world.chain.account().await?;
+    ehr_sdk::roles::add_organization(&admin, insurer_key.address(), OrgKind::Insurer, "Insurer")
+        .await?;
+    let insurer = session(&world.chain, &insurer_key, &world.store_url).await?;
+    ehr_sdk::roles::register_public_key(&insurer).await?;
+    let seed = alloy::primitives::keccak256(marker("Amount"));
+    let amount =
+        1_000_000 + u128::from(u64::from_be_bytes(seed[..8].try_into()?) % 1_000_000_000_000);
+    let eur = ehr_sdk::claims::Currency::new("EUR")?;
+    let filed =
+        ehr_sdk::claims::submit_claim(&world.patient, insurer_key.address(), &[1], amount, eur)
+            .await?;
+    assert_eq!(filed.claim.minor_units, Some(amount), "the patient reads its own claim");
+    let seen_by_insurer = ehr_sdk::claims::get_claim(&insurer, filed.claim.id).await?;
+    assert_eq!(seen_by_insurer.minor_units, Some(amount), "the insurer opens the terms");
+    let seen_by_doctor = ehr_sdk::claims::get_claim(&world.doctor, filed.claim.id).await?;
+    assert_eq!(seen_by_doctor.minor_units, None, "anyone else sees only the commitment");
+    let amount_needles =
+        [alloy::hex::encode(amount.to_be_bytes()), alloy::hex::encode_upper(amount.to_be_bytes())];
 
     let rpc_url = world.chain.stack.anvil().rpc_url().clone();
     let chain = chain_bytes(&rpc_url).await?;
@@ -211,6 +301,24 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
         crate::security_support::marker_encodings(&markers[0]).len()
     );
     assert!(hits.is_empty(), "PHI on chain:\n{}", hits.join("\n"));
+    let amount_bytes = amount.to_be_bytes();
+    let has_amount = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        bytes.windows(amount_bytes.len()).any(|w| w == amount_bytes)
+            || amount_needles.iter().any(|needle| text.contains(needle.as_str()))
+    };
+    // Control: the amount as the old contract logged it (an ABI word), raw or in JSON hex.
+    let word = alloy::primitives::U256::from(amount).to_be_bytes::<32>();
+    assert!(
+        has_amount(&word)
+            && has_amount(format!("{{\"data\":\"0x{}\"}}", alloy::hex::encode(word)).as_bytes())
+    );
+    let amount_hits: Vec<&str> = chain
+        .iter()
+        .filter(|(_, bytes)| has_amount(bytes))
+        .map(|(what, _)| what.as_str())
+        .collect();
+    assert!(amount_hits.is_empty(), "the claim amount {amount} on chain: {amount_hits:?}");
     assert!(store_hits.is_empty(), "PHI in the store:\n{}", store_hits.join("\n"));
 
     // Control: a marker deliberately put on chain is found in calldata, logs and storage.

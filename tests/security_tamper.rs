@@ -287,7 +287,7 @@ async fn an_rpc_node_tampering_with_index_events_is_detected() -> eyre::Result<(
     world
         .grant(
             &world.doctor,
-            ehr_contracts::Scope::category("lab")?,
+            ehr_sdk::NamedScope::Category("lab".into()),
             ehr_contracts::Purpose::Treatment,
         )
         .await?;

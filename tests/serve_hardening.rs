@@ -8,7 +8,7 @@
 use alloy::primitives::{Address, Bytes};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
-use ehr_contracts::{Purpose, Scope};
+use ehr_contracts::Purpose;
 use ehr_sdk::consent::GrantSpec;
 use ehr_sdk::relay::{SignedGrant, sign_grant};
 use ehr_sdk::{Chain, Session};
@@ -71,7 +71,7 @@ impl Fixture {
     ) -> eyre::Result<SignedGrant> {
         let spec = GrantSpec {
             grantee,
-            scope: Scope::category(category)?,
+            scope: ehr_sdk::NamedScope::Category(category.to_owned()),
             purpose: Purpose::Treatment,
             duration: 30 * DAY,
             record_key: None,

@@ -289,6 +289,11 @@ async function masterSecret() {
   const typed = generation === 0n
     ? c.masterSecretTypedData(state.account, d.chainId, d.recordIndex)
     : c.masterSecretV2TypedData(state.account, generation, d.chainId, d.recordIndex);
+  if (generation > 1n) {
+    // Category ids and the naming key an All grant carries come from generation 1's master
+    // secret; this page derives only the current generation's.
+    throw new UserError(`Your keys were rotated (key generation ${generation}); this page handles generation 1 only so far. Use the CLI (ehr grant, ehr approve, ehr revoke). Nothing was signed or sent.`);
+  }
   const code = generation === 0n ? null : recoveryCode(generation);
   const recovery = code && parseRecoveryCode(code);
   say('Your wallet asks you to sign "Derive my ehrkit record keys" — this unlocks your keys in this page only…');
@@ -547,8 +552,9 @@ function grantFromForm(event) {
     let scope = { kind: 0, value: new Uint8Array(32) };
     if ($('grant-scope').value === 'category') {
       const name = $('grant-category').value.trim();
-      if (!/^[a-z0-9_-]{1,32}$/.test(name)) throw new UserError('A category is 1 to 32 lowercase letters, digits, - or _ (e.g. lab).');
-      scope = { kind: 1, value: c.categoryBytes32(name) };
+      if (!/^[a-z0-9_-]{1,31}$/.test(name)) throw new UserError('A category is 1 to 31 lowercase letters, digits, - or _ (e.g. lab).');
+      // On chain the category is this patient's opaque id for the name, never the name.
+      scope = c.categoryScope(await masterSecret(), name);
     }
     const days = Number($('grant-days').value);
     await signAndRelay({ grantee, scope, purpose: Number($('grant-purpose').value), days });

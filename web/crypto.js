@@ -21,7 +21,13 @@ export const LABELS = Object.freeze({
   keyId: 'ehrkit/v1/key-id',
   eciesKek: 'ehrkit/v1/ecies/kek',
   grantKeys: 'ehrkit/v1/grant-keys',
+  categoryNamingKey: 'ehrkit/v2/category-naming-key',
+  categoryId: 'ehrkit/v2/category-id',
 });
+/** The version byte of a wrappedKeys item (2: All carries K_cat, Category carries the name). */
+export const GRANT_KEYS_VERSION = 2;
+/** The categories every client knows by name (ehr_record::Category::WELL_KNOWN). */
+export const WELL_KNOWN_CATEGORIES = Object.freeze(['lab', 'imaging', 'prescription', 'diagnosis', 'note', 'vitals', 'demographics']);
 export const MASTER_SECRET_PURPOSE = 'Derive my ehrkit record keys. Sign this only in ehrkit.';
 const N = secp256k1.Point.CURVE().n;
 
@@ -61,10 +67,12 @@ function addressBytes(a) {
 }
 export function keccak256(bytes) { return keccak_256(bytes); }
 
-/** A category name (ASCII, 1..32 bytes) left-aligned in 32 bytes. */
+/** A category name (1 to 31 printable ASCII bytes) left-aligned in 32 bytes: never on chain. */
 export function categoryBytes32(name) {
   const b = enc.encode(name);
-  if (b.length < 1 || b.length > 32) throw new Error('a category is 1 to 32 bytes');
+  if (b.length < 1 || b.length > 31 || b.some((x) => x < 0x21 || x > 0x7e)) {
+    throw new Error('a category is 1 to 31 printable ASCII characters');
+  }
   const out = new Uint8Array(32);
   out.set(b);
   return out;
@@ -231,6 +239,26 @@ export function categoryKeys(epochKeyBytes, category32) {
     data: hkdf32(epochKeyBytes, new Uint8Array(0), concat(enc.encode(LABELS.data), category32)),
   };
 }
+/** K_cat: the patient's category naming key (not per epoch). */
+export function categoryNamingKey(master) {
+  return hkdf32(master, new Uint8Array(0), enc.encode(LABELS.categoryNamingKey));
+}
+/** A category's opaque on-chain id: HMAC-SHA256(K_cat, label ‖ name[32])[..16] ‖ 0^16. */
+export function categoryId(namingKey, name) {
+  const mac = hmac(sha256, namingKey, concat(enc.encode(LABELS.categoryId), categoryBytes32(name)));
+  const id = new Uint8Array(32);
+  id.set(mac.slice(0, 16));
+  return id;
+}
+/** The well-known name whose id is `id` for this naming key, or null. */
+export function categoryNameOf(namingKey, id) {
+  const want = bytesToHex(typeof id === 'string' ? hexToBytes(id) : id);
+  return WELL_KNOWN_CATEGORIES.find((name) => bytesToHex(categoryId(namingKey, name)) === want) ?? null;
+}
+/** A Category scope by name, as the chain holds it: { kind: 1, value: id, name }. */
+export function categoryScope(master, name) {
+  return { kind: 1, value: categoryId(categoryNamingKey(master), name), name };
+}
 export function keyId(dataKek, recordId16) {
   return hmac(sha256, dataKek, concat(enc.encode(LABELS.keyId), recordId16)).slice(0, 16);
 }
@@ -270,14 +298,24 @@ export function scopeId(scope) {
 export function grantAad(patient, grantee, epoch, scope) {
   return concat(addressBytes(patient), addressBytes(grantee), be64(epoch), scopeId(scope));
 }
-/** The key material a grant of `scope` in `epoch` hands over (All: K_e; Category: K_idx ‖ K_data). */
+/**
+ * The key material a grant of `scope` in `epoch` hands over (All: K_e ‖ K_cat; Category:
+ * K_idx ‖ K_data ‖ name[32]). A Category scope's value is the category's opaque id; its name is
+ * `scope.name`, or found among the well-known categories (a scope read from chain).
+ */
 export function grantPlaintext(master, epoch, scope) {
   const ke = epochKey(master, epoch);
-  if (scope.kind === 0) return ke;
+  const naming = categoryNamingKey(master);
+  if (scope.kind === 0) return concat(ke, naming);
   if (scope.kind === 1) {
     const v = typeof scope.value === 'string' ? hexToBytes(scope.value) : scope.value;
+    const name = scope.name ?? categoryNameOf(naming, v);
+    if (name === null) {
+      throw new Error(`category ${bytesToHex(v.slice(0, 16))} is not a well-known category, so its name cannot be recovered from its id: grant it by name instead`);
+    }
+    if (bytesToHex(categoryId(naming, name)) !== bytesToHex(v)) throw new Error(`the scope's id is not the id of category ${name}`);
     const { index, data } = categoryKeys(ke, v);
-    return concat(index, data);
+    return concat(index, data, categoryBytes32(name));
   }
   throw new Error('a record-scope grant needs the record\'s data key, which only its envelope holds: use the CLI (ehr grant --scope record:ID --cid CID)');
 }
@@ -294,9 +332,9 @@ export function publicKeyForAddress(raw64, address) {
   }
   return point.toBytes(true);
 }
-/** One wrappedKeys item: 0x01 ‖ kind ‖ ECIES(grantee, "ehrkit/v1/grant-keys", aad, plaintext). */
+/** One wrappedKeys item: 0x02 ‖ kind ‖ ECIES(grantee, "ehrkit/v1/grant-keys", aad, plaintext). */
 export async function wrapGrantKeys({ plaintext, scope, patient, grantee, granteePublicKey, epoch, ephemeralSecret }) {
   const recipient = publicKeyForAddress(granteePublicKey, grantee);
   const wrapped = await eciesWrap(recipient, LABELS.grantKeys, grantAad(patient, grantee, epoch, scope), plaintext, ephemeralSecret);
-  return concat(new Uint8Array([1, scope.kind]), wrapped);
+  return concat(new Uint8Array([GRANT_KEYS_VERSION, scope.kind]), wrapped);
 }

@@ -17,12 +17,14 @@ import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
 /// patient's records are numbered from 1), and whether the insurer may read them from the
 /// consent registry's `hasAccess`, the one access rule.
 ///
-/// Storage: a claim is three packed words plus one word per four records after the second:
-/// - word 0, what every transition reads and writes: insurer, status, decidedAt, currency;
+/// Storage: a claim is four packed words plus one word per four records after the second:
+/// - word 0, what every transition reads and writes: insurer, status, decidedAt;
 /// - word 1: patient, submittedAt, the number of records;
-/// - word 2: amount and the first two record ids;
+/// - word 2: the commitment to the amount and currency (never the amount: it is PHI-adjacent
+///   and travels encrypted to the insurer and the patient, in the event only);
+/// - word 3: the first two record ids;
 /// - `moreRecordIds`: the other record ids, four per word.
-/// So a claim over one or two records costs three new slots, and `startReview` and `decide`
+/// So a claim over one or two records costs four new slots, and `startReview` and `decide`
 /// write word 0 only.
 contract ClaimRegistry is IClaimRegistry {
     // ---------------------------------------------------------------------------------
@@ -33,6 +35,8 @@ contract ClaimRegistry is IClaimRegistry {
     uint256 public constant MAX_RECORDS = 64;
     /// @notice The longest decision reason, in bytes.
     uint256 public constant MAX_REASON_LENGTH = 256;
+    /// @notice The longest sealed terms, in bytes (the client's are 200: two ECIES of 51 bytes).
+    uint256 public constant MAX_SEALED_TERMS_LENGTH = 512;
 
     /// @dev The record ids stored inline in word 2.
     uint256 private constant _INLINE_RECORDS = 2;
@@ -44,17 +48,17 @@ contract ClaimRegistry is IClaimRegistry {
     /// @dev A stored claim (see the contract's @dev for the layout). `status` is None exactly
     /// when no claim has this id.
     struct _Claim {
-        // Word 0 (20 + 1 + 8 + 3 bytes).
+        // Word 0 (20 + 1 + 8 bytes).
         address insurer;
         ClaimStatus status;
         uint64 decidedAt;
-        bytes3 currency;
         // Word 1 (20 + 8 + 4 bytes).
         address patient;
         uint64 submittedAt;
         uint32 recordCount;
-        // Word 2 (16 + 8 + 8 bytes).
-        uint128 amount;
+        // Word 2.
+        bytes32 termsCommitment;
+        // Word 3 (8 + 8 bytes).
         uint64 recordId0;
         uint64 recordId1;
         // Words 3 to 18, written only as far as the claim has records.
@@ -87,15 +91,18 @@ contract ClaimRegistry is IClaimRegistry {
     /// @dev Checks, in order: `ClaimNotPatient(caller)` unless the caller is a registered
     /// patient; `ClaimInvalidInsurer` unless `insurer` is an active organization of kind
     /// Insurer; `ClaimInvalidRecords` unless 1 to `MAX_RECORDS` ids, none repeated;
-    /// `ClaimInvalidAmount` unless `amount` > 0 and `currency` is three ASCII letters A-Z;
+    /// `ClaimInvalidTerms` unless the commitment is non-zero and the sealed terms are 1 to
+    /// `MAX_SEALED_TERMS_LENGTH` bytes (the contract cannot open them: the insurer checks them);
     /// then per record, in the given order, `ClaimUnknownRecord` unless 1 ≤ id ≤ the
     /// patient's record count, and `ClaimRecordNotGranted` unless
     /// `hasAccess(caller, insurer, Record(id))`. Stores the ids in the given order and emits
     /// `ClaimSubmitted`.
-    function submitClaim(address insurer, uint64[] calldata recordIds, uint128 amount, bytes3 currency)
-        external
-        returns (uint256 claimId)
-    {
+    function submitClaim(
+        address insurer,
+        uint64[] calldata recordIds,
+        bytes32 termsCommitment,
+        bytes calldata sealedTerms
+    ) external returns (uint256 claimId) {
         if (!_roles.isPatient(msg.sender)) revert ClaimNotPatient(msg.sender);
         if (!_roles.isActiveOrganizationOfKind(insurer, IRoleRegistry.OrgKind.Insurer)) {
             revert ClaimInvalidInsurer(insurer);
@@ -104,7 +111,10 @@ contract ClaimRegistry is IClaimRegistry {
         if (count == 0 || count > MAX_RECORDS || _hasRepeat(recordIds)) {
             revert ClaimInvalidRecords(count, MAX_RECORDS);
         }
-        if (amount == 0 || !_isCurrencyCode(currency)) revert ClaimInvalidAmount();
+        uint256 sealedLength = sealedTerms.length;
+        if (termsCommitment == bytes32(0) || sealedLength == 0 || sealedLength > MAX_SEALED_TERMS_LENGTH) {
+            revert ClaimInvalidTerms(termsCommitment, sealedLength);
+        }
         uint64 known = _index.stateOf(msg.sender).records;
         for (uint256 i; i < count; ++i) {
             uint64 recordId = recordIds[i];
@@ -118,17 +128,16 @@ contract ClaimRegistry is IClaimRegistry {
         _Claim storage stored = _claims[claimId];
         stored.insurer = insurer;
         stored.status = ClaimStatus.Submitted;
-        stored.currency = currency;
         stored.patient = msg.sender;
         stored.submittedAt = uint64(block.timestamp);
         stored.recordCount = uint32(count);
-        stored.amount = amount;
+        stored.termsCommitment = termsCommitment;
         stored.recordId0 = recordIds[0];
         if (count > 1) stored.recordId1 = recordIds[1];
         for (uint256 i = _INLINE_RECORDS; i < count; ++i) {
             stored.moreRecordIds[i - _INLINE_RECORDS] = recordIds[i];
         }
-        emit ClaimSubmitted(claimId, msg.sender, insurer, recordIds, amount, currency);
+        emit ClaimSubmitted(claimId, msg.sender, insurer, recordIds, termsCommitment, sealedTerms);
     }
 
     /// @inheritdoc IClaimRegistry
@@ -183,8 +192,7 @@ contract ClaimRegistry is IClaimRegistry {
             status: stored.status,
             submittedAt: stored.submittedAt,
             decidedAt: stored.decidedAt,
-            amount: stored.amount,
-            currency: stored.currency,
+            termsCommitment: stored.termsCommitment,
             recordIds: recordIds
         });
     }
@@ -247,14 +255,5 @@ contract ClaimRegistry is IClaimRegistry {
             }
         }
         return false;
-    }
-
-    /// @dev True for three upper-case ASCII letters (an ISO 4217 code's shape).
-    function _isCurrencyCode(bytes3 currency) private pure returns (bool) {
-        for (uint256 i; i < 3; ++i) {
-            bytes1 letter = currency[i];
-            if (letter < 0x41 || letter > 0x5a) return false;
-        }
-        return true;
     }
 }

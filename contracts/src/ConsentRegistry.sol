@@ -44,7 +44,12 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     /// @notice The most distinct scopes one patient may grant one grantee (until a revoke clears them).
     uint256 public constant MAX_SCOPES_PER_GRANTEE = 32;
     /// @notice The longest request or emergency reason, in bytes.
-    uint256 public constant MAX_REASON_LENGTH = 256;
+    /// @notice The highest reason code (codes are 1 to `MAX_REASON_CODE`; see `requestAccess`).
+    uint16 public constant MAX_REASON_CODE = 9;
+    /// @notice The longest encrypted reason: ECIES (33-byte point, 16-byte tag) of 256 bytes of text.
+    uint256 public constant MAX_ENCRYPTED_REASON_LENGTH = 305;
+    /// @dev The shortest non-empty encrypted reason: ECIES of one byte.
+    uint256 private constant _MIN_ENCRYPTED_REASON_LENGTH = 50;
     /// @notice The longest wrapped key material, in bytes.
     uint256 public constant MAX_WRAPPED_KEYS_LENGTH = 4096;
 
@@ -254,19 +259,21 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
 
     /// @inheritdoc IConsentRegistry
     /// @dev Reverts `ConsentInvalidGrantee(caller)` unless the caller is an active participant,
-    /// `ConsentNotPatient`, `ConsentInvalidScope`, `ConsentInvalidReason` (1 to 256 bytes) or
+    /// `ConsentNotPatient`, `ConsentInvalidScope`, `ConsentInvalidReason` (a code outside 1 to
+    /// `MAX_REASON_CODE`, or an encrypted reason neither empty nor 50 to 305 bytes) or
     /// `ConsentInvalidRequestTtl` (1 s to 30 days).
     function requestAccess(
         address patient,
         Scope calldata scope,
         Purpose purpose,
         uint64 ttl,
-        string calldata reason
+        uint16 reasonCode,
+        bytes calldata encryptedReason
     ) external returns (uint256 requestId) {
         if (!_roles.isActiveParticipant(msg.sender)) revert ConsentInvalidGrantee(msg.sender);
         if (!_roles.isPatient(patient)) revert ConsentNotPatient(patient);
         _checkScope(scope.kind, scope.value);
-        _checkReason(bytes(reason).length);
+        _checkReason(reasonCode, encryptedReason.length);
         if (ttl == 0 || ttl > MAX_REQUEST_TTL) revert ConsentInvalidRequestTtl(ttl);
 
         uint64 expiresAt = uint64(block.timestamp) + ttl;
@@ -281,7 +288,9 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
             expiresAt: expiresAt,
             value: scope.value
         });
-        emit AccessRequested(requestId, patient, msg.sender, scope, purpose, expiresAt, reason);
+        emit AccessRequested(
+            requestId, patient, msg.sender, scope, purpose, expiresAt, reasonCode, encryptedReason
+        );
     }
 
     /// @inheritdoc IConsentRegistry
@@ -362,21 +371,28 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     /// @dev Reverts `ConsentNotHospitalDoctor` unless the caller is an active doctor whose
     /// organization is an active hospital, `ConsentNotPatient`, `ConsentInvalidReason` or
     /// `ConsentInvalidEmergencyDuration` (1 s to 72 h). Opening again replaces the end time.
-    function openEmergencyAccess(address patient, string calldata reason, uint64 duration) external {
-        if (!_roles.isActiveDoctor(msg.sender)) revert ConsentNotHospitalDoctor(msg.sender);
+    function openEmergencyAccess(
+        address patient,
+        uint16 reasonCode,
+        bytes calldata encryptedReason,
+        uint64 duration
+    ) external {
+        if (!_roles.isActiveDoctor(msg.sender)) {
+            revert ConsentNotHospitalDoctor(msg.sender);
+        }
         address hospital = _roles.orgOf(msg.sender);
         if (!_roles.isActiveOrganizationOfKind(hospital, IRoleRegistry.OrgKind.Hospital)) {
             revert ConsentNotHospitalDoctor(msg.sender);
         }
         if (!_roles.isPatient(patient)) revert ConsentNotPatient(patient);
-        _checkReason(bytes(reason).length);
+        _checkReason(reasonCode, encryptedReason.length);
         if (duration == 0 || duration > MAX_EMERGENCY_DURATION) {
             revert ConsentInvalidEmergencyDuration(duration, MAX_EMERGENCY_DURATION);
         }
 
         uint64 until = uint64(block.timestamp) + duration;
         _emergencyUntil[patient][msg.sender] = until;
-        emit EmergencyAccessOpened(patient, msg.sender, hospital, until, reason);
+        emit EmergencyAccessOpened(patient, msg.sender, hospital, until, reasonCode, encryptedReason);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -811,9 +827,14 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         if (!valid) revert ConsentInvalidScope(kind, value);
     }
 
-    /// @dev Reverts `ConsentInvalidReason` unless 1 to 256 bytes.
-    function _checkReason(uint256 length) private pure {
-        if (length == 0 || length > MAX_REASON_LENGTH) revert ConsentInvalidReason();
+    /// @dev Reverts `ConsentInvalidReason` unless the code is 1 to `MAX_REASON_CODE` and the
+    /// encrypted reason is empty or 50 to `MAX_ENCRYPTED_REASON_LENGTH` bytes.
+    function _checkReason(uint16 reasonCode, uint256 encryptedLength) private pure {
+        bool badCode = reasonCode == 0 || reasonCode > MAX_REASON_CODE;
+        bool badLength = encryptedLength != 0
+            && (encryptedLength < _MIN_ENCRYPTED_REASON_LENGTH
+                || encryptedLength > MAX_ENCRYPTED_REASON_LENGTH);
+        if (badCode || badLength) revert ConsentInvalidReason(reasonCode, encryptedLength);
     }
 
     /// @dev Reverts `ConsentInvalidWrappedKeys` unless 1 to 4096 bytes.

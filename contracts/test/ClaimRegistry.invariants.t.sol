@@ -79,8 +79,7 @@ contract ClaimRegistryInvariants is Test {
             assertEq(c.patient, g.patient, "patient");
             assertEq(c.insurer, g.insurer, "insurer");
             assertEq(c.submittedAt, g.submittedAt, "submittedAt");
-            assertEq(c.amount, g.amount, "amount");
-            assertEq(c.currency, g.currency, "currency");
+            assertEq(c.termsCommitment, g.termsCommitment, "terms commitment");
             assertEq(c.recordIds.length, g.recordIds.length, "record count");
             for (uint256 i; i < g.recordIds.length; ++i) {
                 assertEq(c.recordIds[i], g.recordIds[i], "record id");

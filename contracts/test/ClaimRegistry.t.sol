@@ -22,7 +22,10 @@ abstract contract ClaimRegistryBase is EhrFixture {
     uint256 internal constant MAX = 64;
 
     bytes32 internal constant LAB = bytes32("lab");
-    bytes3 internal constant EUR = "EUR";
+    /// @dev A claim's terms as the client sends them: a commitment and sealed bytes (the
+    /// contract opens neither).
+    bytes32 internal constant TERMS = keccak256("ehrkit test claim terms");
+    bytes internal constant SEALED = hex"5eed";
 
     ClaimRegistry internal claims;
 
@@ -118,10 +121,10 @@ abstract contract ClaimRegistryBase is EhrFixture {
         }
     }
 
-    /// @dev Alice files a claim with the insurer over `ids` for 120.50 EUR.
+    /// @dev Alice files a claim with the insurer over `ids` (terms: `TERMS`, `SEALED`).
     function _submit(uint64[] memory ids) internal returns (uint256 claimId) {
         vm.prank(alice);
-        claimId = claims.submitClaim(insurer, ids, 12_050, EUR);
+        claimId = claims.submitClaim(insurer, ids, TERMS, SEALED);
     }
 
     function _startReview(uint256 claimId, address reviewer) internal {
@@ -194,8 +197,7 @@ contract ClaimRegistryTest is ClaimRegistryBase {
             assertEq(uint8(c.status), uint8(IClaimRegistry.ClaimStatus.None));
             assertEq(c.submittedAt, 0);
             assertEq(c.decidedAt, 0);
-            assertEq(c.amount, 0);
-            assertEq(c.currency, bytes3(0));
+            assertEq(c.termsCommitment, bytes32(0));
             assertEq(c.recordIds.length, 0);
         }
     }
@@ -207,7 +209,7 @@ contract ClaimRegistryTest is ClaimRegistryBase {
     function test_submitClaim_storesAndEmits() public {
         uint64[] memory ids = _ids(3, 1);
         vm.expectEmit(true, true, true, true, address(claims));
-        emit IClaimRegistry.ClaimSubmitted(1, alice, insurer, ids, 12_050, EUR);
+        emit IClaimRegistry.ClaimSubmitted(1, alice, insurer, ids, TERMS, SEALED);
         uint256 claimId = _submit(ids);
 
         assertEq(claimId, 1, "ids start at 1");
@@ -218,8 +220,7 @@ contract ClaimRegistryTest is ClaimRegistryBase {
         assertEq(uint8(c.status), uint8(IClaimRegistry.ClaimStatus.Submitted));
         assertEq(c.submittedAt, T0);
         assertEq(c.decidedAt, 0);
-        assertEq(c.amount, 12_050);
-        assertEq(c.currency, EUR);
+        assertEq(c.termsCommitment, TERMS);
         _assertIds(c.recordIds, ids);
     }
 
@@ -228,7 +229,7 @@ contract ClaimRegistryTest is ClaimRegistryBase {
         _grantRecords(bob, insurer2, _ids(1));
         assertEq(_submit(_ids(1)), 1);
         vm.prank(bob);
-        assertEq(claims.submitClaim(insurer2, _ids(1), 1, "USD"), 2);
+        assertEq(claims.submitClaim(insurer2, _ids(1), TERMS, SEALED), 2);
         assertEq(_submit(_ids(1)), 3, "the same records may be claimed again");
         assertEq(claims.claimCount(), 3);
         assertEq(claims.claim(2).patient, bob);
@@ -253,7 +254,7 @@ contract ClaimRegistryTest is ClaimRegistryBase {
     function test_submitClaim_allGrantCoversEveryRecord() public {
         _grantAll(alice, insurer2);
         vm.prank(alice);
-        uint256 claimId = claims.submitClaim(insurer2, _ids(6, 2), 5, "CHF");
+        uint256 claimId = claims.submitClaim(insurer2, _ids(6, 2), TERMS, SEALED);
         assertEq(claims.claim(claimId).insurer, insurer2);
     }
 
@@ -270,7 +271,7 @@ contract ClaimRegistryTest is ClaimRegistryBase {
         for (uint256 i; i < callers.length; ++i) {
             vm.prank(callers[i]);
             vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimNotPatient.selector, callers[i]));
-            claims.submitClaim(insurer, _ids(1), 1, EUR);
+            claims.submitClaim(insurer, _ids(1), TERMS, SEALED);
         }
     }
 
@@ -281,13 +282,13 @@ contract ClaimRegistryTest is ClaimRegistryBase {
             vm.expectRevert(
                 abi.encodeWithSelector(IClaimRegistry.ClaimInvalidInsurer.selector, notInsurers[i])
             );
-            claims.submitClaim(notInsurers[i], _ids(1), 1, EUR);
+            claims.submitClaim(notInsurers[i], _ids(1), TERMS, SEALED);
         }
         vm.prank(admin);
         roles.removeOrganization(insurer);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimInvalidInsurer.selector, insurer));
-        claims.submitClaim(insurer, _ids(1), 1, EUR);
+        claims.submitClaim(insurer, _ids(1), TERMS, SEALED);
     }
 
     function test_submitClaim_revertsOnRecordCount() public {
@@ -313,19 +314,17 @@ contract ClaimRegistryTest is ClaimRegistryBase {
         _submit(ids);
     }
 
-    function test_submitClaim_revertsOnAmountAndCurrency() public {
-        bytes3[7] memory bad = [bytes3("eur"), "EUr", "EU ", "E1R", bytes3(0), "EU\x00", bytes3(hex"c45552")];
-        for (uint256 i; i < bad.length; ++i) {
-            vm.prank(alice);
-            vm.expectRevert(IClaimRegistry.ClaimInvalidAmount.selector);
-            claims.submitClaim(insurer, _ids(1), 1, bad[i]);
-        }
-        vm.prank(alice);
-        vm.expectRevert(IClaimRegistry.ClaimInvalidAmount.selector);
-        claims.submitClaim(insurer, _ids(1), 0, EUR);
-        vm.prank(alice);
-        claims.submitClaim(insurer, _ids(1), type(uint128).max, "AZZ");
-        assertEq(claims.claim(1).amount, type(uint128).max);
+    function test_submitClaim_revertsOnInvalidTerms() public {
+        vm.startPrank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimInvalidTerms.selector, bytes32(0), 2));
+        claims.submitClaim(insurer, _ids(1), bytes32(0), SEALED);
+        vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimInvalidTerms.selector, TERMS, 0));
+        claims.submitClaim(insurer, _ids(1), TERMS, "");
+        vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimInvalidTerms.selector, TERMS, 513));
+        claims.submitClaim(insurer, _ids(1), TERMS, new bytes(513));
+        claims.submitClaim(insurer, _ids(1), TERMS, new bytes(512));
+        vm.stopPrank();
+        assertEq(claims.claim(1).termsCommitment, TERMS);
     }
 
     function test_submitClaim_revertsOnUnknownRecords() public {
@@ -333,27 +332,27 @@ contract ClaimRegistryTest is ClaimRegistryBase {
         for (uint256 i; i < unknown.length; ++i) {
             vm.prank(alice);
             vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimUnknownRecord.selector, unknown[i]));
-            claims.submitClaim(insurer, _ids(1, unknown[i]), 1, EUR);
+            claims.submitClaim(insurer, _ids(1, unknown[i]), TERMS, SEALED);
         }
         // Bob has no records at all; alice's numbers mean nothing for him.
         _grantAll(bob, insurer);
         vm.prank(bob);
         vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimUnknownRecord.selector, uint64(1)));
-        claims.submitClaim(insurer, _ids(1), 1, EUR);
+        claims.submitClaim(insurer, _ids(1), TERMS, SEALED);
     }
 
     function test_submitClaim_revertsOnRecordsNotGranted() public {
         // Record 6 was never granted; the first refused record is named.
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimRecordNotGranted.selector, uint64(6)));
-        claims.submitClaim(insurer, _ids(1, 6, 2), 1, EUR);
+        claims.submitClaim(insurer, _ids(1, 6, 2), TERMS, SEALED);
         // Grants to the insurer's staff, to another insurer, or of a category do not count.
         _grantRecords(alice, clerk, _ids(6));
         _grantRecords(alice, insurer2, _ids(6));
         _grantScope(alice, insurer, IConsentRegistry.Scope(IConsentRegistry.ScopeKind.Category, LAB), 1 days);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimRecordNotGranted.selector, uint64(6)));
-        claims.submitClaim(insurer, _ids(6), 1, EUR);
+        claims.submitClaim(insurer, _ids(6), TERMS, SEALED);
     }
 
     function test_submitClaim_revertsOnExpiredOrRevokedGrants() public {
@@ -361,35 +360,35 @@ contract ClaimRegistryTest is ClaimRegistryBase {
         vm.warp(T0 + 1 hours);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimRecordNotGranted.selector, uint64(1)));
-        claims.submitClaim(insurer2, _ids(1), 1, EUR);
+        claims.submitClaim(insurer2, _ids(1), TERMS, SEALED);
 
         vm.prank(alice);
         consent.revoke(insurer);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimRecordNotGranted.selector, uint64(2)));
-        claims.submitClaim(insurer, _ids(2), 1, EUR);
+        claims.submitClaim(insurer, _ids(2), TERMS, SEALED);
     }
 
     function test_submitClaim_checkOrder() public {
         // Patient first, then insurer, records, amount, and per record existence then access.
         vm.prank(carol);
         vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimNotPatient.selector, carol));
-        claims.submitClaim(hospital, new uint64[](0), 0, "eur");
+        claims.submitClaim(hospital, new uint64[](0), TERMS, SEALED);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimInvalidInsurer.selector, hospital));
-        claims.submitClaim(hospital, new uint64[](0), 0, "eur");
+        claims.submitClaim(hospital, new uint64[](0), TERMS, SEALED);
         vm.prank(alice);
         _expectInvalidRecords(0);
-        claims.submitClaim(insurer, new uint64[](0), 0, "eur");
+        claims.submitClaim(insurer, new uint64[](0), TERMS, SEALED);
         vm.prank(alice);
-        vm.expectRevert(IClaimRegistry.ClaimInvalidAmount.selector);
-        claims.submitClaim(insurer, _ids(6, 9), 0, "eur");
+        vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimInvalidTerms.selector, bytes32(0), 2));
+        claims.submitClaim(insurer, _ids(6, 9), bytes32(0), SEALED);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimRecordNotGranted.selector, uint64(6)));
-        claims.submitClaim(insurer, _ids(6, 9), 1, EUR);
+        claims.submitClaim(insurer, _ids(6, 9), TERMS, SEALED);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimUnknownRecord.selector, uint64(9)));
-        claims.submitClaim(insurer, _ids(9, 6), 1, EUR);
+        claims.submitClaim(insurer, _ids(9, 6), TERMS, SEALED);
         assertEq(claims.claimCount(), 0);
     }
 
@@ -524,8 +523,7 @@ contract ClaimRegistryTest is ClaimRegistryBase {
         // Nothing else changed.
         assertEq(c.patient, alice);
         assertEq(c.insurer, insurer);
-        assertEq(c.amount, 12_050);
-        assertEq(c.currency, EUR);
+        assertEq(c.termsCommitment, TERMS);
         _assertIds(c.recordIds, _ids(1, 2));
     }
 
@@ -666,39 +664,17 @@ contract ClaimRegistryTest is ClaimRegistryBase {
         _assertIds(claims.claim(claimId).recordIds, ids);
     }
 
-    function testFuzz_submitClaim_amounts(uint128 amount) public {
-        if (amount == 0) vm.expectRevert(IClaimRegistry.ClaimInvalidAmount.selector);
-        vm.prank(alice);
-        claims.submitClaim(insurer, _ids(1), amount, EUR);
-        if (amount != 0) assertEq(claims.claim(1).amount, amount);
-    }
-
-    function testFuzz_submitClaim_currencies(bytes3 currency) public {
-        bool valid = true;
-        for (uint256 i; i < 3; ++i) {
-            if (currency[i] < "A" || currency[i] > "Z") valid = false;
+    function testFuzz_submitClaim_terms(bytes32 commitment, uint256 length) public {
+        length = bound(length, 0, 600);
+        bool valid = commitment != bytes32(0) && length != 0 && length <= 512;
+        if (!valid) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IClaimRegistry.ClaimInvalidTerms.selector, commitment, length)
+            );
         }
-        if (!valid) vm.expectRevert(IClaimRegistry.ClaimInvalidAmount.selector);
         vm.prank(alice);
-        claims.submitClaim(insurer, _ids(1), 1, currency);
-        if (valid) assertEq(claims.claim(1).currency, currency);
-    }
-
-    /// @dev Letters only: every combination of upper-case, lower-case and neighbours.
-    function testFuzz_submitClaim_letterCurrencies(uint8 a, uint8 b, uint8 c) public {
-        bytes1[3] memory letters = [
-            bytes1(uint8(bound(a, 0x3f, 0x7b))),
-            bytes1(uint8(bound(b, 0x3f, 0x7b))),
-            bytes1(uint8(bound(c, 0x3f, 0x7b)))
-        ];
-        bytes3 currency = bytes3(abi.encodePacked(letters[0], letters[1], letters[2]));
-        bool valid = true;
-        for (uint256 i; i < 3; ++i) {
-            if (uint8(letters[i]) < 0x41 || uint8(letters[i]) > 0x5a) valid = false;
-        }
-        if (!valid) vm.expectRevert(IClaimRegistry.ClaimInvalidAmount.selector);
-        vm.prank(alice);
-        claims.submitClaim(insurer, _ids(1), 1, currency);
+        claims.submitClaim(insurer, _ids(1), commitment, new bytes(length));
+        if (valid) assertEq(claims.claim(1).termsCommitment, commitment);
     }
 
     function testFuzz_decide_reasonLength(uint256 length, bool approved) public {
@@ -778,10 +754,19 @@ contract ClaimRegistryGasTest is ClaimRegistryBase {
         emit log_named_uint("  execution", gas.gasTotalUsed);
     }
 
+    /// @dev What the client sends: two ECIES of 51 bytes (insurer's and patient's copies),
+    /// 200 random-looking (non-zero) bytes.
+    function _realSealedTerms() internal pure returns (bytes memory sealedTerms) {
+        sealedTerms = new bytes(200);
+        for (uint256 i; i < 200; ++i) {
+            sealedTerms[i] = 0x5a;
+        }
+    }
+
     function test_gas_submitClaim_1record() public {
         _measure(
             alice,
-            abi.encodeCall(IClaimRegistry.submitClaim, (insurer, _ids(1), 12_050, EUR)),
+            abi.encodeCall(IClaimRegistry.submitClaim, (insurer, _ids(1), TERMS, _realSealedTerms())),
             "submitClaim 1 record"
         );
     }
@@ -789,7 +774,7 @@ contract ClaimRegistryGasTest is ClaimRegistryBase {
     function test_gas_submitClaim_5records() public {
         _measure(
             alice,
-            abi.encodeCall(IClaimRegistry.submitClaim, (insurer, _range(5), 12_050, EUR)),
+            abi.encodeCall(IClaimRegistry.submitClaim, (insurer, _range(5), TERMS, _realSealedTerms())),
             "submitClaim 5 records"
         );
     }

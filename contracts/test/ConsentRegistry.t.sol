@@ -179,7 +179,7 @@ contract ConsentRegistryTest is EhrFixture {
         returns (uint256)
     {
         vm.prank(requester);
-        return consent.requestAccess(patient, scope, IConsentRegistry.Purpose.Treatment, 7 days, "follow-up");
+        return consent.requestAccess(patient, scope, IConsentRegistry.Purpose.Treatment, 7 days, 1, "");
     }
 
     // ---------------------------------------------------------------------------------
@@ -212,7 +212,8 @@ contract ConsentRegistryTest is EhrFixture {
         assertEq(consent.MAX_EMERGENCY_DURATION(), MAX_EMERGENCY);
         assertEq(consent.MAX_REQUEST_TTL(), MAX_TTL);
         assertEq(consent.MAX_SCOPES_PER_GRANTEE(), 32);
-        assertEq(consent.MAX_REASON_LENGTH(), 256);
+        assertEq(consent.MAX_REASON_CODE(), 9);
+        assertEq(consent.MAX_ENCRYPTED_REASON_LENGTH(), 305);
         assertEq(consent.MAX_WRAPPED_KEYS_LENGTH(), 4096);
         assertEq(consent.SCOPE_TYPEHASH(), SCOPE_TYPEHASH);
         assertEq(consent.GRANT_TYPEHASH(), GRANT_TYPEHASH);
@@ -923,11 +924,14 @@ contract ConsentRegistryTest is EhrFixture {
     function test_requestAccess_storesAndEmits() public {
         IConsentRegistry.Scope memory scope = _categoryScope("lab");
         vm.expectEmit(true, true, true, true, address(consent));
+        bytes memory sealedReason = new bytes(80);
+        sealedReason[0] = 0x02;
         emit IConsentRegistry.AccessRequested(
-            1, alice, tech, scope, IConsentRegistry.Purpose.Research, uint64(T0 + 2 days), "study"
+            1, alice, tech, scope, IConsentRegistry.Purpose.Research, uint64(T0 + 2 days), 4, sealedReason
         );
         vm.prank(tech);
-        uint256 id = consent.requestAccess(alice, scope, IConsentRegistry.Purpose.Research, 2 days, "study");
+        uint256 id =
+            consent.requestAccess(alice, scope, IConsentRegistry.Purpose.Research, 2 days, 4, sealedReason);
         assertEq(id, 1);
         assertEq(consent.requestCount(), 1);
 
@@ -943,7 +947,7 @@ contract ConsentRegistryTest is EhrFixture {
 
         // Organizations may request too; ids increase.
         vm.prank(insurer);
-        assertEq(consent.requestAccess(bob, _allScope(), IConsentRegistry.Purpose.Insurance, 1, "claim"), 2);
+        assertEq(consent.requestAccess(bob, _allScope(), IConsentRegistry.Purpose.Insurance, 1, 1, ""), 2);
         assertEq(consent.requestCount(), 2);
     }
 
@@ -956,14 +960,14 @@ contract ConsentRegistryTest is EhrFixture {
                 abi.encodeWithSelector(IConsentRegistry.ConsentInvalidGrantee.selector, callers[i])
             );
             vm.prank(callers[i]);
-            consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, "x");
+            consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, 1, "");
         }
     }
 
     function test_requestAccess_revertsForNonPatient() public {
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentNotPatient.selector, tech));
         vm.prank(doctor);
-        consent.requestAccess(tech, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, "x");
+        consent.requestAccess(tech, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, 1, "");
     }
 
     function test_requestAccess_revertsForInvalidScope() public {
@@ -974,39 +978,52 @@ contract ConsentRegistryTest is EhrFixture {
             )
         );
         vm.prank(doctor);
-        consent.requestAccess(alice, scope, IConsentRegistry.Purpose.Treatment, 1 days, "x");
+        consent.requestAccess(alice, scope, IConsentRegistry.Purpose.Treatment, 1 days, 1, "");
     }
 
     function test_requestAccess_reasonBounds() public {
-        vm.expectRevert(IConsentRegistry.ConsentInvalidReason.selector);
-        vm.prank(doctor);
-        consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, "");
-
-        string memory tooLong = string(new bytes(257));
-        vm.expectRevert(IConsentRegistry.ConsentInvalidReason.selector);
-        vm.prank(doctor);
-        consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, tooLong);
-
-        vm.prank(doctor);
-        consent.requestAccess(
-            alice, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, string(new bytes(256))
-        );
+        IConsentRegistry.Purpose treatment = IConsentRegistry.Purpose.Treatment;
+        uint16[2] memory badCodes = [uint16(0), uint16(10)];
+        for (uint256 i; i < badCodes.length; ++i) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IConsentRegistry.ConsentInvalidReason.selector, badCodes[i], uint256(0)
+                )
+            );
+            vm.prank(doctor);
+            consent.requestAccess(alice, _allScope(), treatment, 1 days, badCodes[i], "");
+        }
+        uint256[2] memory badLengths = [uint256(49), uint256(306)];
+        for (uint256 i; i < badLengths.length; ++i) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IConsentRegistry.ConsentInvalidReason.selector, uint16(1), badLengths[i]
+                )
+            );
+            vm.prank(doctor);
+            consent.requestAccess(alice, _allScope(), treatment, 1 days, 1, new bytes(badLengths[i]));
+        }
+        vm.startPrank(doctor);
+        consent.requestAccess(alice, _allScope(), treatment, 1 days, 1, "");
+        consent.requestAccess(alice, _allScope(), treatment, 1 days, 9, new bytes(50));
+        consent.requestAccess(alice, _allScope(), treatment, 1 days, 3, new bytes(305));
+        vm.stopPrank();
     }
 
     function test_requestAccess_ttlBounds() public {
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentInvalidRequestTtl.selector, uint64(0)));
         vm.prank(doctor);
-        consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, 0, "x");
+        consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, 0, 1, "");
 
         vm.expectRevert(
             abi.encodeWithSelector(IConsentRegistry.ConsentInvalidRequestTtl.selector, uint64(MAX_TTL + 1))
         );
         vm.prank(doctor);
-        consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, MAX_TTL + 1, "x");
+        consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, MAX_TTL + 1, 1, "");
 
         vm.prank(doctor);
         uint256 id =
-            consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, MAX_TTL, "x");
+            consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, MAX_TTL, 1, "");
         assertEq(consent.accessRequest(id).expiresAt, T0 + MAX_TTL);
     }
 
@@ -1017,8 +1034,7 @@ contract ConsentRegistryTest is EhrFixture {
     function test_approveRequest_createsGrant() public {
         IConsentRegistry.Scope memory scope = _recordScope(77);
         vm.prank(clerk);
-        uint256 id =
-            consent.requestAccess(alice, scope, IConsentRegistry.Purpose.Insurance, 1 days, "claim 77");
+        uint256 id = consent.requestAccess(alice, scope, IConsentRegistry.Purpose.Insurance, 1 days, 1, "");
         uint64 expiry = uint64(T0 + 7 days);
 
         vm.expectEmit(true, true, true, true, address(consent));
@@ -1321,9 +1337,9 @@ contract ConsentRegistryTest is EhrFixture {
     function test_openEmergencyAccess_grantsEverythingUntilItEnds() public {
         uint64 until = uint64(T0 + 6 hours);
         vm.expectEmit(true, true, true, true, address(consent));
-        emit IConsentRegistry.EmergencyAccessOpened(alice, doctor, hospital, until, "unconscious in ER");
+        emit IConsentRegistry.EmergencyAccessOpened(alice, doctor, hospital, until, 2, new bytes(60));
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "unconscious in ER", 6 hours);
+        consent.openEmergencyAccess(alice, 2, new bytes(60), 6 hours);
 
         assertEq(consent.emergencyUntil(alice, doctor), until);
         assertTrue(consent.hasAccess(alice, doctor, _allScope()));
@@ -1340,9 +1356,9 @@ contract ConsentRegistryTest is EhrFixture {
 
     function test_openEmergencyAccess_reopenReplacesEnd() public {
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "a", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "b", MAX_EMERGENCY);
+        consent.openEmergencyAccess(alice, 2, "", MAX_EMERGENCY);
         assertEq(consent.emergencyUntil(alice, doctor), T0 + MAX_EMERGENCY);
     }
 
@@ -1359,34 +1375,35 @@ contract ConsentRegistryTest is EhrFixture {
                 abi.encodeWithSelector(IConsentRegistry.ConsentNotHospitalDoctor.selector, callers[i])
             );
             vm.prank(callers[i]);
-            consent.openEmergencyAccess(alice, "x", 1 hours);
+            consent.openEmergencyAccess(alice, 2, "", 1 hours);
         }
 
         vm.prank(admin);
         roles.removeOrganization(hospital);
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentNotHospitalDoctor.selector, doctor));
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "x", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
     }
 
     function test_openEmergencyAccess_revertsForNonPatient() public {
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentNotPatient.selector, tech));
         vm.prank(doctor);
-        consent.openEmergencyAccess(tech, "x", 1 hours);
+        consent.openEmergencyAccess(tech, 2, "", 1 hours);
     }
 
     function test_openEmergencyAccess_reasonBounds() public {
-        vm.expectRevert(IConsentRegistry.ConsentInvalidReason.selector);
+        vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentInvalidReason.selector, uint16(0), 0));
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "", 1 hours);
+        consent.openEmergencyAccess(alice, 0, "", 1 hours);
 
-        string memory tooLong = string(new bytes(257));
-        vm.expectRevert(IConsentRegistry.ConsentInvalidReason.selector);
+        vm.expectRevert(
+            abi.encodeWithSelector(IConsentRegistry.ConsentInvalidReason.selector, uint16(2), 306)
+        );
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, tooLong, 1 hours);
+        consent.openEmergencyAccess(alice, 2, new bytes(306), 1 hours);
 
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, string(new bytes(256)), 1 hours);
+        consent.openEmergencyAccess(alice, 2, new bytes(305), 1 hours);
     }
 
     function test_openEmergencyAccess_durationBounds() public {
@@ -1396,7 +1413,7 @@ contract ConsentRegistryTest is EhrFixture {
             )
         );
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "x", 0);
+        consent.openEmergencyAccess(alice, 2, "", 0);
 
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -1404,16 +1421,16 @@ contract ConsentRegistryTest is EhrFixture {
             )
         );
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "x", MAX_EMERGENCY + 1);
+        consent.openEmergencyAccess(alice, 2, "", MAX_EMERGENCY + 1);
 
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "x", 1);
+        consent.openEmergencyAccess(alice, 2, "", 1);
         assertEq(consent.emergencyUntil(alice, doctor), T0 + 1);
     }
 
     function test_emergencyAccess_endsWhenDoctorLosesStatus() public {
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "x", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         vm.prank(hospital);
         roles.removeStaff(doctor);
         assertFalse(consent.hasAccess(alice, doctor, _allScope()));
@@ -1424,7 +1441,7 @@ contract ConsentRegistryTest is EhrFixture {
         address[2] memory closers = [alice, doctor];
         for (uint256 i; i < closers.length; ++i) {
             vm.prank(doctor);
-            consent.openEmergencyAccess(alice, "x", 1 hours);
+            consent.openEmergencyAccess(alice, 2, "", 1 hours);
             vm.expectEmit(true, true, false, true, address(consent));
             emit IConsentRegistry.EmergencyAccessClosed(alice, doctor, closers[i]);
             vm.prank(closers[i]);
@@ -1436,7 +1453,7 @@ contract ConsentRegistryTest is EhrFixture {
 
     function test_closeEmergencyAccess_reverts() public {
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "x", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
 
         address[3] memory strangers = [bob, hospital, relayer];
         for (uint256 i; i < strangers.length; ++i) {
@@ -1518,7 +1535,7 @@ contract ConsentRegistryTest is EhrFixture {
         req.expiry = uint64(T0 + 1 hours);
         _grant(req);
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "x", 3 hours);
+        consent.openEmergencyAccess(alice, 2, "", 3 hours);
         vm.warp(T0 + 2 hours);
         assertTrue(consent.hasAccess(alice, doctor, _recordScope(1)));
         vm.prank(alice);
@@ -1596,7 +1613,7 @@ contract ConsentRegistryTest is EhrFixture {
 
     function test_gas_hasAccess_emergency() public {
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "x", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         (uint256 cold, uint256 warm) = _measureHasAccess(alice, doctor, _recordScope(1), true);
         emit log_named_uint("hasAccess via emergency, cold", cold);
         emit log_named_uint("hasAccess via emergency, warm", warm);
@@ -1638,14 +1655,14 @@ contract ConsentRegistryTest is EhrFixture {
 
     function test_isGrantee_openEmergencyAccess() public {
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         assertTrue(consent.isGrantee(alice, doctor));
         assertFalse(consent.isGrantee(bob, doctor));
         vm.prank(alice);
         consent.closeEmergencyAccess(alice, doctor);
         assertFalse(consent.isGrantee(alice, doctor));
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "again", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         vm.prank(hospital);
         roles.removeStaff(doctor); // only while an active doctor
         assertFalse(consent.isGrantee(alice, doctor));
@@ -2041,7 +2058,7 @@ contract ConsentRegistryTest is EhrFixture {
             vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentInvalidRequestTtl.selector, ttl));
         }
         vm.prank(doctor);
-        uint256 id = consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, ttl, "x");
+        uint256 id = consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, ttl, 1, "");
         if (ttl != 0 && ttl <= MAX_TTL) {
             assertEq(consent.accessRequest(id).expiresAt, T0 + ttl);
             // Answerable up to and including expiresAt.
@@ -2051,19 +2068,26 @@ contract ConsentRegistryTest is EhrFixture {
         }
     }
 
-    function testFuzz_requestAccess_reasonLength(uint256 length) public {
+    function testFuzz_requestAccess_reason(uint16 code, uint256 length) public {
+        code = uint16(bound(code, 0, 12));
         length = bound(length, 0, 400);
-        string memory reason = string(new bytes(length));
-        if (length == 0 || length > 256) vm.expectRevert(IConsentRegistry.ConsentInvalidReason.selector);
+        bool valid = code >= 1 && code <= 9 && (length == 0 || (length >= 50 && length <= 305));
+        if (!valid) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IConsentRegistry.ConsentInvalidReason.selector, code, length)
+            );
+        }
         vm.prank(doctor);
-        consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, reason);
+        consent.requestAccess(
+            alice, _allScope(), IConsentRegistry.Purpose.Treatment, 1 days, code, new bytes(length)
+        );
     }
 
     function testFuzz_approveRequest_expiry(uint64 ttl, uint256 waited) public {
         ttl = uint64(bound(ttl, 1, MAX_TTL));
         waited = bound(waited, 0, 2 * uint256(MAX_TTL));
         vm.prank(doctor);
-        uint256 id = consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, ttl, "x");
+        uint256 id = consent.requestAccess(alice, _allScope(), IConsentRegistry.Purpose.Treatment, ttl, 1, "");
         vm.warp(T0 + waited);
         if (waited > ttl) {
             vm.expectRevert(
@@ -2083,7 +2107,7 @@ contract ConsentRegistryTest is EhrFixture {
             );
         }
         vm.prank(doctor);
-        consent.openEmergencyAccess(alice, "x", duration);
+        consent.openEmergencyAccess(alice, 2, "", duration);
         if (duration != 0 && duration <= MAX_EMERGENCY) {
             assertEq(consent.emergencyUntil(alice, doctor), T0 + duration);
             vm.warp(T0 + duration - 1);

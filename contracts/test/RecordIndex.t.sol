@@ -18,9 +18,15 @@ abstract contract RecordIndexBase is EhrFixture {
     uint256 internal constant BOB_PK = 0xB0B;
     uint256 internal constant CAROL_PK = 0xCA401;
 
-    bytes32 internal constant LAB = bytes32("lab");
-    bytes32 internal constant IMAGING = bytes32("imaging");
-    bytes32 internal constant NOTES = bytes32("notes");
+    /// @dev Categories as clients send them: a patient's opaque ids (16 bytes of HMAC, then
+    /// zeros; docs/protocol.md §2.2), never names. These are tests/vectors/index/keys.json's
+    /// ids of "lab" and "imaging" (every byte non-zero: the calldata worst case) and one more.
+    bytes32 internal constant LAB = 0x837c9eb0c9f5acadcda01a53368810c300000000000000000000000000000000;
+    bytes32 internal constant IMAGING = 0x37b411678f7be74163d6d4252d11212400000000000000000000000000000000;
+    bytes32 internal constant NOTES = 0x5e0f2a9c7d41b3e8a6c19f02d4b7e35100000000000000000000000000000000;
+    /// @dev Another category id of the patient (the lab tech's grant in the gas tests).
+    bytes32 internal constant PRESCRIPTION =
+        0xc4d1e7a3958b2f06e1d37a9bc05f48e200000000000000000000000000000000;
 
     address internal doctor2 = address(0x2004);
     address internal doctor3 = address(0x2005);
@@ -451,7 +457,7 @@ contract RecordIndexTest is RecordIndexBase {
         _grantAll(alice, doctor);
         _add(doctor, alice, LAB, 1);
         _add(doctor, alice, IMAGING, 2);
-        _add(doctor, alice, bytes32("anything-else"), 3);
+        _add(doctor, alice, NOTES, 3);
         assertEq(index.stateOf(alice).records, 3);
     }
 
@@ -540,7 +546,7 @@ contract RecordIndexTest is RecordIndexBase {
     function test_addRecord_emergencyFallback() public {
         assertFalse(index.canWrite(alice, doctor3, LAB));
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         // Not mirrored; the registries allow it, for every category.
         assertFalse(index.mirrorAllows(alice, doctor3, LAB));
         assertTrue(index.canWrite(alice, doctor3, LAB));
@@ -556,11 +562,11 @@ contract RecordIndexTest is RecordIndexBase {
 
     function test_addRecord_emergencyEndsWithTimeAndStatus() public {
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         vm.warp(block.timestamp + 1 hours);
         _addRefused(doctor3, alice, LAB, 1);
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "again", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         vm.prank(admin);
         roles.removeOrganization(hospital);
         _addRefused(doctor3, alice, LAB, 1);
@@ -686,7 +692,7 @@ contract RecordIndexTest is RecordIndexBase {
         assertEq(index.stateOf(alice).records, 3);
         // By emergency access (the registry fallback) too.
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         vm.prank(doctor3);
         index.addRecords(alice, 0, records);
         assertEq(index.stateOf(alice).records, 6);
@@ -765,7 +771,7 @@ contract RecordIndexTest is RecordIndexBase {
         _grant(alice, doctor, _recordScope(7), 1 days); // any scope counts
         _grantAll(alice, lab); // organizations too
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         address[3] memory searchers = [doctor, lab, doctor3];
         for (uint256 i; i < searchers.length; ++i) {
             vm.expectEmit(true, true, true, true, address(index));
@@ -891,7 +897,7 @@ contract RecordIndexTest is RecordIndexBase {
         _grantAll(alice, clerk);
         _grantAll(alice, lab);
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         bool expected =
             roles.isActiveDoctor(writer) && consent.hasAccess(alice, writer, _categoryScope(category));
         assertEq(index.canWrite(alice, writer, category), expected);
@@ -1000,10 +1006,10 @@ contract RecordIndexGasTest is RecordIndexBase {
         _grantAll(alice, doctor2);
         _grantCategory(alice, tech, LAB);
         vm.prank(doctor3);
-        consent.openEmergencyAccess(alice, "unconscious", 1 hours);
+        consent.openEmergencyAccess(alice, 2, "", 1 hours);
         _add(alice, alice, LAB, 100);
         _add(doctor, alice, LAB, 101);
-        _grantCategory(alice, tech, bytes32("prescription"));
+        _grantCategory(alice, tech, PRESCRIPTION);
         // The doctor may also write for dave, who has no record yet (first-record case).
         _grantCategory(dave, doctor, LAB);
     }
@@ -1088,15 +1094,14 @@ contract RecordIndexGasTest is RecordIndexBase {
         emit log_named_uint("  with EIP-2930 access list (index + 5 slots)", _withAccessList(txGas, 5, 1));
     }
 
-    /// @dev The longest well-known category name ("prescription", 12 bytes: each non-zero
-    /// calldata byte costs 12 more than a zero one).
-    function test_gas_addRecord_doctorLongCategory_k10() public {
-        bytes32 category = bytes32("prescription");
+    /// @dev Every category id costs the same whatever its name's length: 16 non-zero bytes at
+    /// most (each non-zero calldata byte costs 12 more than a zero one), then 16 zero bytes.
+    function test_gas_addRecord_doctorOtherCategory_k10() public {
         uint256 txGas = _measure(
             tech,
             address(index),
-            _addData(alice, category, 16, 1),
-            "addRecord doctor/category \"prescription\" k=10"
+            _addData(alice, PRESCRIPTION, 16, 1),
+            "addRecord lab tech/another category id k=10"
         );
         assertLe(txGas, 50_000, "the 50k budget");
     }
@@ -1266,10 +1271,13 @@ contract RecordIndexGasTest is RecordIndexBase {
 
     function test_gas_registry_approveRequest() public {
         vm.prank(doctor2);
-        uint256 id =
-            consent.requestAccess(bob, _categoryScope(LAB), IConsentRegistry.Purpose.Treatment, 1 days, "x");
+        uint256 id = consent.requestAccess(
+            bob, _categoryScope(LAB), IConsentRegistry.Purpose.Treatment, 1 days, 1, ""
+        );
         vm.prank(doctor2);
-        plainConsent.requestAccess(bob, _categoryScope(LAB), IConsentRegistry.Purpose.Treatment, 1 days, "x");
+        plainConsent.requestAccess(
+            bob, _categoryScope(LAB), IConsentRegistry.Purpose.Treatment, 1 days, 1, ""
+        );
         bytes memory data = abi.encodeCall(
             IConsentRegistry.approveRequest, (id, uint64(block.timestamp + 30 days), _tags(8, 5))
         );

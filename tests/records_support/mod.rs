@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use alloy::signers::local::PrivateKeySigner;
-use ehr_contracts::{OrgKind, Purpose, Scope};
+use ehr_contracts::{OrgKind, Purpose};
+pub use ehr_sdk::NamedScope;
 use ehr_sdk::consent::GrantSpec;
 use ehr_sdk::{Chain, Session};
 use ehr_store::StoreUrl;
@@ -99,7 +100,7 @@ impl World {
     pub async fn grant(
         &self,
         grantee: &Session,
-        scope: Scope,
+        scope: NamedScope,
         purpose: Purpose,
     ) -> eyre::Result<()> {
         let spec = GrantSpec {

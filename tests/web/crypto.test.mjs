@@ -62,7 +62,22 @@ await test('epoch, index and data keys; key ids', () => {
   });
   const first = c.categoryKeys(c.epochKey(m, k.epochs[0]), c.hexToBytes(k.categories[0]));
   k.recordIds.forEach((r, i) => eq(hex(c.keyId(first.data, c.hexToBytes(r))), k.keyIds[i], 'keyId'));
-  eq(hex(c.categoryBytes32('lab')), k.categories[0], 'category bytes32');
+  eq(hex(c.categoryBytes32('lab')), k.categoryNames[0], 'category name bytes32');
+});
+await test('category naming key and opaque ids', () => {
+  const m = c.hexToBytes(k.masterSecret);
+  const naming = c.categoryNamingKey(m);
+  eq(hex(naming), k.categoryNamingKey, 'categoryNamingKey');
+  const names = ['lab', 'imaging'];
+  names.forEach((name, j) => {
+    eq(hex(c.categoryBytes32(name)), k.categoryNames[j], 'name bytes');
+    eq(hex(c.categoryId(naming, name)), k.categories[j], `id of ${name}`);
+    eq(c.categoryNameOf(naming, k.categories[j]), name, 'well-known name back from the id');
+  });
+  eq(c.categoryNameOf(naming, '0x' + 'ab'.repeat(16) + '00'.repeat(16)), null, 'unknown id');
+  let threw = false;
+  try { c.categoryBytes32('a'.repeat(32)); } catch { threw = true; }
+  if (!threw) throw new Error('a 32-byte name was accepted');
 });
 await test('ECIES vectors', async () => {
   const R = c.hexToBytes(e.recipient_public_key_compressed);
@@ -82,6 +97,7 @@ await test('grant scope ids, aads, plaintexts and wrappedKeys items', async () =
     eq(hex(c.scopeId(scope)), k.grantScopeIds[i], 'scopeId');
     eq(hex(c.grantAad(k.patient, k.grantee, k.grantEpoch, scope)), k.grantAads[i], 'aad');
     if (scope.kind !== 2) eq(hex(c.grantPlaintext(m, k.grantEpoch, scope)), k.grantPlaintexts[i], 'plaintext');
+    if (scope.kind === 1) eq(hex(c.grantPlaintext(m, k.grantEpoch, c.categoryScope(m, 'lab'))), k.grantPlaintexts[i], 'plaintext by name');
     const item = await c.wrapGrantKeys({
       plaintext: c.hexToBytes(k.grantPlaintexts[i]), scope, patient: k.patient, grantee: k.grantee,
       granteePublicKey: k.granteePublicKey, epoch: k.grantEpoch, ephemeralSecret: c.hexToBytes(k.grantEphemeralKeys[i]),

@@ -81,7 +81,9 @@ try {
   ehr('patient', 'register', ...as('bob'));
   copyFileSync(join(root, 'tests/vectors/fhir/valid/observation-lab.json'), join(dir, 'lab.json'));
   ehr('upload', 'lab.json', '--fhir', '--patient', patient, '--category', 'lab', '--keywords', 'hba1c', ...as('alice'));
-  const request = ehr('request', patient, '--scope', 'category:lab', '--purpose', 'treatment', '--reason', 'Diabetes follow-up', '--ttl', '7d', ...as('doctor'));
+  // A doctor without a grant cannot name a category on chain (only the patient computes its
+  // opaque id), so it asks for all; the page's own grant form grants category:lab later.
+  const request = ehr('request', patient, '--scope', 'all', '--purpose', 'treatment', '--reason', 'Diabetes follow-up', '--ttl', '7d', ...as('doctor'));
   const deployment = JSON.parse(readFileSync(join(dir, '.ehr/deployment.json'), 'utf8'));
 
   // --- ehr serve, relaying as the admin ---------------------------------------------------------
@@ -220,8 +222,12 @@ try {
     await page.getByRole('button', { name: `Approve request #${request.id}` }).waitFor();
     const reg = await page.locator('#registration').textContent();
     assert(reg.includes(patient) && reg.includes('patient'), reg);
+    // The words are encrypted to the patient: the page shows the code, `ehr requests` as the
+    // patient decrypts them.
+    assert((await page.locator('#requests').textContent()).includes('treatment (words encrypted to the patient'), 'reason code missing');
+    assert(!(await page.locator('#requests').textContent()).includes('Diabetes follow-up'), 'words shown without the patient key');
+    assert(ehr('requests', ...as('alice')).requests[0].reason === 'Diabetes follow-up', 'the patient cannot read the words');
     const requests = await page.locator('#requests').textContent();
-    assert(requests.includes('Diabetes follow-up'), 'reason missing');
     assert(requests.includes('staff of General Hospital (hospital)'), `requester's organization missing: ${requests}`);
     assert((await page.locator('#audit li').count()) >= 2, 'audit trail empty');
     assert((await page.locator('#grants').textContent()).includes('Nobody holds a grant'), 'grants not empty');

@@ -25,8 +25,9 @@ interface IClaimRegistry {
         ClaimStatus status;
         uint64 submittedAt;
         uint64 decidedAt;
-        uint128 amount;
-        bytes3 currency;
+        /// @dev Commitment to the claimed amount and currency (docs/protocol.md §2.7):
+        /// keccak256("ehrkit/v2/claim-commitment" ‖ uint128 amount ‖ bytes3 currency ‖ bytes32 salt).
+        bytes32 termsCommitment;
         uint64[] recordIds;
     }
 
@@ -36,8 +37,8 @@ interface IClaimRegistry {
         address indexed patient,
         address indexed insurer,
         uint64[] recordIds,
-        uint128 amount,
-        bytes3 currency
+        bytes32 termsCommitment,
+        bytes sealedTerms
     );
     /// @notice The insurer (`reviewer`: its account or a staff member) started reviewing.
     /// @dev `patient` is indexed (as in `ClaimSubmitted`, topic 2) so that a patient's audit
@@ -66,8 +67,9 @@ interface IClaimRegistry {
     error ClaimUnknownRecord(uint64 recordId);
     /// @notice The insurer holds no access to record `recordId` (grant it first, purpose insurance).
     error ClaimRecordNotGranted(uint64 recordId);
-    /// @notice The amount must be positive and the currency three upper-case letters.
-    error ClaimInvalidAmount();
+    /// @notice The terms commitment must be non-zero and the sealed terms 1 to
+    /// `MAX_SEALED_TERMS_LENGTH` bytes.
+    error ClaimInvalidTerms(bytes32 termsCommitment, uint256 sealedTermsLength);
     /// @notice No claim has this id.
     error ClaimUnknown(uint256 claimId);
     /// @notice `caller` is neither the claim's insurer nor active staff of it.
@@ -81,12 +83,17 @@ interface IClaimRegistry {
     /// @param insurer The insurer organization's account.
     /// @param recordIds The records the claim covers (1 to MAX_RECORDS, no repeats); the insurer
     /// must already hold access to each (`hasAccess(patient, insurer, Record(id))`).
-    /// @param amount Amount claimed, in the currency's minor unit (e.g. cents).
-    /// @param currency ISO 4217 code, e.g. "EUR".
+    /// @param termsCommitment Commitment to the amount and currency claimed (stored; the
+    /// amount itself never goes on chain).
+    /// @param sealedTerms The amount, currency and salt ECIES-encrypted to the insurer and to
+    /// the patient (emitted, not stored), so both can check them against the commitment.
     /// @return claimId The new claim's id (ids start at 1).
-    function submitClaim(address insurer, uint64[] calldata recordIds, uint128 amount, bytes3 currency)
-        external
-        returns (uint256 claimId);
+    function submitClaim(
+        address insurer,
+        uint64[] calldata recordIds,
+        bytes32 termsCommitment,
+        bytes calldata sealedTerms
+    ) external returns (uint256 claimId);
 
     /// @notice Moves a submitted claim to review (caller: the insurer or its active staff).
     function startReview(uint256 claimId) external;

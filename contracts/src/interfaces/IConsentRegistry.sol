@@ -111,7 +111,8 @@ interface IConsentRegistry {
         Scope scope,
         Purpose purpose,
         uint64 expiresAt,
-        string reason
+        uint16 reasonCode,
+        bytes encryptedReason
     );
     /// @notice Emitted when the patient approves a request (an `AccessGranted` follows in the same transaction).
     event AccessRequestApproved(
@@ -121,7 +122,12 @@ interface IConsentRegistry {
     event AccessRequestDenied(uint256 indexed requestId, address indexed patient, address indexed requester);
     /// @notice Emitted when a doctor opens break-glass access. Always logged.
     event EmergencyAccessOpened(
-        address indexed patient, address indexed doctor, address indexed hospital, uint64 until, string reason
+        address indexed patient,
+        address indexed doctor,
+        address indexed hospital,
+        uint64 until,
+        uint16 reasonCode,
+        bytes encryptedReason
     );
     /// @notice Emitted when break-glass access is ended early by the patient or the doctor.
     event EmergencyAccessClosed(address indexed patient, address indexed doctor, address closedBy);
@@ -163,7 +169,7 @@ interface IConsentRegistry {
     /// @notice The signed grant does not match the request it approves.
     error ConsentRequestMismatch(uint256 requestId);
     /// @notice A reason must be 1 to 256 bytes.
-    error ConsentInvalidReason();
+    error ConsentInvalidReason(uint16 reasonCode, uint256 encryptedReasonLength);
     /// @notice The request's validity must be between 1 second and 30 days.
     error ConsentInvalidRequestTtl(uint64 ttl);
     /// @notice Only an active doctor of an active hospital may open emergency access.
@@ -227,6 +233,13 @@ interface IConsentRegistry {
     function rotateKeys(bytes24 keyCheck) external;
 
     /// @notice Files an access request (caller: active staff or organization).
+    /// @dev Reasons are PHI, so none is stored in clear: `reasonCode` is one of the codes below
+    /// (after HL7 v3 PurposeOfUse) and `encryptedReason` optional free text ECIES-encrypted to
+    /// the patient's registered key by the client (docs/protocol.md §2.6), at most
+    /// `MAX_ENCRYPTED_REASON_LENGTH` bytes. Codes: 1 treatment (TREAT), 2 emergency treatment
+    /// (ETREAT), 3 payment (HPAYMT), 4 research (HRESCH), 5 operations (HOPERAT), 6 care
+    /// coordination (CAREMGT), 7 patient request (PATRQT), 8 public health (PUBHLTH), 9 legal
+    /// (HLEGAL).
     /// @param ttl How long the request stays answerable, in seconds (1 s to 30 days).
     /// @return requestId The new request's id (ids start at 1).
     function requestAccess(
@@ -234,7 +247,8 @@ interface IConsentRegistry {
         Scope calldata scope,
         Purpose purpose,
         uint64 ttl,
-        string calldata reason
+        uint16 reasonCode,
+        bytes calldata encryptedReason
     ) external returns (uint256 requestId);
 
     /// @notice Approves a pending request as its patient, creating the grant.
@@ -254,7 +268,13 @@ interface IConsentRegistry {
     function denyRequest(uint256 requestId) external;
 
     /// @notice Opens break-glass access to `patient` for `duration` seconds (caller: active doctor of an active hospital).
-    function openEmergencyAccess(address patient, string calldata reason, uint64 duration) external;
+    /// @dev `reasonCode` and `encryptedReason` as for `requestAccess`.
+    function openEmergencyAccess(
+        address patient,
+        uint16 reasonCode,
+        bytes calldata encryptedReason,
+        uint64 duration
+    ) external;
 
     /// @notice Ends break-glass access early (caller: the patient or the doctor).
     function closeEmergencyAccess(address patient, address doctor) external;

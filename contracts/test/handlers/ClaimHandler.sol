@@ -36,8 +36,7 @@ contract ClaimHandler is EhrHelpers {
         IClaimRegistry.ClaimStatus status;
         uint64 submittedAt;
         uint64 decidedAt;
-        uint128 amount;
-        bytes3 currency;
+        bytes32 termsCommitment;
         uint64[] recordIds;
     }
 
@@ -206,8 +205,8 @@ contract ClaimHandler is EhrHelpers {
         address caller;
         address insurer;
         uint64[] recordIds;
-        uint128 amount;
-        bytes3 currency;
+        bytes32 termsCommitment;
+        bytes sealedTerms;
         bool valid;
         bool granted;
     }
@@ -226,12 +225,15 @@ contract ClaimHandler is EhrHelpers {
             callerSeed % 5 == 0 ? actors[(callerSeed >> 3) % actors.length] : patients[callerSeed % PATIENTS];
         s.insurer = insurerSeed % 5 == 0 ? actors[(insurerSeed >> 3) % actors.length] : orgs[insurerSeed % 2];
         s.recordIds = _pickRecords(s.caller, s.insurer, listSeed);
-        s.amount = amountSeed % 16 == 0 ? 0 : uint128(1 + (amountSeed >> 4) % 1e12);
-        s.currency = (amountSeed >> 64) % 16 == 0 ? bytes3("eu1") : bytes3("EUR");
+        // Mostly valid terms; sometimes a zero commitment or no sealed terms (refused).
+        s.termsCommitment = amountSeed % 16 == 0 ? bytes32(0) : keccak256(abi.encode(amountSeed));
+        s.sealedTerms = (amountSeed >> 64) % 16 == 0 ? new bytes(0) : new bytes(200);
         (s.valid, s.granted) = _submissionAllowed(s);
 
         vm.prank(s.caller);
-        try claims.submitClaim(s.insurer, s.recordIds, s.amount, s.currency) returns (uint256 claimId) {
+        try claims.submitClaim(s.insurer, s.recordIds, s.termsCommitment, s.sealedTerms) returns (
+            uint256 claimId
+        ) {
             if (!s.valid || claimId != _ghosts.length + 1) unexpectedSuccesses++;
             if (!s.granted) ungrantedSubmissions++;
             Ghost storage g = _ghosts.push();
@@ -239,8 +241,7 @@ contract ClaimHandler is EhrHelpers {
             g.insurer = s.insurer;
             g.status = IClaimRegistry.ClaimStatus.Submitted;
             g.submittedAt = uint64(block.timestamp);
-            g.amount = s.amount;
-            g.currency = s.currency;
+            g.termsCommitment = s.termsCommitment;
             g.recordIds = s.recordIds;
             calls["submitClaim.ok"]++;
         } catch {
@@ -403,8 +404,8 @@ contract ClaimHandler is EhrHelpers {
         }
         valid = roles.isPatient(s.caller)
             && roles.isActiveOrganizationOfKind(s.insurer, IRoleRegistry.OrgKind.Insurer) && count >= 1
-            && count <= claims.MAX_RECORDS() && distinct && s.amount != 0 && s.currency == bytes3("EUR")
-            && known && granted;
+            && count <= claims.MAX_RECORDS() && distinct && s.termsCommitment != bytes32(0)
+            && s.sealedTerms.length != 0 && known && granted;
     }
 
     /// @dev Three times in four a claim in `status` (if any), else any id from 0 to the

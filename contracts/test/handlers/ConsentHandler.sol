@@ -377,7 +377,7 @@ contract ConsentHandler is EhrHelpers {
         ttl = uint64(bound(ttl, 1, 3 days));
         IConsentRegistry.Scope memory scope = scopeAt(scopeIndex);
         vm.prank(requester);
-        try consent.requestAccess(patient, scope, purpose, ttl, "handler") returns (uint256 id) {
+        try consent.requestAccess(patient, scope, purpose, ttl, 1, "") returns (uint256 id) {
             requestCount++;
             if (id != requestCount) unexpectedSuccesses++;
             _requests[id] = GhostRequest({
@@ -475,7 +475,7 @@ contract ConsentHandler is EhrHelpers {
         address patient = patients[patientSeed % PATIENTS];
         duration = uint64(bound(duration, 1, 72 hours));
         vm.prank(caller);
-        try consent.openEmergencyAccess(patient, "handler", duration) {
+        try consent.openEmergencyAccess(patient, 2, "", duration) {
             if (caller != DOCTOR) unexpectedSuccesses++;
             ghostEmergency[patient][caller] = uint64(block.timestamp) + duration;
         } catch {}

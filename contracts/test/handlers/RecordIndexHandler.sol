@@ -242,7 +242,7 @@ contract RecordIndexHandler is EhrHelpers {
     {
         vm.prank(staff[staffSeed % STAFF]);
         try consent.openEmergencyAccess(
-            patients[patientSeed % PATIENTS], "handler", uint64(bound(duration, 1, 72 hours))
+            patients[patientSeed % PATIENTS], 2, "", uint64(bound(duration, 1, 72 hours))
         ) {}
             catch {}
     }

@@ -13,7 +13,7 @@ use ehr_contracts::bindings::{
     ConsentRegistry, IConsentRegistry, IRecordIndex, RecordIndex, RoleRegistry,
 };
 use ehr_contracts::{OrgKind, Purpose, Scope, eip712, tx};
-use ehr_index::grant::{grant_keys, grant_scope, wrap_grant};
+use ehr_index::grant::{NamedScope, grant_keys, wrap_grant};
 use ehr_index::{Category, Keyword, MasterSecret, SearchKeys, TagList, derive_master_secret};
 
 use crate::{Env, Results, gas_claims, public_key};
@@ -53,19 +53,19 @@ pub(crate) async fn grant_request(
     patient: &PrivateKeySigner,
     master: &MasterSecret,
     grantee: Address,
-    scope: Scope,
+    scope: &NamedScope,
 ) -> eyre::Result<IConsentRegistry::GrantRequest> {
     let d = &env.deployment;
     let roles = RoleRegistry::new(d.role_registry, env.reader());
     let registered_key = roles.publicKeyOf(grantee).call().await?;
     let consent = ConsentRegistry::new(d.consent_registry, env.reader());
     let epoch = consent.epochOf(patient.address()).call().await?;
-    let keys = grant_keys(master, epoch, grant_scope(&scope))?;
+    let keys = grant_keys(master, &master.category_naming_key(), epoch, scope)?;
     let wrapped = wrap_grant(&keys, patient.address(), grantee, &registered_key, epoch)?;
     Ok(IConsentRegistry::GrantRequest {
         patient: patient.address(),
         grantee,
-        scope: scope.to_sol(),
+        scope: ehr_sdk::keys::contract_scope(keys.scope()).to_sol(),
         purpose: Purpose::Treatment.as_u8(),
         expiry: now(env).await? + 30 * DAY,
         epoch,
@@ -114,8 +114,8 @@ pub(crate) async fn run(
     results.put("gas.register", gas(&r), &format!("registerPatient: {receipt_method}"));
     let master = derive_master_secret(&patient, d.chain_id, d.record_index).await?;
     let patient_keys = SearchKeys::patient(master.clone());
-    let lab = Category::new("lab")?;
-    let lab_scope = Scope::category("lab")?;
+    let lab: Category = patient_keys.category_id("lab")?;
+    let lab_scope = &NamedScope::Category("lab".into());
 
     // Direct grant (patient sends) to doctor 0.
     let req = grant_request(env, &patient, &master, doctors[0].address(), lab_scope).await?;
@@ -147,10 +147,12 @@ pub(crate) async fn run(
     let as_doctor2 = consent(&doctors[2]);
     let call = as_doctor2.requestAccess(
         patient.address(),
-        lab_scope.to_sol(),
+        Scope::Category(*lab.as_bytes32()).to_sol(),
         Purpose::Treatment.as_u8(),
         7 * DAY,
-        "follow-up".into(),
+        ehr_contracts::ReasonCode::Treatment.as_u16(),
+        // What a 9-byte reason ("follow-up") encrypts to: 49 + 9 bytes.
+        Bytes::from(vec![0x5a; 58]),
     );
     match tx::send("request", call).await {
         Ok(r) => {
@@ -279,8 +281,13 @@ pub(crate) async fn run(
 
     // Emergency access by doctor 3 (no grant).
     let as_doctor3 = consent(&doctors[3]);
-    let call =
-        as_doctor3.openEmergencyAccess(patient.address(), "unconscious in the ER".into(), 3600);
+    let call = as_doctor3.openEmergencyAccess(
+        patient.address(),
+        ehr_contracts::ReasonCode::EmergencyTreatment.as_u16(),
+        // What a 21-byte reason ("unconscious in the ER") encrypts to: 49 + 21 bytes.
+        Bytes::from(vec![0x5a; 70]),
+        3600,
+    );
     match tx::send("emergency", call).await {
         Ok(r) => results.put("gas.emergency_open", gas(&r), receipt_method),
         Err(e) => results.note(format!("openEmergencyAccess not measured: {e}")),
@@ -306,11 +313,12 @@ pub(crate) async fn run(
         .await?;
     let shared = ehr_index::grant::wrap_epoch_share(
         &master,
+        &master.category_naming_key(),
         patient.address(),
         doctors[0].address(),
         &doctor0_key,
         epoch,
-        &[grant_scope(&lab_scope)],
+        std::slice::from_ref(lab_scope),
     )?;
     let r =
         tx::send("share", consent(&patient).shareEpochKeys(doctors[0].address(), shared)).await?;

@@ -13,8 +13,9 @@ use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use ehr_contracts::bindings::{ConsentRegistry, RecordIndex, RoleRegistry};
-use ehr_contracts::{EvmBuild, OrgKind, Scope, tx};
-use ehr_index::{Category, SearchKeys, TagList, derive_master_secret};
+use ehr_contracts::{EvmBuild, OrgKind, tx};
+use ehr_index::grant::NamedScope;
+use ehr_index::{SearchKeys, TagList, derive_master_secret};
 
 use crate::gas::{grant_request, keywords, random_digest};
 use crate::{Env, Results, public_key};
@@ -92,9 +93,9 @@ async fn measure(env: &Env) -> eyre::Result<[TransactionReceipt; 3]> {
         tx::send("register", roles(&patient).registerPatient(public_key(&patient))).await?;
 
     let master = derive_master_secret(&patient, d.chain_id, d.record_index).await?;
-    let lab = Category::new("lab")?;
-    let request =
-        grant_request(env, &patient, &master, doctor.address(), Scope::category("lab")?).await?;
+    let lab = SearchKeys::patient(master.clone()).category_id("lab")?;
+    let lab_scope = NamedScope::Category("lab".into());
+    let request = grant_request(env, &patient, &master, doctor.address(), &lab_scope).await?;
     let consent = ConsentRegistry::new(d.consent_registry, env.provider(&patient));
     let granted = tx::send("grant", consent.grant(request)).await?;
 

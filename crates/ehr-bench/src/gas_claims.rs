@@ -82,12 +82,17 @@ pub(crate) async fn run(
     }
 
     let claims = |s: &PrivateKeySigner| ClaimRegistry::new(d.claim_registry, env.provider(s));
-    let usd = FixedBytes::<3>::from(*b"USD");
+    // What a client sends: the commitment and the terms sealed to insurer and patient (200
+    // bytes of ciphertext; random-looking, so non-zero calldata).
+    let terms = ehr_crypto::claim_terms::ClaimTerms::new(AMOUNT_CENTS, *b"USD");
+    let commitment = FixedBytes::<32>::from(terms.commitment());
+    let sealed =
+        alloy::primitives::Bytes::from(vec![0x5a; ehr_crypto::claim_terms::SEALED_TERMS_LEN]);
     for ids in [vec![1u64], vec![1, 2, 3]] {
         let n = ids.len();
         let r = tx::send(
             "submit claim",
-            claims(patient).submitClaim(insurer.address(), ids, AMOUNT_CENTS, usd),
+            claims(patient).submitClaim(insurer.address(), ids, commitment, sealed.clone()),
         )
         .await?;
         results.put(

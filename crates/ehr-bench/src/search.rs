@@ -14,7 +14,7 @@ use std::time::Instant;
 use alloy::signers::local::PrivateKeySigner;
 use ehr_contracts::bindings::{IRecordIndex, RecordIndex, RoleRegistry};
 use ehr_contracts::tx;
-use ehr_index::{Category, IndexClient, Keyword, Query, SearchKeys, TagList, derive_master_secret};
+use ehr_index::{IndexClient, Keyword, Query, SearchKeys, TagList, derive_master_secret};
 
 use crate::gas::random_digest;
 use crate::{Env, Results, Sizes, percentile, public_key};
@@ -37,7 +37,7 @@ async fn add_records(
     to: usize,
 ) -> eyre::Result<()> {
     let d = &env.deployment;
-    let lab = Category::new("lab")?;
+    let lab = keys.category_id("lab")?;
     let ck = keys.category_keys(0, &lab).expect("patient keys");
     let index = RecordIndex::new(d.record_index, env.provider(patient));
     let mut i = from;

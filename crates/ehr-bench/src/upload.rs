@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use alloy::signers::local::PrivateKeySigner;
-use ehr_contracts::{OrgKind, Purpose, Scope};
+use ehr_contracts::{OrgKind, Purpose};
 use ehr_sdk::consent::GrantSpec;
 use ehr_sdk::journal::Journal;
 use ehr_sdk::records::{BatchItem, BatchOptions, RecordSource, UploadRequest};
@@ -60,7 +60,7 @@ pub(crate) async fn run(env: &Env, sizes: &Sizes, results: &mut Results) -> eyre
         ehr_sdk::roles::register_patient(&patient).await?;
         let spec = GrantSpec {
             grantee: doctor_key.address(),
-            scope: Scope::All,
+            scope: ehr_sdk::NamedScope::All,
             purpose: Purpose::Treatment,
             duration: Duration::from_secs(30 * 86_400),
             record_key: None,

@@ -224,7 +224,11 @@ fn fmt_consent(e: &C, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 e.grantee
             )
         }
-        C::ConsentInvalidReason(_) => f.write_str("a reason must be 1 to 256 bytes"),
+        C::ConsentInvalidReason(e) => write!(
+            f,
+            "reason code {} with {} bytes of encrypted reason: the code must be 1 to 9 and the encrypted reason empty or 50 to 305 bytes (1 to 256 bytes of text)",
+            e.reasonCode, e.encryptedReasonLength
+        ),
         C::ConsentInvalidRequestTtl(e) => {
             write!(f, "a request stays open 1 second to 30 days, not {} seconds", e.ttl)
         }
@@ -353,7 +357,7 @@ fn fmt_index(e: &I, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f,
             "{} may not add {} records for patient {}: it needs to be the patient, or an active doctor with a grant for that category",
             e.writer,
-            crate::types::bytes32_to_name(&e.category),
+            crate::Scope::Category(e.category).to_string().trim_start_matches("category:"),
             e.patient
         ),
         I::IndexNotGrantee(e) => {
@@ -377,7 +381,7 @@ fn fmt_index(e: &I, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 fn claim_error_name(e: &K) -> &'static str {
     match e {
-        K::ClaimInvalidAmount(_) => "ClaimInvalidAmount",
+        K::ClaimInvalidTerms(_) => "ClaimInvalidTerms",
         K::ClaimInvalidInsurer(_) => "ClaimInvalidInsurer",
         K::ClaimInvalidReason(_) => "ClaimInvalidReason",
         K::ClaimInvalidRecords(_) => "ClaimInvalidRecords",
@@ -396,8 +400,10 @@ fn claim_status_name(status: u8) -> String {
 
 fn fmt_claim(e: &K, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match e {
-        K::ClaimInvalidAmount(_) => f.write_str(
-            "a claim's amount must be positive and its currency three upper-case letters (an ISO 4217 code such as EUR)",
+        K::ClaimInvalidTerms(e) => write!(
+            f,
+            "a claim's terms must be a non-zero commitment {} and 1 to 512 bytes of sealed terms, not {}",
+            e.termsCommitment, e.sealedTermsLength
         ),
         K::ClaimInvalidInsurer(e) => write!(
             f,

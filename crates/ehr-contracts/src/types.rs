@@ -129,6 +129,89 @@ impl fmt::Display for Purpose {
     }
 }
 
+/// Why access is asked for or break-glass access opened: the consent registry's reason codes
+/// (after HL7 v3 PurposeOfUse). Sent in clear; any free text goes encrypted to the patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReasonCode {
+    /// 1, TREAT.
+    Treatment = 1,
+    /// 2, ETREAT.
+    EmergencyTreatment = 2,
+    /// 3, HPAYMT.
+    Payment = 3,
+    /// 4, HRESCH.
+    Research = 4,
+    /// 5, HOPERAT.
+    Operations = 5,
+    /// 6, CAREMGT.
+    CareCoordination = 6,
+    /// 7, PATRQT.
+    PatientRequest = 7,
+    /// 8, PUBHLTH.
+    PublicHealth = 8,
+    /// 9, HLEGAL.
+    Legal = 9,
+}
+
+impl ReasonCode {
+    /// Every code, in order.
+    pub const ALL: [ReasonCode; 9] = [
+        Self::Treatment,
+        Self::EmergencyTreatment,
+        Self::Payment,
+        Self::Research,
+        Self::Operations,
+        Self::CareCoordination,
+        Self::PatientRequest,
+        Self::PublicHealth,
+        Self::Legal,
+    ];
+
+    /// The contract's `uint16`.
+    pub fn as_u16(self) -> u16 {
+        self as u16
+    }
+
+    /// Decodes the contract's `uint16`.
+    pub fn from_u16(value: u16) -> Result<Self> {
+        Self::ALL.into_iter().find(|c| c.as_u16() == value).ok_or(Error::UnknownEnumValue {
+            name: "ReasonCode",
+            value: u8::try_from(value).unwrap_or(u8::MAX),
+        })
+    }
+
+    /// The code's name as typed and shown (`treatment`, `emergency-treatment`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Treatment => "treatment",
+            Self::EmergencyTreatment => "emergency-treatment",
+            Self::Payment => "payment",
+            Self::Research => "research",
+            Self::Operations => "operations",
+            Self::CareCoordination => "care-coordination",
+            Self::PatientRequest => "patient-request",
+            Self::PublicHealth => "public-health",
+            Self::Legal => "legal",
+        }
+    }
+
+    /// The usual code for a grant purpose.
+    pub fn for_purpose(purpose: Purpose) -> Self {
+        match purpose {
+            Purpose::Treatment => Self::Treatment,
+            Purpose::Insurance => Self::Payment,
+            Purpose::Research => Self::Research,
+            Purpose::Emergency => Self::EmergencyTreatment,
+        }
+    }
+}
+
+impl fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Where an insurance claim stands (`IClaimRegistry.ClaimStatus`): Submitted → UnderReview →
 /// Approved | Rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -188,26 +271,14 @@ impl fmt::Display for ClaimStatus {
 pub enum Scope {
     /// Every record of the patient.
     All,
-    /// One category; the name is left-aligned ASCII in 32 bytes, e.g. `bytes32("lab")`.
+    /// One category, by its opaque per-patient id (16 bytes of HMAC, then zeros): the
+    /// contracts never see a category's name (`ehr_index::SearchKeys::category_id`).
     Category(B256),
     /// One record, by its number in the patient's index.
     Record(u64),
 }
 
 impl Scope {
-    /// A category scope from its name: 1 to 31 bytes of printable ASCII.
-    pub fn category(name: &str) -> Result<Self> {
-        category_bytes32(name).map(Self::Category)
-    }
-
-    /// The category name of a category scope.
-    pub fn category_name(&self) -> Option<String> {
-        match self {
-            Self::Category(value) => Some(bytes32_to_name(value)),
-            _ => None,
-        }
-    }
-
     /// The contract's representation.
     pub fn to_sol(self) -> IConsentRegistry::Scope {
         let (kind, value) = match self {
@@ -238,15 +309,20 @@ impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::All => f.write_str("all"),
-            Self::Category(value) => write!(f, "category:{}", bytes32_to_name(value)),
+            Self::Category(value) => {
+                // An opaque id: its 16 leading bytes when the rest is zero, as ids are.
+                let shown =
+                    if value[16..].iter().all(|b| *b == 0) { &value[..16] } else { &value[..] };
+                write!(f, "category:#{}", alloy::hex::encode(shown))
+            }
             Self::Record(id) => write!(f, "record:{id}"),
         }
     }
 }
 
-/// A left-aligned ASCII name in 32 bytes, as the contracts store categories.
-/// A category name as the contracts store it: 1 to 31 bytes of printable ASCII, left-aligned
-/// in a `bytes32` (`bytes32("lab")`). The one rule for every category type in ehrkit.
+/// A category name left-aligned in 32 bytes: 1 to 31 bytes of printable ASCII (`lab`). The
+/// one rule for every category name in ehrkit; this form is hashed into the category's
+/// opaque on-chain id and carried inside grants, and never goes on chain itself.
 pub fn category_bytes32(name: &str) -> Result<B256> {
     let valid = !name.is_empty() && name.len() <= 31 && name.bytes().all(|b| b.is_ascii_graphic());
     if !valid {
@@ -257,21 +333,17 @@ pub fn category_bytes32(name: &str) -> Result<B256> {
     Ok(B256::from(bytes))
 }
 
-pub(crate) fn bytes32_to_name(value: &B256) -> String {
-    let end = value.iter().position(|&b| b == 0).unwrap_or(32);
-    String::from_utf8_lossy(&value[..end]).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn category_scope_round_trips_through_the_contract_form() {
-        let scope = Scope::category("lab").unwrap();
-        assert_eq!(scope.to_string(), "category:lab");
-        assert_eq!(&scope.to_sol().value[..4], b"lab\0");
+        let scope = Scope::Category(B256::right_padding_from(&[0xab; 16]));
+        assert_eq!(scope.to_string(), format!("category:#{}", "ab".repeat(16)));
+        assert_eq!(scope.to_sol().kind, 1);
         assert_eq!(Scope::from_sol(&scope.to_sol()).unwrap(), scope);
+        assert_eq!(&category_bytes32("lab").unwrap()[..4], b"lab\0");
     }
 
     #[test]
@@ -284,10 +356,10 @@ mod tests {
 
     #[test]
     fn category_names_must_fit_and_be_printable() {
-        assert!(Scope::category("").is_err());
-        assert!(Scope::category(&"x".repeat(32)).is_err());
-        assert!(Scope::category("has space").is_err());
-        assert!(Scope::category(&"x".repeat(31)).is_ok());
+        assert!(category_bytes32("").is_err());
+        assert!(category_bytes32(&"x".repeat(32)).is_err());
+        assert!(category_bytes32("has space").is_err());
+        assert!(category_bytes32(&"x".repeat(31)).is_ok());
     }
 
     #[test]

@@ -119,6 +119,17 @@ pub enum Error {
     #[error("input too large for the envelope format")]
     TooLarge,
 
+    /// A claim's terms opened but do not hash to the commitment the claim registry stores.
+    #[error("the claim's terms do not match its on-chain commitment")]
+    CommitmentMismatch,
+
+    /// A reason text to encrypt is empty or longer than 256 bytes.
+    #[error("a reason is 1 to 256 bytes of text, not {len}")]
+    InvalidReasonLength {
+        /// The text's length in bytes.
+        len: usize,
+    },
+
     /// The random number generator failed (or injected test randomness ran out).
     #[error("random number generator failed")]
     Randomness,

@@ -44,9 +44,21 @@ pub const DATA_KEK: &[u8] = b"ehrkit/v1/data";
 pub const KEY_ID: &[u8] = b"ehrkit/v1/key-id";
 /// ECIES purpose label for grant key material wrapped to a grantee.
 pub const GRANT_KEYS_PURPOSE: &str = "ehrkit/v1/grant-keys";
+/// HKDF-SHA256 `info` deriving a patient's category naming key from the master secret.
+pub const CATEGORY_NAMING_KEY: &[u8] = b"ehrkit/v2/category-naming-key";
+/// HMAC-SHA256 prefix for a category's opaque on-chain id; the name left-aligned in 32 bytes
+/// follows.
+pub const CATEGORY_ID: &[u8] = b"ehrkit/v2/category-id";
+/// ECIES purpose label for a request's or break-glass access's reason text, encrypted to the
+/// patient.
+pub const REASON_PURPOSE: &str = "ehrkit/v2/reason";
+/// Keccak-256 prefix of a claim's terms commitment; amount, currency and salt follow.
+pub const CLAIM_COMMITMENT: &[u8] = b"ehrkit/v2/claim-commitment";
+/// ECIES purpose label for a claim's terms, encrypted to the insurer and the patient.
+pub const CLAIM_TERMS_PURPOSE: &str = "ehrkit/v2/claim-terms";
 
 /// Every label above, for prefix-freedom checks (here and in crates that add their own).
-pub const ALL: [&[u8]; 18] = [
+pub const ALL: [&[u8]; 23] = [
     CONTENT_KEY,
     NONCE_PREFIX,
     HEADER_MAC,
@@ -65,6 +77,11 @@ pub const ALL: [&[u8]; 18] = [
     DATA_KEK,
     KEY_ID,
     GRANT_KEYS_PURPOSE.as_bytes(),
+    CATEGORY_NAMING_KEY,
+    CATEGORY_ID,
+    REASON_PURPOSE.as_bytes(),
+    CLAIM_COMMITMENT,
+    CLAIM_TERMS_PURPOSE.as_bytes(),
 ];
 
 #[cfg(test)]

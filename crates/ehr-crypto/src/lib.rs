@@ -2,6 +2,7 @@
 
 mod address;
 mod aead;
+pub mod claim_terms;
 pub mod ecies;
 mod entropy;
 pub mod envelope;
@@ -11,6 +12,7 @@ mod keys;
 pub mod labels;
 pub mod padding;
 pub mod patient_keys;
+pub mod reason;
 
 pub use address::{RAW_PUBLIC_KEY_LEN, eth_address, public_key_for_address, raw_public_key};
 pub use envelope::{
@@ -22,7 +24,8 @@ pub use k256::{PublicKey, SecretKey};
 pub use key_generation::{KEY_CHECK_LEN, RecoverySecret};
 pub use keys::{DataKey, KEY_LEN, KeyEncryptionKey, KeyId};
 pub use patient_keys::{
-    CategoryKeys, EpochKey, GrantKeys, GrantParties, GrantScope, IndexKey, MasterSecret,
+    CategoryKeys, CategoryNamingKey, EpochKey, GrantKeys, GrantParties, GrantScope, IndexKey,
+    MasterSecret,
 };
 
 /// Test-vector plumbing: injected randomness and intermediate values. Not a stable API and

@@ -8,9 +8,18 @@
 //! K_idx  = HKDF-SHA256(ikm = K_e, salt = empty, info = "ehrkit/v1/index" ‖ category[32])
 //! K_data = HKDF-SHA256(ikm = K_e, salt = empty, info = "ehrkit/v1/data" ‖ category[32])
 //! key id = HMAC-SHA256(K_data, "ehrkit/v1/key-id" ‖ record_id[16])[..16]
+//! K_cat  = HKDF-SHA256(ikm = K_p, salt = empty, info = "ehrkit/v2/category-naming-key")
+//! id(c)  = HMAC-SHA256(K_cat, "ehrkit/v2/category-id" ‖ name[32])[..16] ‖ 0^16
 //! ```
 //!
-//! Every output is 32 bytes. A category is its name left-aligned in 32 bytes (`bytes32("lab")`).
+//! Every key is 32 bytes. `category[32]` above is the category's opaque id `id(c)`, the only
+//! form of a category that goes on chain (records, grant scopes, tombstones): the name
+//! (`lab`, `mental-health`, left-aligned in 32 bytes as `name[32]`) never leaves the client
+//! unencrypted. The id depends on the patient (`K_cat`) but not on the epoch, because the
+//! index compares a grant's scope value with a record's category across epochs. It is 16
+//! bytes of HMAC followed by 16 zero bytes: 128 bits make collisions between one patient's
+//! categories negligible, and the zero half keeps `addRecord`'s calldata within its gas budget
+//! (a non-zero calldata byte costs 12 gas more than a zero one).
 //! `K_data` is the key-encryption key of the record's symmetric envelope slot, found through
 //! the key id; the id is derived per record so an IPFS node cannot link envelopes of one
 //! category or epoch by their slot ids.
@@ -29,17 +38,21 @@
 //! One *item* of wrapped grant keys:
 //!
 //! ```text
-//! item      = version[1] = 0x01 ‖ kind[1] ‖ ECIES(grantee public key, purpose "ehrkit/v1/grant-keys",
+//! item      = version[1] = 0x02 ‖ kind[1] ‖ ECIES(grantee public key, purpose "ehrkit/v1/grant-keys",
 //!                                                 aad, plaintext)
 //! aad       = patient[20] ‖ grantee[20] ‖ be64(epoch) ‖ scopeId[32]
 //! scopeId   = keccak256(abi.encode(uint8 kind, bytes32 value))       (as the consent registry)
-//! plaintext = kind 0 (All):      K_e                [32]
-//!             kind 1 (Category): K_idx ‖ K_data     [64]   of the scope's category
-//!             kind 2 (Record):   the record's DataKey [32]
+//! plaintext = kind 0 (All):      K_e ‖ K_cat               [64]
+//!             kind 1 (Category): K_idx ‖ K_data ‖ name[32] [96]   of the scope's category
+//!             kind 2 (Record):   the record's DataKey      [32]
 //! ```
 //!
-//! The ECIES wrap is [`crate::ecies`], so an item is `2 + 33 + len(plaintext) + 16` bytes: 83
-//! for All and Record, 115 for Category. Its length follows from its kind byte, so several
+//! A Category scope's value is the category's opaque id; the item carries the name, so the
+//! grantee can map the name it writes and searches by to the id (it cannot compute ids
+//! itself). An All item carries `K_cat`, so the grantee computes the id of any name.
+//!
+//! The ECIES wrap is [`crate::ecies`], so an item is `2 + 33 + len(plaintext) + 16` bytes: 115
+//! for All, 147 for Category, 83 for Record. Its length follows from its kind byte, so several
 //! items can be concatenated without framing. The aad binds the keys to the patient, the
 //! grantee, the epoch and the exact scope: an item cannot be replayed for another grantee,
 //! another epoch (a revoked grantee's old keys stay old) or a wider scope.
@@ -60,8 +73,12 @@ use crate::{Error, Result, ecies, labels};
 /// Length of the wallet signature the master secret is derived from: `r ‖ s ‖ v`.
 pub const SIGNATURE_LEN: usize = 65;
 
-/// The version byte that starts every item of wrapped grant keys.
-pub const GRANT_KEYS_VERSION: u8 = 1;
+/// The version byte that starts every item of wrapped grant keys (2: All items carry the
+/// category naming key, Category items the category's name).
+pub const GRANT_KEYS_VERSION: u8 = 2;
+
+/// How many leading bytes of a category id are HMAC output; the rest of its 32 bytes are zero.
+pub const CATEGORY_ID_LEN: usize = 16;
 
 /// HKDF-SHA256 with an empty salt, one 32-byte output.
 fn hkdf32(ikm: &[u8], salt: &[u8], info: &[&[u8]]) -> [u8; KEY_LEN] {
@@ -115,6 +132,28 @@ secret_key_type!(
     IndexKey
 );
 
+secret_key_type!(
+    /// `K_cat`: the patient's category naming key, from which every category's opaque on-chain
+    /// id derives. Not per epoch (ids must stay equal across epochs); an All grant hands it
+    /// over. Zeroized on drop; `Debug` is redacted.
+    CategoryNamingKey
+);
+
+impl CategoryNamingKey {
+    /// The opaque on-chain id of the category whose name is left-aligned in `name`:
+    /// `HMAC-SHA256(K_cat, "ehrkit/v2/category-id" ‖ name[32])[..16] ‖ 0^16`.
+    pub fn category_id(&self, name: &[u8; 32]) -> [u8; 32] {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(labels::CATEGORY_ID);
+        mac.update(name);
+        let tag = mac.finalize().into_bytes();
+        let mut id = [0u8; 32];
+        id[..CATEGORY_ID_LEN].copy_from_slice(&tag[..CATEGORY_ID_LEN]);
+        id
+    }
+}
+
 impl MasterSecret {
     /// `K_p` from the patient's 65-byte `r ‖ s ‖ v` signature of the master-secret message.
     ///
@@ -128,10 +167,15 @@ impl MasterSecret {
     pub fn epoch_key(&self, epoch: u64) -> EpochKey {
         EpochKey(hkdf32(&self.0, &[], &[labels::EPOCH_KEY, &epoch.to_be_bytes()]))
     }
+
+    /// `K_cat`, the category naming key.
+    pub fn category_naming_key(&self) -> CategoryNamingKey {
+        CategoryNamingKey(hkdf32(&self.0, &[], &[labels::CATEGORY_NAMING_KEY]))
+    }
 }
 
 impl EpochKey {
-    /// The index and data keys of `category` (its name left-aligned in 32 bytes).
+    /// The index and data keys of `category` (its opaque on-chain id).
     pub fn category_keys(&self, category: &[u8; 32]) -> CategoryKeys {
         CategoryKeys {
             index: IndexKey(hkdf32(&self.0, &[], &[labels::INDEX_KEY, category])),
@@ -203,7 +247,7 @@ impl fmt::Debug for CategoryKeys {
 pub enum GrantScope {
     /// Every record (kind 0, value zero).
     All,
-    /// One category, its name left-aligned in 32 bytes (kind 1).
+    /// One category, by its opaque on-chain id (kind 1).
     Category([u8; 32]),
     /// One record by its number in the patient's index (kind 2, value `uint256(id)`).
     Record(u64),
@@ -270,12 +314,20 @@ impl GrantParties {
 /// Every key zeroizes on drop; `Debug` shows the scope only.
 #[derive(Clone)]
 pub enum GrantKeys {
-    /// All scope: the epoch key (the grantee derives every category).
-    All(EpochKey),
-    /// Category scope: that category's index and data keys.
+    /// All scope: the epoch key (the grantee derives every category's keys) and the category
+    /// naming key (it computes every category's id).
+    All {
+        /// `K_e` of the grant's epoch.
+        epoch: EpochKey,
+        /// `K_cat`.
+        naming: CategoryNamingKey,
+    },
+    /// Category scope: that category's index and data keys, and its name.
     Category {
-        /// The category, its name left-aligned in 32 bytes.
+        /// The category's opaque on-chain id (the scope's value).
         category: [u8; 32],
+        /// Its name, left-aligned in 32 bytes.
+        name: [u8; 32],
         /// Its keys in the grant's epoch.
         keys: CategoryKeys,
     },
@@ -292,7 +344,7 @@ impl GrantKeys {
     /// The scope these keys are for.
     pub fn scope(&self) -> GrantScope {
         match self {
-            Self::All(_) => GrantScope::All,
+            Self::All { .. } => GrantScope::All,
             Self::Category { category, .. } => GrantScope::Category(*category),
             Self::Record { record, .. } => GrantScope::Record(*record),
         }
@@ -300,8 +352,8 @@ impl GrantKeys {
 
     fn plaintext(&self) -> Zeroizing<Vec<u8>> {
         Zeroizing::new(match self {
-            Self::All(key) => key.as_bytes().to_vec(),
-            Self::Category { keys, .. } => keys.to_bytes().to_vec(),
+            Self::All { epoch, naming } => [&epoch.0[..], &naming.0[..]].concat(),
+            Self::Category { keys, name, .. } => [&keys.to_bytes()[..], &name[..]].concat(),
             Self::Record { key, .. } => key.as_bytes().to_vec(),
         })
     }
@@ -316,8 +368,9 @@ impl fmt::Debug for GrantKeys {
 /// The length of one wrapped grant-key item of scope kind `kind`, or `None` for an unknown kind.
 pub fn grant_item_len(kind: u8) -> Option<usize> {
     let plaintext = match kind {
-        0 | 2 => KEY_LEN,
-        1 => 2 * KEY_LEN,
+        0 => 2 * KEY_LEN,
+        1 => 3 * KEY_LEN,
+        2 => KEY_LEN,
         _ => return None,
     };
     Some(2 + ecies::OVERHEAD + plaintext)
@@ -392,12 +445,16 @@ pub fn unwrap_grant_keys(
         key
     };
     Ok(match scope {
-        GrantScope::All => GrantKeys::All(EpochKey(key(&plain))),
+        GrantScope::All => GrantKeys::All {
+            epoch: EpochKey(key(&plain[..KEY_LEN])),
+            naming: CategoryNamingKey(key(&plain[KEY_LEN..])),
+        },
         GrantScope::Category(category) => GrantKeys::Category {
             category,
+            name: key(&plain[2 * KEY_LEN..]),
             keys: CategoryKeys {
                 index: IndexKey(key(&plain[..KEY_LEN])),
-                data: KeyEncryptionKey::from_bytes(key(&plain[KEY_LEN..])),
+                data: KeyEncryptionKey::from_bytes(key(&plain[KEY_LEN..2 * KEY_LEN])),
             },
         },
         GrantScope::Record(record) => {
@@ -448,10 +505,26 @@ mod tests {
     }
 
     #[test]
+    fn category_ids_are_opaque_per_patient_and_leave_half_the_word_zero() {
+        let naming = MasterSecret::from_bytes([5; 32]).category_naming_key();
+        let other = MasterSecret::from_bytes([6; 32]).category_naming_key();
+        let id = naming.category_id(&lab());
+        assert_eq!(id, naming.category_id(&lab()), "deterministic");
+        assert_ne!(id, other.category_id(&lab()), "per patient");
+        assert_ne!(id, naming.category_id(&[0x61; 32]), "per name");
+        assert!(id[CATEGORY_ID_LEN..].iter().all(|&b| b == 0));
+        assert!(id[..CATEGORY_ID_LEN].iter().any(|&b| b != 0));
+        assert!(!id.windows(3).any(|w| w == b"lab"), "the name does not show");
+        let epoch_key = MasterSecret::from_bytes([5; 32]).epoch_key(0);
+        assert_ne!(naming.as_bytes(), epoch_key.as_bytes(), "naming key is not an epoch key");
+        assert_ne!(naming.as_bytes(), MasterSecret::from_bytes([5; 32]).as_bytes());
+    }
+
+    #[test]
     fn debug_is_redacted() {
         let master = MasterSecret::from_bytes([0xab; 32]);
         let keys = master.epoch_key(0).category_keys(&lab());
-        let grant = GrantKeys::Category { category: lab(), keys: keys.clone() };
+        let grant = GrantKeys::Category { category: lab(), name: lab(), keys: keys.clone() };
         let printed = format!("{master:?} {:?} {keys:?} {grant:?}", master.epoch_key(0));
         assert!(printed.contains("[redacted]"));
         for secret in [master.as_bytes(), keys.index_key().as_bytes()] {
@@ -474,16 +547,21 @@ mod tests {
     fn grant_items_round_trip_for_every_kind() {
         let grantee = secret(9);
         let epoch_key = MasterSecret::from_bytes([5; 32]).epoch_key(3);
+        let naming = MasterSecret::from_bytes([5; 32]).category_naming_key();
         let cases = [
-            GrantKeys::All(epoch_key.clone()),
-            GrantKeys::Category { category: lab(), keys: epoch_key.category_keys(&lab()) },
+            GrantKeys::All { epoch: epoch_key.clone(), naming: naming.clone() },
+            GrantKeys::Category {
+                category: naming.category_id(&lab()),
+                name: lab(),
+                keys: epoch_key.category_keys(&naming.category_id(&lab())),
+            },
             GrantKeys::Record { record: 4, key: DataKey::from_bytes([6; 32]) },
         ];
         for keys in cases {
             let scope = keys.scope();
             let item = wrap_grant_keys(&keys, &grantee.public_key(), &parties(&grantee)).unwrap();
             assert_eq!(Some(item.len()), grant_item_len(scope.kind()));
-            assert_eq!(&item[..2], &[1, scope.kind()]);
+            assert_eq!(&item[..2], &[2, scope.kind()]);
             let unwrapped = unwrap_grant_keys(&item, &grantee, &parties(&grantee), scope).unwrap();
             assert_eq!(unwrapped.scope(), scope);
             assert_eq!(keys_bytes(&unwrapped), keys_bytes(&keys));
@@ -494,7 +572,7 @@ mod tests {
     fn grant_items_are_bound_to_patient_grantee_epoch_and_scope() {
         let grantee = secret(9);
         let category_keys = MasterSecret::from_bytes([5; 32]).epoch_key(3).category_keys(&lab());
-        let keys = GrantKeys::Category { category: lab(), keys: category_keys };
+        let keys = GrantKeys::Category { category: lab(), name: lab(), keys: category_keys };
         let p = parties(&grantee);
         let scope = GrantScope::Category(lab());
         let item = wrap_grant_keys(&keys, &grantee.public_key(), &p).unwrap();
@@ -508,7 +586,7 @@ mod tests {
         assert!(fails(p, GrantScope::All, &item, &grantee));
         assert!(fails(p, scope, &item, &secret(8)));
         let mut other_version = item.clone();
-        other_version[0] = 2;
+        other_version[0] = 1;
         assert!(fails(p, scope, &other_version, &grantee));
         assert!(fails(p, scope, &item[..item.len() - 1], &grantee));
         let mut flipped = item.clone();
@@ -544,7 +622,9 @@ mod tests {
 
     #[test]
     fn keys_are_only_wrapped_to_the_named_grantee() {
-        let keys = GrantKeys::All(MasterSecret::from_bytes([5; 32]).epoch_key(0));
+        let master = MasterSecret::from_bytes([5; 32]);
+        let keys =
+            GrantKeys::All { epoch: master.epoch_key(0), naming: master.category_naming_key() };
         let result = wrap_grant_keys(&keys, &secret(8).public_key(), &parties(&secret(9)));
         assert!(matches!(result, Err(Error::AddressMismatch)));
     }
@@ -564,6 +644,11 @@ mod tests {
         assert_eq!(master.as_bytes().to_vec(), bytes(&v["masterSecret"]));
         let categories: Vec<[u8; 32]> =
             array("categories").into_iter().map(|c| c.try_into().unwrap()).collect();
+        let naming = master.category_naming_key();
+        assert_eq!(naming.as_bytes().to_vec(), bytes(&v["categoryNamingKey"]));
+        for (name, id) in array("categoryNames").into_iter().zip(&categories) {
+            assert_eq!(&naming.category_id(&name.try_into().unwrap()), id);
+        }
         let epochs = v["epochs"].as_array().unwrap();
         for (i, epoch) in epochs.iter().enumerate() {
             let epoch_key = master.epoch_key(epoch.as_u64().unwrap());

@@ -26,6 +26,14 @@ pub enum Error {
     /// A category name is not 1 to 31 bytes of printable ASCII.
     #[error("invalid category {0:?}: 1 to 31 printable ASCII characters")]
     InvalidCategory(String),
+    /// The category's opaque on-chain id cannot be computed here: no naming key (patient or
+    /// All grant) and no Category grant for that name.
+    #[error(
+        "category {0:?} has no known id for this patient: only the patient and All grantees can \
+         compute category ids, a Category grant gives its own category's; ask the patient for a \
+         grant of category:{0} or all"
+    )]
+    UnknownCategoryName(String),
     /// Tag bytes are not 8, 16, 32 or 64 tags of 16 bytes.
     #[error("a tag list of {len} bytes is not 8, 16, 32 or 64 tags of 16 bytes")]
     InvalidTagList {

@@ -1,12 +1,13 @@
 //! Grant key material: building a grant's `wrappedKeys` (patient side) and unwrapping it
 //! (grantee side).
 //!
-//! The byte format of one item is `ehr_crypto::patient_keys`'s: `version 0x01 ‖ kind ‖
+//! The byte format of one item is `ehr_crypto::patient_keys`'s: `version 0x02 ‖ kind ‖
 //! ECIES(purpose "ehrkit/v1/grant-keys", aad = patient ‖ grantee ‖ be64(epoch) ‖ scopeId,
-//! keys)`. An `AccessGranted` event carries exactly one item, for its own scope. An
+//! keys)`; a Category scope's value is the category's opaque id, and its item carries the
+//! name. An `AccessGranted` event carries exactly one item, for its own scope. An
 //! `EpochKeysShared` event (the patient handing a still-trusted grantee the keys of a new
 //! epoch) carries one item per All or Category scope the grantee holds, concatenated: an
-//! item's length follows from its kind byte (83 bytes for All, 115 for Category), and as the
+//! item's length follows from its kind byte (115 bytes for All, 147 for Category), and as the
 //! event does not say which scope an item is for, the grantee tries the scopes of its own
 //! grants — the aad authenticates the right one. Record grants need no new item: a record's
 //! data key does not depend on the epoch.
@@ -15,9 +16,46 @@ use alloy::primitives::{Address, Bytes};
 use ehr_crypto::patient_keys::{
     GRANT_KEYS_VERSION, grant_item_len, unwrap_grant_keys, wrap_grant_keys,
 };
-use ehr_crypto::{GrantKeys, GrantParties, GrantScope, MasterSecret, SecretKey};
+use ehr_crypto::{CategoryNamingKey, GrantKeys, GrantParties, GrantScope, MasterSecret, SecretKey};
 
+use crate::category::category_name_bytes;
 use crate::{Error, Result};
+
+/// What a grant covers, as the patient names it: a category by name. The chain sees the
+/// category's opaque id instead ([`NamedScope::resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NamedScope {
+    /// Every record.
+    All,
+    /// One category, by name.
+    Category(String),
+    /// One record, by its number in the patient's index.
+    Record(u64),
+}
+
+impl NamedScope {
+    /// The scope as the contracts hold it: a category becomes its id under the patient's
+    /// naming key.
+    pub fn resolve(&self, naming: &CategoryNamingKey) -> Result<GrantScope> {
+        Ok(match self {
+            Self::All => GrantScope::All,
+            Self::Category(name) => {
+                GrantScope::Category(naming.category_id(&category_name_bytes(name)?))
+            }
+            Self::Record(id) => GrantScope::Record(*id),
+        })
+    }
+}
+
+impl std::fmt::Display for NamedScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::All => f.write_str("all"),
+            Self::Category(name) => write!(f, "category:{name}"),
+            Self::Record(id) => write!(f, "record:{id}"),
+        }
+    }
+}
 
 /// The consent registry's scope as the key hierarchy names it.
 pub fn grant_scope(scope: &ehr_contracts::Scope) -> GrantScope {
@@ -29,16 +67,25 @@ pub fn grant_scope(scope: &ehr_contracts::Scope) -> GrantScope {
 }
 
 /// The keys an All or Category grant of `epoch` hands over, derived from the patient's
-/// master secret. A Record grant hands over the record's data key, which only the envelope
-/// holds: build `GrantKeys::Record` from it ([`Error::RecordScopeNeedsDataKey`] here).
-pub fn grant_keys(master: &MasterSecret, epoch: u64, scope: GrantScope) -> Result<GrantKeys> {
+/// master secret of that epoch and its category naming key (which does not change with key
+/// generations: see `SearchKeys::patient_generations`): All carries the epoch key and the
+/// naming key, Category its keys, its id and its name. A Record grant hands over the record's data key, which only the envelope holds:
+/// build `GrantKeys::Record` from it ([`Error::RecordScopeNeedsDataKey`] here).
+pub fn grant_keys(
+    master: &MasterSecret,
+    naming: &CategoryNamingKey,
+    epoch: u64,
+    scope: &NamedScope,
+) -> Result<GrantKeys> {
     let epoch_key = master.epoch_key(epoch);
     match scope {
-        GrantScope::All => Ok(GrantKeys::All(epoch_key)),
-        GrantScope::Category(category) => {
-            Ok(GrantKeys::Category { category, keys: epoch_key.category_keys(&category) })
+        NamedScope::All => Ok(GrantKeys::All { epoch: epoch_key, naming: naming.clone() }),
+        NamedScope::Category(name) => {
+            let name = category_name_bytes(name)?;
+            let category = naming.category_id(&name);
+            Ok(GrantKeys::Category { category, name, keys: epoch_key.category_keys(&category) })
         }
-        GrantScope::Record(record) => Err(Error::RecordScopeNeedsDataKey { record }),
+        NamedScope::Record(record) => Err(Error::RecordScopeNeedsDataKey { record: *record }),
     }
 }
 
@@ -66,17 +113,19 @@ pub fn wrap_grant(
 /// Category `scopes` (Record scopes are skipped: their keys do not change with the epoch).
 pub fn wrap_epoch_share(
     master: &MasterSecret,
+    naming: &CategoryNamingKey,
     patient: Address,
     grantee: Address,
     grantee_public_key: &[u8],
     epoch: u64,
-    scopes: &[GrantScope],
+    scopes: &[NamedScope],
 ) -> Result<Bytes> {
     let public_key = grantee_key(grantee_public_key, grantee)?;
     let parties = GrantParties { patient: patient.0.0, grantee: grantee.0.0, epoch };
     let mut out = Vec::new();
-    for scope in scopes.iter().filter(|s| !matches!(s, GrantScope::Record(_))) {
-        out.extend(wrap_grant_keys(&grant_keys(master, epoch, *scope)?, &public_key, &parties)?);
+    for scope in scopes.iter().filter(|s| !matches!(s, NamedScope::Record(_))) {
+        let keys = grant_keys(master, naming, epoch, scope)?;
+        out.extend(wrap_grant_keys(&keys, &public_key, &parties)?);
     }
     if out.is_empty() {
         return Err(Error::NothingToShare);
@@ -162,7 +211,6 @@ fn parties(grantee: &SecretKey, patient: Address, epoch: u64) -> GrantParties {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::category::Category;
     use ehr_crypto::{DataKey, raw_public_key};
 
     fn secret(byte: u8) -> SecretKey {
@@ -175,9 +223,9 @@ mod tests {
 
     fn bytes(keys: &GrantKeys) -> Vec<u8> {
         match keys {
-            GrantKeys::All(k) => k.as_bytes().to_vec(),
-            GrantKeys::Category { keys, .. } => {
-                [&keys.index_key().as_bytes()[..], keys.data_key_encryption_key().as_bytes()]
+            GrantKeys::All { epoch, naming } => [&epoch.as_bytes()[..], naming.as_bytes()].concat(),
+            GrantKeys::Category { keys, name, .. } => {
+                [&keys.index_key().as_bytes()[..], keys.data_key_encryption_key().as_bytes(), name]
                     .concat()
             }
             GrantKeys::Record { key, .. } => key.as_bytes().to_vec(),
@@ -189,11 +237,11 @@ mod tests {
         let master = MasterSecret::from_bytes([3; 32]);
         let (patient, doctor) = (secret(1), secret(2));
         let raw = raw_public_key(&doctor.public_key());
-        let lab = GrantScope::Category(Category::new("lab").unwrap().as_bytes32().0);
+        let lab = NamedScope::Category("lab".into());
         let record = GrantKeys::Record { record: 5, key: DataKey::from_bytes([8; 32]) };
         for keys in [
-            grant_keys(&master, 2, GrantScope::All).unwrap(),
-            grant_keys(&master, 2, lab).unwrap(),
+            grant_keys(&master, &master.category_naming_key(), 2, &NamedScope::All).unwrap(),
+            grant_keys(&master, &master.category_naming_key(), 2, &lab).unwrap(),
             record,
         ] {
             let wrapped = wrap_grant(&keys, address(&patient), address(&doctor), &raw, 2).unwrap();
@@ -207,14 +255,27 @@ mod tests {
             );
         }
         assert!(matches!(
-            grant_keys(&master, 0, GrantScope::Record(1)),
+            grant_keys(&master, &master.category_naming_key(), 0, &NamedScope::Record(1)),
             Err(Error::RecordScopeNeedsDataKey { record: 1 })
+        ));
+        assert!(matches!(
+            grant_keys(
+                &master,
+                &master.category_naming_key(),
+                0,
+                &NamedScope::Category("a b".into())
+            ),
+            Err(Error::InvalidCategory(_))
         ));
     }
 
     #[test]
     fn a_key_that_is_not_the_grantees_is_refused() {
-        let keys = grant_keys(&MasterSecret::from_bytes([3; 32]), 0, GrantScope::All).unwrap();
+        let keys = {
+            let m = MasterSecret::from_bytes([3; 32]);
+            grant_keys(&m, &m.category_naming_key(), 0, &NamedScope::All)
+        }
+        .unwrap();
         let raw = raw_public_key(&secret(9).public_key());
         let result = wrap_grant(&keys, Address::ZERO, address(&secret(2)), &raw, 0);
         assert!(matches!(result, Err(Error::Crypto(ehr_crypto::Error::AddressMismatch))));
@@ -225,24 +286,44 @@ mod tests {
         let master = MasterSecret::from_bytes([3; 32]);
         let (patient, doctor) = (secret(1), secret(2));
         let raw = raw_public_key(&doctor.public_key());
-        let lab = GrantScope::Category(Category::new("lab").unwrap().as_bytes32().0);
-        let imaging = GrantScope::Category(Category::new("imaging").unwrap().as_bytes32().0);
-        let scopes = [lab, GrantScope::Record(4), imaging];
-        let wrapped =
-            wrap_epoch_share(&master, address(&patient), address(&doctor), &raw, 1, &scopes)
-                .unwrap();
-        assert_eq!(wrapped.len(), 2 * 115);
+        let named_lab = NamedScope::Category("lab".into());
+        let named_imaging = NamedScope::Category("imaging".into());
+        let lab = named_lab.resolve(&master.category_naming_key()).unwrap();
+        let imaging = named_imaging.resolve(&master.category_naming_key()).unwrap();
+        let scopes = [named_lab.clone(), NamedScope::Record(4), named_imaging];
+        let wrapped = wrap_epoch_share(
+            &master,
+            &master.category_naming_key(),
+            address(&patient),
+            address(&doctor),
+            &raw,
+            1,
+            &scopes,
+        )
+        .unwrap();
+        assert_eq!(wrapped.len(), 2 * 147);
         let known = [GrantScope::All, imaging, GrantScope::Record(4), lab];
         let keys = unwrap_epoch_share(&wrapped, &doctor, address(&patient), 1, &known).unwrap();
         let scopes: Vec<GrantScope> = keys.iter().map(GrantKeys::scope).collect();
         assert_eq!(scopes, [lab, imaging]);
-        assert_eq!(bytes(&keys[0]), bytes(&grant_keys(&master, 1, lab).unwrap()));
+        assert_eq!(
+            bytes(&keys[0]),
+            bytes(&grant_keys(&master, &master.category_naming_key(), 1, &named_lab).unwrap())
+        );
         assert!(matches!(
             unwrap_epoch_share(&wrapped, &doctor, address(&patient), 1, &[imaging]),
             Err(Error::NoScopeOpensSharedKeys { epoch: 1 })
         ));
         assert!(matches!(
-            wrap_epoch_share(&master, address(&patient), address(&doctor), &raw, 1, &[]),
+            wrap_epoch_share(
+                &master,
+                &master.category_naming_key(),
+                address(&patient),
+                address(&doctor),
+                &raw,
+                1,
+                &[]
+            ),
             Err(Error::NothingToShare)
         ));
     }
@@ -252,12 +333,12 @@ mod tests {
         let master = MasterSecret::from_bytes([3; 32]);
         let (patient, doctor) = (secret(1), secret(2));
         let raw = raw_public_key(&doctor.public_key());
-        let keys = grant_keys(&master, 0, GrantScope::All).unwrap();
+        let keys = grant_keys(&master, &master.category_naming_key(), 0, &NamedScope::All).unwrap();
         let wrapped =
             wrap_grant(&keys, address(&patient), address(&doctor), &raw, 0).unwrap().to_vec();
-        let mut v2 = wrapped.clone();
-        v2[0] = 2;
-        assert!(matches!(split_items(&v2), Err(Error::UnsupportedGrantKeysVersion(2))));
+        let mut v1 = wrapped.clone();
+        v1[0] = 1;
+        assert!(matches!(split_items(&v1), Err(Error::UnsupportedGrantKeysVersion(1))));
         let mut kind9 = wrapped.clone();
         kind9[1] = 9;
         assert!(matches!(split_items(&kind9), Err(Error::UnknownGrantKind(9))));

@@ -19,7 +19,7 @@ pub mod verify;
 
 pub use accumulator::{EntryBody, IndexEntry, LogPosition, accumulate};
 pub use cache::{CachePlan, CachedIndex, IndexCache};
-pub use category::Category;
+pub use category::{Category, category_name_bytes};
 pub use error::{Error, Result};
 pub use grant_events::{GranteeKeys, KeyEvent, UnreadableGrant, key_chain_link};
 pub use keyword::{Keyword, KeywordKey, MAX_KEYWORD_LEN, normalize_keyword};
@@ -38,4 +38,6 @@ pub use verify::{
     verify_patient_chain,
 };
 
-pub use ehr_crypto::{CategoryKeys, EpochKey, GrantKeys, GrantScope, IndexKey, MasterSecret};
+pub use ehr_crypto::{
+    CategoryKeys, CategoryNamingKey, EpochKey, GrantKeys, GrantScope, IndexKey, MasterSecret,
+};

@@ -13,7 +13,8 @@ const PATIENT: Address = Address::repeat_byte(0xa1);
 const DOCTOR: Address = Address::repeat_byte(0xd0);
 
 fn lab() -> Category {
-    Category::new("lab").unwrap()
+    // An opaque id: 16 bytes, then zeros (the contract never sees a name).
+    Category::from_bytes32(alloy::primitives::B256::right_padding_from(&[0x1a; 16]))
 }
 
 /// Three records at first (`cut` entries, verified at `cut_block`), then four more entries

@@ -11,11 +11,11 @@ const PATIENT: Address = Address::repeat_byte(0xa1);
 const DOCTOR: Address = Address::repeat_byte(0xd0);
 
 fn lab() -> Category {
-    Category::new("lab").unwrap()
+    SearchKeys::patient(master()).category_id("lab").unwrap()
 }
 
 fn imaging() -> Category {
-    Category::new("imaging").unwrap()
+    SearchKeys::patient(master()).category_id("imaging").unwrap()
 }
 
 fn master() -> MasterSecret {
@@ -60,13 +60,17 @@ fn the_patient_finds_everything_that_matches() {
 fn a_grantee_reads_only_what_its_keys_cover() {
     let mut lab0 = SearchKeys::new();
     let keys = master().epoch_key(0).category_keys(lab().as_bytes32());
-    lab0.insert(0, GrantKeys::Category { category: lab().as_bytes32().0, keys });
+    let name = ehr_index::category_name_bytes("lab").unwrap();
+    lab0.insert(0, GrantKeys::Category { category: lab().as_bytes32().0, name, keys });
     // Epoch-0 lab records only: 2 and 4; records 3, 5, 6 are not readable.
     assert_eq!(ids(&lab0, &Query::new(["diabète"]).unwrap()), (vec![2], 5, 3));
     assert_eq!(ids(&lab0, &Query::new(["hba1c"]).unwrap()), (vec![4], 5, 3));
 
     let mut all1 = SearchKeys::new();
-    all1.insert(1, GrantKeys::All(master().epoch_key(1)));
+    all1.insert(
+        1,
+        GrantKeys::All { epoch: master().epoch_key(1), naming: master().category_naming_key() },
+    );
     assert_eq!(ids(&all1, &Query::new(["diabète", "knee"]).unwrap().any()), (vec![5, 6], 5, 3));
 
     assert_eq!(ids(&SearchKeys::new(), &Query::new(["knee"]).unwrap()), (vec![], 5, 5));

@@ -17,8 +17,8 @@ use alloy::signers::local::PrivateKeySigner;
 use ehr_crypto::patient_keys::{GrantParties, wrap_grant_keys_with_ephemeral};
 use ehr_crypto::{DataKey, RecordId, SecretKey, raw_public_key};
 use ehr_index::{
-    Category, EntryBody, GrantKeys, Keyword, accumulate, master_secret, normalize_keyword,
-    record_digest,
+    Category, EntryBody, GrantKeys, Keyword, accumulate, category_name_bytes, master_secret,
+    normalize_keyword, record_digest,
 };
 use serde_json::{Value, json};
 
@@ -59,8 +59,13 @@ const GRANT_FIELDS: [&str; 7] = [
     "grantItems",
 ];
 
-fn lab() -> Category {
-    Category::new("lab").unwrap()
+/// The opaque id of `name` under the vector patient's naming key.
+async fn category(name: &str) -> Category {
+    ehr_index::SearchKeys::patient(master().await).category_id(name).unwrap()
+}
+
+async fn lab() -> Category {
+    category("lab").await
 }
 
 async fn master() -> ehr_index::MasterSecret {
@@ -73,7 +78,8 @@ async fn keys_vector() -> Value {
     let signature = patient.sign_hash(&hash).await.unwrap().as_bytes();
     let master = master().await;
     let epochs = [0u64, 1, 7];
-    let categories = [lab(), Category::new("imaging").unwrap()];
+    let names = ["lab", "imaging"];
+    let categories = [category(names[0]).await, category(names[1]).await];
     let record_ids = [RecordId([0x42; 16]), RecordId(std::array::from_fn(|i| i as u8))];
     let (mut epoch_keys, mut index_keys, mut data_keys) = (vec![], vec![], vec![]);
     for epoch in epochs {
@@ -96,10 +102,11 @@ async fn keys_vector() -> Value {
         epoch: 1,
     };
     let grants = [
-        GrantKeys::All(master.epoch_key(1)),
+        GrantKeys::All { epoch: master.epoch_key(1), naming: master.category_naming_key() },
         GrantKeys::Category {
-            category: lab().as_bytes32().0,
-            keys: master.epoch_key(1).category_keys(lab().as_bytes32()),
+            category: categories[0].as_bytes32().0,
+            name: category_name_bytes(names[0]).unwrap(),
+            keys: master.epoch_key(1).category_keys(categories[0].as_bytes32()),
         },
         GrantKeys::Record { record: 3, key: DataKey::from_bytes([0x33; 32]) },
     ];
@@ -118,9 +125,9 @@ async fn keys_vector() -> Value {
         )
         .unwrap();
         let plaintext = match keys {
-            GrantKeys::All(k) => k.as_bytes().to_vec(),
-            GrantKeys::Category { keys, .. } => {
-                [&keys.index_key().as_bytes()[..], keys.data_key_encryption_key().as_bytes()]
+            GrantKeys::All { epoch, naming } => [&epoch.as_bytes()[..], naming.as_bytes()].concat(),
+            GrantKeys::Category { keys, name, .. } => {
+                [&keys.index_key().as_bytes()[..], keys.data_key_encryption_key().as_bytes(), name]
                     .concat()
             }
             GrantKeys::Record { key, .. } => key.as_bytes().to_vec(),
@@ -140,7 +147,7 @@ async fn keys_vector() -> Value {
     }
 
     let mut out = json!({
-        "comment": "ehrkit key hierarchy v1. masterSecret = HKDF-SHA256(ikm = signature (r‖s‖v, v 27/28, low s), salt = patient, info = \"ehrkit/v1/master-secret\"), signature = the patient's EIP-712 signature of MasterSecret(address patient,string purpose) in domain {name \"ehrkit\", version \"1\", chainId, verifyingContract = recordIndex}; epochKeys[i] = HKDF(ikm = masterSecret, salt = empty, info = \"ehrkit/v1/epoch\" ‖ be64(epochs[i])); indexKeys/dataKeys[i * len(categories) + j] = HKDF(ikm = epochKeys[i], salt = empty, info = \"ehrkit/v1/index\" or \"ehrkit/v1/data\" ‖ categories[j]); keyIds[k] = HMAC-SHA256(dataKeys[0], \"ehrkit/v1/key-id\" ‖ recordIds[k])[..16]; grant items for the grantee in grantEpoch: 0x01 ‖ kind ‖ ECIES(purpose \"ehrkit/v1/grant-keys\", aad = patient ‖ grantee ‖ be64(grantEpoch) ‖ scopeId, plaintext), scopeId = keccak256(abi.encode(uint8 kind, bytes32 value)), ECIES as tests/vectors/envelope/ecies.json with the given ephemeral secret keys",
+        "comment": "ehrkit key hierarchy v2 (opaque category ids, grant items v2). masterSecret = HKDF-SHA256(ikm = signature (r‖s‖v, v 27/28, low s), salt = patient, info = \"ehrkit/v1/master-secret\"), signature = the patient's EIP-712 signature of MasterSecret(address patient,string purpose) in domain {name \"ehrkit\", version \"1\", chainId, verifyingContract = recordIndex}; epochKeys[i] = HKDF(ikm = masterSecret, salt = empty, info = \"ehrkit/v1/epoch\" ‖ be64(epochs[i])); categoryNamingKey = HKDF(ikm = masterSecret, salt = empty, info = \"ehrkit/v2/category-naming-key\"); categories[j] (the opaque on-chain ids) = HMAC-SHA256(categoryNamingKey, \"ehrkit/v2/category-id\" ‖ categoryNames[j])[..16] ‖ 16 zero bytes, categoryNames[j] = the name left-aligned in 32 bytes; indexKeys/dataKeys[i * len(categories) + j] = HKDF(ikm = epochKeys[i], salt = empty, info = \"ehrkit/v1/index\" or \"ehrkit/v1/data\" ‖ categories[j]); keyIds[k] = HMAC-SHA256(dataKeys[0], \"ehrkit/v1/key-id\" ‖ recordIds[k])[..16]; grant items for the grantee in grantEpoch: 0x02 ‖ kind ‖ ECIES(purpose \"ehrkit/v1/grant-keys\", aad = patient ‖ grantee ‖ be64(grantEpoch) ‖ scopeId, plaintext), plaintext = All: epochKey ‖ categoryNamingKey, Category: indexKey ‖ dataKey ‖ name[32], Record: the data key, scopeId = keccak256(abi.encode(uint8 kind, bytes32 value)), ECIES as tests/vectors/envelope/ecies.json with the given ephemeral secret keys",
         "patientPrivateKey": hex0x(PATIENT_KEY),
         "patient": address(patient.address()),
         "chainId": CHAIN_ID,
@@ -151,6 +158,8 @@ async fn keys_vector() -> Value {
         "masterSecret": hex0x(master.as_bytes()),
         "epochs": epochs,
         "epochKeys": epoch_keys,
+        "categoryNamingKey": hex0x(master.category_naming_key().as_bytes()),
+        "categoryNames": names.iter().map(|n| hex0x(category_name_bytes(n).unwrap())).collect::<Vec<_>>(),
         "categories": categories.iter().map(|c| hex0x(c.as_bytes32())).collect::<Vec<_>>(),
         "indexKeys": index_keys,
         "dataKeys": data_keys,
@@ -206,7 +215,7 @@ async fn generation_vector(patient: &PrivateKeySigner) -> Value {
 
 async fn tags_vector() -> Value {
     let master = master().await;
-    let index_key = master.epoch_key(0).category_keys(lab().as_bytes32()).index_key().clone();
+    let index_key = master.epoch_key(0).category_keys(lab().await.as_bytes32()).index_key().clone();
     let words = ["diabète", "blood pressure", "hba1c", "血压", "σοφία", "x"];
     let keywords: Vec<Keyword> = words.iter().map(|w| Keyword::new(w).unwrap()).collect();
     let cid = ehr_store::Cid::of_block(ehr_store::Codec::Raw, b"an envelope");
@@ -220,7 +229,7 @@ async fn tags_vector() -> Value {
         }
     }
     json!({
-        "comment": "ehrkit search tags v1. indexKey = keys.json indexKeys[0] (epoch 0, \"lab\"); keywords are normalized (trim, NFKC, lowercase, NFKC, whitespace runs to one space); keywordKeys[i] = HMAC-SHA256(indexKey, \"ehrkit/v1/keyword\" ‖ utf8(keywords[i])); tags[i * len(digests) + j] = HMAC-SHA256(keywordKeys[i], \"ehrkit/v1/tag\" ‖ digests[j])[..16] left-aligned in bytes32; the last digest is the SHA-256 digest inside the CID of the raw block \"an envelope\"",
+        "comment": "ehrkit search tags v1. indexKey = keys.json indexKeys[0] (epoch 0, the id of \"lab\"); keywords are normalized (trim, NFKC, lowercase, NFKC, whitespace runs to one space); keywordKeys[i] = HMAC-SHA256(indexKey, \"ehrkit/v1/keyword\" ‖ utf8(keywords[i])); tags[i * len(digests) + j] = HMAC-SHA256(keywordKeys[i], \"ehrkit/v1/tag\" ‖ digests[j])[..16] left-aligned in bytes32; the last digest is the SHA-256 digest inside the CID of the raw block \"an envelope\"",
         "indexKey": hex0x(index_key.as_bytes()),
         "keywords": words,
         "keywordKeys": keywords.iter().map(|k| hex0x(k.key(&index_key).as_bytes())).collect::<Vec<_>>(),
@@ -235,17 +244,18 @@ async fn accumulator_vector() -> Value {
     let words = |n: usize| (0..n).map(|i| format!("keyword {i}")).collect::<Vec<_>>();
     let mut chain = Chain::new(master().await);
     chain.rng = TestRng::new("ehrkit accumulator vector dummies");
+    let lab = lab().await;
     let add = |chain: &mut Chain, writer, n: usize, label: &str| {
         let w = words(n);
         let w: Vec<&str> = w.iter().map(String::as_str).collect();
-        chain.add(writer, lab(), 0, digest_of(label), &w)
+        chain.add(writer, lab, 0, digest_of(label), &w)
     };
     add(&mut chain, patient, 3, "record 1"); // 8 tags
     add(&mut chain, doctor, 10, "record 2"); // 16
     add(&mut chain, patient, 0, "record 3"); // 8
     let w = words(20);
     let w: Vec<&str> = w.iter().map(String::as_str).collect();
-    chain.supersede(2, doctor, lab(), 0, digest_of("record 4"), &w); // tombstone, then 32
+    chain.supersede(2, doctor, lab, 0, digest_of("record 4"), &w); // tombstone, then 32
     add(&mut chain, doctor, 40, "record 5"); // 64
     add(&mut chain, patient, 8, "record 6"); // 8
 
@@ -260,7 +270,7 @@ async fn accumulator_vector() -> Value {
         "patient": address(patient),
         "doctorPrivateKey": hex0x(DOCTOR_KEY),
         "doctor": address(doctor),
-        "category": hex0x(lab().as_bytes32()),
+        "category": hex0x(lab.as_bytes32()),
         "kinds": e.iter().map(|x| x.kind()).collect::<Vec<_>>(),
         "recordIds": e.iter().map(|x| x.record_id).collect::<Vec<_>>(),
         "supersededBy": e.iter().map(|x| match x.body {

@@ -10,11 +10,12 @@ use ehr_index::{
 use proptest::prelude::*;
 
 fn lab() -> Category {
-    Category::new("lab").unwrap()
+    // An opaque id: 16 bytes, then zeros (the contract never sees a name).
+    Category::from_bytes32(alloy::primitives::B256::right_padding_from(&[0x1a; 16]))
 }
 
 fn imaging() -> Category {
-    Category::new("imaging").unwrap()
+    Category::from_bytes32(alloy::primitives::B256::right_padding_from(&[0x2b; 16]))
 }
 
 const PATIENT: Address = Address::repeat_byte(0xa1);

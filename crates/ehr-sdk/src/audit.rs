@@ -9,9 +9,11 @@
 use crate::Result;
 use crate::claims::Currency;
 use crate::logs::{BlockTimes, fetch_logs};
+use crate::record_keys::key_ring;
 use crate::serde_text::display;
 use crate::session::Session;
 use crate::time::rfc3339;
+use alloy::primitives::Bytes;
 use alloy::primitives::{Address, B256, TxHash};
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
@@ -22,7 +24,7 @@ use ehr_contracts::bindings::ConsentRegistry::{
 };
 use ehr_contracts::bindings::RecordIndex::{RecordAdded, RecordSuperseded, SearchLogged};
 use ehr_contracts::bindings::RoleRegistry::PatientRegistered;
-use ehr_contracts::{Deployment, Purpose, Scope};
+use ehr_contracts::{Deployment, Purpose, ReasonCode, Scope};
 use serde::Serialize;
 
 /// One thing that happened to a patient's records or consent.
@@ -35,9 +37,12 @@ pub enum AuditEvent {
     Granted {
         /// The grantee.
         grantee: Address,
-        /// What it covers.
+        /// What it covers (a category by its opaque on-chain id).
         #[serde(serialize_with = "display")]
         scope: Scope,
+        /// The scope's category name, when the viewer's keys map its id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
         /// Why.
         #[serde(serialize_with = "display")]
         purpose: Purpose,
@@ -75,16 +80,26 @@ pub enum AuditEvent {
         request_id: u64,
         /// Who asked.
         requester: Address,
-        /// What for.
+        /// What for (a category by its opaque on-chain id).
         #[serde(serialize_with = "display")]
         scope: Scope,
+        /// The scope's category name, when the viewer's keys map its id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
         /// Why.
         #[serde(serialize_with = "display")]
         purpose: Purpose,
         /// Unix time it stops being answerable.
         expires_at: u64,
-        /// The stated reason.
-        reason: String,
+        /// Why, as a code.
+        #[serde(serialize_with = "display")]
+        reason_code: ReasonCode,
+        /// The requester's words, when the viewer is the patient they were encrypted to.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The words as on chain, encrypted to the patient (empty without).
+        #[serde(skip)]
+        encrypted_reason: Bytes,
     },
     /// The patient approved a request.
     RequestApproved {
@@ -106,8 +121,10 @@ pub enum AuditEvent {
         record_id: u64,
         /// Who wrote it.
         writer: Address,
-        /// Its category.
+        /// Its category: the name when the viewer's keys map the on-chain id, else the id.
         category: String,
+        /// The category's opaque on-chain id.
+        category_id: B256,
         /// The key epoch it was written in.
         epoch: u64,
     },
@@ -119,8 +136,10 @@ pub enum AuditEvent {
         superseded_by: u64,
         /// Who corrected it.
         writer: Address,
-        /// The category.
+        /// The category: the name when the viewer's keys map the on-chain id, else the id.
         category: String,
+        /// The category's opaque on-chain id.
+        category_id: B256,
     },
     /// A grantee logged a search.
     SearchLogged {
@@ -137,8 +156,15 @@ pub enum AuditEvent {
         hospital: Address,
         /// Unix time it ends.
         until: u64,
-        /// The stated reason.
-        reason: String,
+        /// Why, as a code.
+        #[serde(serialize_with = "display")]
+        reason_code: ReasonCode,
+        /// The doctor's words, when the viewer is the patient they were encrypted to.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The words as on chain, encrypted to the patient (empty without).
+        #[serde(skip)]
+        encrypted_reason: Bytes,
     },
     /// Break-glass access was closed early.
     EmergencyClosed {
@@ -155,10 +181,18 @@ pub enum AuditEvent {
         insurer: Address,
         /// The records it covers.
         record_ids: Vec<u64>,
-        /// The amount, e.g. `120.50`.
-        amount: String,
-        /// The ISO 4217 code.
-        currency: String,
+        /// The amount, e.g. `120.50`, when the viewer (the patient) opened the sealed terms
+        /// and they matched the commitment; never on chain in clear.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        amount: Option<String>,
+        /// The ISO 4217 code, likewise.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        currency: Option<String>,
+        /// The commitment to the terms, as the event carries it.
+        terms_commitment: B256,
+        /// The terms sealed to the insurer and the patient.
+        #[serde(skip)]
+        sealed_terms: Bytes,
     },
     /// The insurer started reviewing a claim.
     ClaimReviewStarted {
@@ -184,19 +218,54 @@ pub enum AuditEvent {
     },
 }
 
-fn category_name(value: &B256) -> String {
-    Scope::Category(*value).category_name().unwrap_or_default()
+fn category_id_shown(value: &B256) -> String {
+    ehr_index::Category::from_bytes32(*value).to_string()
+}
+
+/// The words of a reason, for a one-line summary.
+fn shown_reason(reason: &Option<String>) -> String {
+    reason.as_ref().map(|r| format!(": {r:?}")).unwrap_or_default()
+}
+
+/// `scope` as people read it: `category:NAME` when the name is known.
+fn shown_scope(scope: &Scope, category: &Option<String>) -> String {
+    match category {
+        Some(name) => format!("category:{name}"),
+        None => scope.to_string(),
+    }
 }
 
 impl AuditEvent {
+    /// Replaces category ids by names where `keys` map them (the patient: every well-known
+    /// or learned name; a grantee: its grants' categories). Unknown ids stay ids.
+    pub fn name_categories(&mut self, keys: &ehr_index::SearchKeys) {
+        let name = |id: &B256| keys.category_name(&ehr_index::Category::from_bytes32(*id));
+        match self {
+            Self::Granted { scope: Scope::Category(id), category, .. }
+            | Self::AccessRequested { scope: Scope::Category(id), category, .. } => {
+                *category = name(id).map(str::to_owned);
+            }
+            Self::RecordAdded { category, category_id, .. }
+            | Self::RecordSuperseded { category, category_id, .. } => {
+                if let Some(known) = name(category_id) {
+                    *category = known.to_owned();
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// One line saying what happened, for people.
     pub fn describe(&self) -> String {
         match self {
             Self::PatientRegistered => "registered as a patient".to_owned(),
-            Self::Granted { grantee, scope, purpose, expiry, epoch, submitter } => format!(
-                "granted {grantee} {scope} access for {purpose} until {} (epoch {epoch}, sent by {submitter})",
-                rfc3339(*expiry)
-            ),
+            Self::Granted { grantee, scope, category, purpose, expiry, epoch, submitter } => {
+                format!(
+                    "granted {grantee} {} access for {purpose} until {} (epoch {epoch}, sent by {submitter})",
+                    shown_scope(scope, category),
+                    rfc3339(*expiry)
+                )
+            }
             Self::Revoked { grantee, new_epoch, .. } => {
                 format!("revoked every grant to {grantee}; key epoch is now {new_epoch}")
             }
@@ -206,9 +275,20 @@ impl AuditEvent {
             Self::NonceInvalidated { nonce } => {
                 format!("voided nonce {nonce}: unsubmitted signatures made with it are void")
             }
-            Self::AccessRequested { request_id, requester, scope, purpose, reason, .. } => {
+            Self::AccessRequested {
+                request_id,
+                requester,
+                scope,
+                category,
+                purpose,
+                reason_code,
+                reason,
+                ..
+            } => {
                 format!(
-                    "request {request_id}: {requester} asked for {scope} access for {purpose}: {reason:?}"
+                    "request {request_id}: {requester} asked for {} access for {purpose} ({reason_code}){}",
+                    shown_scope(scope, category),
+                    shown_reason(reason)
                 )
             }
             Self::RequestApproved { request_id, requester } => {
@@ -217,24 +297,29 @@ impl AuditEvent {
             Self::RequestDenied { request_id, requester } => {
                 format!("denied request {request_id} from {requester}")
             }
-            Self::RecordAdded { record_id, writer, category, epoch } => {
+            Self::RecordAdded { record_id, writer, category, epoch, .. } => {
                 format!("record {record_id} ({category}) added by {writer} (epoch {epoch})")
             }
             Self::RecordSuperseded { record_id, superseded_by, writer, .. } => {
                 format!("record {record_id} corrected by record {superseded_by} from {writer}")
             }
             Self::SearchLogged { searcher, .. } => format!("{searcher} searched the records"),
-            Self::EmergencyOpened { doctor, hospital, until, reason } => format!(
-                "emergency access opened by {doctor} of {hospital} until {}: {reason:?}",
-                rfc3339(*until)
+            Self::EmergencyOpened { doctor, hospital, until, reason_code, reason, .. } => format!(
+                "emergency access opened by {doctor} of {hospital} until {} ({reason_code}){}",
+                rfc3339(*until),
+                shown_reason(reason)
             ),
             Self::EmergencyClosed { doctor, closed_by } => {
                 format!("emergency access of {doctor} closed by {closed_by}")
             }
-            Self::ClaimSubmitted { claim_id, insurer, record_ids, amount, currency } => {
+            Self::ClaimSubmitted { claim_id, insurer, record_ids, amount, currency, .. } => {
                 let records: Vec<String> = record_ids.iter().map(u64::to_string).collect();
+                let terms = match (amount, currency) {
+                    (Some(amount), Some(currency)) => format!("for {amount} {currency}"),
+                    _ => "(amount sealed to the insurer and the patient)".to_owned(),
+                };
                 format!(
-                    "claim {claim_id} filed with {insurer} for {amount} {currency} over records {}",
+                    "claim {claim_id} filed with {insurer} {terms} over records {}",
                     records.join(", ")
                 )
             }
@@ -292,6 +377,7 @@ pub fn default_sources() -> Vec<EventSource> {
                 Some(AuditEvent::Granted {
                     grantee: e.grantee,
                     scope: Scope::from_sol(&e.scope).ok()?,
+                    category: None,
                     purpose: Purpose::from_u8(e.purpose).ok()?,
                     expiry: e.expiry,
                     epoch: e.epoch,
@@ -340,9 +426,12 @@ pub fn default_sources() -> Vec<EventSource> {
                     request_id: id(e.requestId),
                     requester: e.requester,
                     scope: Scope::from_sol(&e.scope).ok()?,
+                    category: None,
                     purpose: Purpose::from_u8(e.purpose).ok()?,
                     expires_at: e.expiresAt,
-                    reason: e.reason,
+                    reason_code: ReasonCode::from_u16(e.reasonCode).ok()?,
+                    reason: None,
+                    encrypted_reason: e.encryptedReason,
                 })
             },
         },
@@ -380,7 +469,9 @@ pub fn default_sources() -> Vec<EventSource> {
                     doctor: e.doctor,
                     hospital: e.hospital,
                     until: e.until,
-                    reason: e.reason,
+                    reason_code: ReasonCode::from_u16(e.reasonCode).ok()?,
+                    reason: None,
+                    encrypted_reason: e.encryptedReason,
                 })
             },
         },
@@ -402,7 +493,8 @@ pub fn default_sources() -> Vec<EventSource> {
                 Some(AuditEvent::RecordAdded {
                     record_id: e.recordId,
                     writer: e.writer,
-                    category: category_name(&e.category),
+                    category: category_id_shown(&e.category),
+                    category_id: e.category,
                     epoch: e.epoch,
                 })
             },
@@ -417,7 +509,8 @@ pub fn default_sources() -> Vec<EventSource> {
                     record_id: e.recordId,
                     superseded_by: e.supersededBy,
                     writer: e.writer,
-                    category: category_name(&e.category),
+                    category: category_id_shown(&e.category),
+                    category_id: e.category,
                 })
             },
         },
@@ -436,13 +529,14 @@ pub fn default_sources() -> Vec<EventSource> {
             patient_topic: 2,
             decode: |log| {
                 let e = decoded::<ClaimSubmitted>(log)?;
-                let currency = Currency::from_sol(e.currency).ok()?;
                 Some(AuditEvent::ClaimSubmitted {
                     claim_id: id(e.claimId),
                     insurer: e.insurer,
                     record_ids: e.recordIds,
-                    amount: currency.format_amount(e.amount),
-                    currency: currency.to_string(),
+                    amount: None,
+                    currency: None,
+                    terms_commitment: e.termsCommitment,
+                    sealed_terms: e.sealedTerms,
                 })
             },
         },
@@ -556,9 +650,15 @@ pub async fn audit_with(
         }
     }
     logs.sort_by_key(|(log, _)| (log.block_number, log.log_index));
+    let keys = viewer_keys(session, patient, head).await;
     let mut times = BlockTimes::default();
     let mut entries = Vec::with_capacity(logs.len());
-    for (log, event) in logs {
+    for (log, mut event) in logs {
+        if let Some(keys) = &keys {
+            event.name_categories(keys);
+        }
+        open_reasons(session, patient, &mut event);
+        open_claim_terms(session, patient, &mut event);
         let timestamp = times.of(session.chain(), &log).await?;
         if since.is_some_and(|since| timestamp < since) {
             continue;
@@ -574,6 +674,69 @@ pub async fn audit_with(
         });
     }
     Ok(Timeline { patient, to_block: head, since, entries })
+}
+
+/// Opens a claim's sealed terms when the viewer is the patient (checked against the event's
+/// commitment; `ehr claim show` checks against the stored one).
+fn open_claim_terms(session: &Session, patient: Address, event: &mut AuditEvent) {
+    let AuditEvent::ClaimSubmitted {
+        insurer,
+        amount,
+        currency,
+        terms_commitment,
+        sealed_terms,
+        ..
+    } = event
+    else {
+        return;
+    };
+    if session.chain().address().ok() != Some(patient) {
+        return;
+    }
+    let Ok(secret) = crate::keys::signer_secret_key(session) else { return };
+    let binding = ehr_crypto::claim_terms::TermsBinding {
+        chain_id: session.chain().chain_id(),
+        claim_registry: session.deployment().claim_registry.0.0,
+        patient: patient.0.0,
+        insurer: insurer.0.0,
+    };
+    let opened =
+        ehr_crypto::claim_terms::open_terms(sealed_terms, &secret, &binding, &terms_commitment.0);
+    if let Ok(terms) = opened
+        && let Ok(code) = Currency::from_sol(alloy::primitives::FixedBytes(terms.currency))
+    {
+        *amount = Some(code.format_amount(terms.amount));
+        *currency = Some(code.to_string());
+    }
+}
+
+/// Decrypts a request's or break-glass opening's words when the viewer is the patient.
+fn open_reasons(session: &Session, patient: Address, event: &mut AuditEvent) {
+    use crate::requests::{open_reason, reason_binding};
+    use ehr_crypto::reason::ReasonContext;
+    let (context, sender, code, sealed, reason) = match event {
+        AuditEvent::AccessRequested {
+            requester, reason_code, encrypted_reason, reason, ..
+        } => (ReasonContext::Request, *requester, *reason_code, &*encrypted_reason, reason),
+        AuditEvent::EmergencyOpened { doctor, reason_code, encrypted_reason, reason, .. } => {
+            (ReasonContext::Emergency, *doctor, *reason_code, &*encrypted_reason, reason)
+        }
+        _ => return,
+    };
+    *reason =
+        open_reason(session, &reason_binding(session, context, patient, sender, code), sealed);
+}
+
+/// The viewer's keys for `patient`'s records, to show category names. Naming is a courtesy:
+/// without a signing account, or when its grants cannot be read, the trail shows opaque ids.
+async fn viewer_keys(
+    session: &Session,
+    patient: Address,
+    head: u64,
+) -> Option<ehr_index::SearchKeys> {
+    session.chain().signer().ok()?;
+    let ring = key_ring(session, patient, head).await;
+    ring.ok().map(|ring| ring.keys)
 }
 
 #[cfg(test)]
@@ -592,17 +755,26 @@ mod tests {
 
     #[test]
     fn events_serialize_with_their_kind_and_read_as_one_line() {
-        let event = AuditEvent::Granted {
+        let mut keys = ehr_index::SearchKeys::patient(ehr_index::MasterSecret::from_bytes([4; 32]));
+        keys.learn_names(["lab"]);
+        let lab = keys.category_id("lab").unwrap();
+        let mut event = AuditEvent::Granted {
             grantee: Address::repeat_byte(2),
-            scope: Scope::category("lab").unwrap(),
+            scope: Scope::Category(*lab.as_bytes32()),
+            category: None,
             purpose: Purpose::Treatment,
             expiry: 1_740_837_909,
             epoch: 0,
             submitter: Address::repeat_byte(1),
         };
         let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["scope"], format!("category:{lab}"), "an id, not a name");
+        assert!(json.get("category").is_none());
+        event.name_categories(&keys);
+        let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["kind"], "granted");
-        assert_eq!(json["scope"], "category:lab");
+        assert_eq!(json["scope"], format!("category:{lab}"));
+        assert_eq!(json["category"], "lab");
         assert_eq!(json["purpose"], "treatment");
         assert_eq!(json["expiry"], 1_740_837_909u64);
         assert_eq!(

@@ -8,8 +8,12 @@
 //! reads those keys back from the insurer's grants and fetches every record through the
 //! patient's *verified* index, exactly as `ehr fetch` does.
 //!
-//! On chain an amount is a whole number of the currency's minor unit (cents for EUR);
-//! [`Currency`] knows how many decimals each ISO 4217 code has, to read and print `120.50`.
+//! An amount is a whole number of the currency's minor unit (cents for EUR); [`Currency`]
+//! knows how many decimals each ISO 4217 code has, to read and print `120.50`. Neither the
+//! amount nor the currency goes on chain: the registry stores a commitment to them and the
+//! `ClaimSubmitted` event carries them encrypted to the insurer and to the patient
+//! (`ehr_crypto::claim_terms`); those two open and check them against the stored commitment,
+//! everyone else (an insurer's staff too) sees only that there is one.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,9 +24,8 @@ use alloy::primitives::{Address, B256, FixedBytes, U256, keccak256};
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use ehr_contracts::bindings::ClaimRegistry::{
-    ClaimDecided, ClaimInvalidAmount, ClaimInvalidInsurer, ClaimInvalidReason, ClaimInvalidRecords,
-    ClaimNotInsurer, ClaimRegistryErrors, ClaimReviewStarted, ClaimSubmitted, ClaimUnknown,
-    ClaimUnknownRecord,
+    ClaimDecided, ClaimInvalidInsurer, ClaimInvalidReason, ClaimInvalidRecords, ClaimNotInsurer,
+    ClaimRegistryErrors, ClaimReviewStarted, ClaimSubmitted, ClaimUnknown, ClaimUnknownRecord,
 };
 use ehr_contracts::bindings::IClaimRegistry;
 use ehr_contracts::{ClaimStatus, OrgKind, Purpose, RevertReason, Scope, tx};
@@ -34,9 +37,9 @@ use crate::logs::fetch_logs;
 use crate::parse::{ParseError, ParseResult, duration_within};
 use crate::record_keys::{key_ring, reader_key};
 use crate::records::{index_client, session_store};
-use crate::serde_text::display;
 use crate::session::{Session, TxInfo, event_in};
 use crate::{Error, Result};
+use ehr_crypto::claim_terms::{ClaimTerms, TermsBinding};
 
 /// The most records one claim covers (the claim registry's `MAX_RECORDS`).
 pub const MAX_CLAIM_RECORDS: usize = 64;
@@ -253,13 +256,18 @@ pub struct ClaimInfo {
     pub status: ClaimStatus,
     /// The records it covers, in the order filed.
     pub record_ids: Vec<u64>,
-    /// The amount in the currency's usual notation, e.g. `120.50`.
-    pub amount: String,
-    /// The amount as stored: a whole number of the currency's minor unit (e.g. cents).
-    pub minor_units: u128,
-    /// The ISO 4217 code.
-    #[serde(serialize_with = "display")]
-    pub currency: Currency,
+    /// The on-chain commitment to the amount and currency.
+    pub terms_commitment: B256,
+    /// The amount in the currency's usual notation, e.g. `120.50`, when the viewer (the patient
+    /// or the insurer's account) opened the terms and they matched the commitment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    /// The amount as a whole number of the currency's minor unit (e.g. cents), likewise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minor_units: Option<u128>,
+    /// The ISO 4217 code, likewise.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "display_some")]
+    pub currency: Option<Currency>,
     /// Unix time it was filed.
     pub submitted_at: u64,
     /// Unix time it was decided.
@@ -268,6 +276,16 @@ pub struct ClaimInfo {
     /// The decision, once there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
+}
+
+fn display_some<S: Serializer>(
+    value: &Option<Currency>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match value {
+        Some(currency) => s.collect_str(currency),
+        None => s.serialize_none(),
+    }
 }
 
 /// The status as one JSON word.
@@ -308,30 +326,73 @@ pub async fn get_claim(session: &Session, id: u64) -> Result<ClaimInfo> {
     } else {
         None
     };
-    claim_info(id, stored, status, decision)
+    let filter =
+        claim_filter(session, ClaimSubmitted::SIGNATURE_HASH).topic1(B256::from(U256::from(id)));
+    let (head, _) = session.chain().head().await?;
+    let logs =
+        fetch_logs(session.chain(), &filter, session.deployment().deployed_at_block, head).await?;
+    let sealed = logs
+        .iter()
+        .find_map(|log| log.log_decode::<ClaimSubmitted>().ok())
+        .map(|event| event.inner.data.sealedTerms)
+        .unwrap_or_default();
+    Ok(claim_info(session, id, stored, status, decision, &sealed))
 }
 
-/// A stored claim as the SDK reports it.
+/// Where claim terms between `patient` and `insurer` belong in this deployment.
+fn terms_binding(session: &Session, patient: Address, insurer: Address) -> TermsBinding {
+    TermsBinding {
+        chain_id: session.chain().chain_id(),
+        claim_registry: session.deployment().claim_registry.0.0,
+        patient: patient.0.0,
+        insurer: insurer.0.0,
+    }
+}
+
+/// The claim's terms, when the session's account (the patient or the insurer's account) opens
+/// them and they match the commitment the registry stores.
+fn open_claim_terms(
+    session: &Session,
+    stored: &IClaimRegistry::Claim,
+    sealed: &[u8],
+) -> Option<(u128, Currency)> {
+    let me = session.chain().address().ok()?;
+    if me != stored.patient && me != stored.insurer {
+        return None;
+    }
+    let secret = crate::keys::signer_secret_key(session).ok()?;
+    let binding = terms_binding(session, stored.patient, stored.insurer);
+    let terms =
+        ehr_crypto::claim_terms::open_terms(sealed, &secret, &binding, &stored.termsCommitment.0)
+            .ok()?;
+    let currency = Currency::from_sol(FixedBytes(terms.currency)).ok()?;
+    Some((terms.amount, currency))
+}
+
+/// A stored claim as the SDK reports it, its terms opened when the viewer can.
 fn claim_info(
+    session: &Session,
     id: u64,
     stored: IClaimRegistry::Claim,
     status: ClaimStatus,
     decision: Option<Decision>,
-) -> Result<ClaimInfo> {
-    let currency = Currency::from_sol(stored.currency)?;
-    Ok(ClaimInfo {
+    sealed: &[u8],
+) -> ClaimInfo {
+    let terms = open_claim_terms(session, &stored, sealed);
+    ClaimInfo {
         id,
         patient: stored.patient,
         insurer: stored.insurer,
         status,
         record_ids: stored.recordIds,
-        amount: currency.format_amount(stored.amount),
-        minor_units: stored.amount,
-        currency,
+        terms_commitment: stored.termsCommitment,
+        amount: terms.map(|(amount, currency)| currency.format_amount(amount)),
+        minor_units: terms.map(|(amount, _)| amount),
+        currency: terms.map(|(_, currency)| currency),
         submitted_at: stored.submittedAt,
         decided_at: status.is_decided().then_some(stored.decidedAt),
         decision,
-    })
+    }
 }
 
 /// Which claims to list.
@@ -368,7 +429,8 @@ pub async fn list_claims(session: &Session, filter: ClaimFilter) -> Result<Vec<C
         let id = claim_id(event.inner.data.claimId);
         let stored = tx::call("read a claim", contract.claim(U256::from(id))).await?;
         let status = ClaimStatus::from_u8(stored.status)?;
-        claims.push(claim_info(id, stored, status, decided.remove(&id))?);
+        let sealed = &event.inner.data.sealedTerms;
+        claims.push(claim_info(session, id, stored, status, decided.remove(&id), sealed));
     }
     Ok(claims)
 }
@@ -479,10 +541,7 @@ pub async fn submit_claim_with(session: &Session, request: ClaimRequest) -> Resu
         ));
     }
     if amount == 0 {
-        return Err(refused(
-            ACTION,
-            ClaimRegistryErrors::ClaimInvalidAmount(ClaimInvalidAmount {}),
-        ));
+        return Err(ParseError::new("the amount must be more than zero").into());
     }
     let patient = session.chain().address()?;
     session.require_patient(patient).await?;
@@ -508,12 +567,30 @@ pub async fn submit_claim_with(session: &Session, request: ClaimRequest) -> Resu
         Some(duration) => grant_records(session, patient, insurer, &record_ids, duration).await?,
         None => Vec::new(),
     };
+    // The amount stays off chain: a commitment, and the terms sealed to the insurer and to the
+    // patient (its key from the role registry, checked against its address).
+    let terms = ClaimTerms::new(amount, currency.to_sol().0);
+    let insurer_key = registered_key(session, insurer).await?;
+    let patient_key = registered_key(session, patient).await?;
+    let sealed = ehr_crypto::claim_terms::seal_terms(
+        &terms,
+        &insurer_key,
+        &patient_key,
+        &terms_binding(session, patient, insurer),
+    )?;
     let contract = session.claims_as_signer()?;
-    let call = contract.submitClaim(insurer, record_ids, amount, currency.to_sol());
+    let call =
+        contract.submitClaim(insurer, record_ids, B256::from(terms.commitment()), sealed.into());
     let receipt = tx::send(ACTION, call).await?;
     let event: ClaimSubmitted = event_in(&receipt, session.deployment().claim_registry, ACTION)?;
     let claim = get_claim(session, claim_id(event.claimId)).await?;
     Ok(SubmittedClaim { claim, grants, tx: TxInfo::of(&receipt) })
+}
+
+/// `account`'s registered public key, checked against its address.
+async fn registered_key(session: &Session, account: Address) -> Result<ehr_crypto::PublicKey> {
+    let raw = crate::roles::registered_public_key(session, account).await?;
+    Ok(ehr_crypto::public_key_for_address(&raw, &account.0.0)?)
 }
 
 /// The consent registry's scopeId of a Record scope: keccak256(abi.encode(uint8 2, bytes32 id)).
@@ -565,7 +642,7 @@ async fn grant_records(
     for (&id, key) in record_ids.iter().zip(keys) {
         let spec = GrantSpec {
             grantee: insurer,
-            scope: Scope::Record(id),
+            scope: crate::NamedScope::Record(id),
             purpose: Purpose::Insurance,
             duration,
             record_key: Some(key),
@@ -842,9 +919,10 @@ mod tests {
             insurer: Address::repeat_byte(2),
             status: ClaimStatus::UnderReview,
             record_ids: vec![1, 2],
-            amount: "120.50".into(),
-            minor_units: 12_050,
-            currency: Currency::new("EUR").unwrap(),
+            terms_commitment: B256::repeat_byte(7),
+            amount: Some("120.50".into()),
+            minor_units: Some(12_050),
+            currency: Some(Currency::new("EUR").unwrap()),
             submitted_at: 1_700_000_000,
             decided_at: None,
             decision: None,
@@ -856,5 +934,9 @@ mod tests {
         assert_eq!(json["minorUnits"], 12_050);
         assert_eq!(json["recordIds"], serde_json::json!([1, 2]));
         assert!(json.get("decision").is_none());
+        let hidden = ClaimInfo { amount: None, minor_units: None, currency: None, ..claim };
+        let json = serde_json::to_value(&hidden).unwrap();
+        assert!(json.get("amount").is_none() && json.get("currency").is_none());
+        assert_eq!(json["termsCommitment"], format!("{}", B256::repeat_byte(7)));
     }
 }

@@ -1,7 +1,7 @@
 //! The patient's side of consent: granting access with wrapped key material, revoking it, and
 //! handing the keys of the new epoch to every grantee that keeps access after a revocation.
 
-use crate::keys::{master_secret, scope_keys, wrap_for_grantee};
+use crate::keys::{contract_scope, named_scope, patient_keys, scope_keys, wrap_for_grantee};
 use crate::logs::fetch_logs;
 use crate::parse::{MAX_DURATION, duration_within};
 use crate::serde_text::{display, display_list};
@@ -14,7 +14,7 @@ use ehr_contracts::bindings::ConsentRegistry::{AccessGranted, AccessRevoked, Epo
 use ehr_contracts::bindings::IConsentRegistry::GrantRequest;
 use ehr_contracts::{Purpose, Scope, tx};
 use ehr_crypto::DataKey;
-use ehr_index::grant::{grant_scope, wrap_epoch_share};
+use ehr_index::grant::{NamedScope, wrap_epoch_share};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -23,14 +23,42 @@ use std::time::Duration;
 pub struct GrantSpec {
     /// Who receives access.
     pub grantee: Address,
-    /// What it covers.
-    pub scope: Scope,
+    /// What it covers, a category by name (the chain sees its opaque id).
+    pub scope: NamedScope,
     /// Why.
     pub purpose: Purpose,
     /// How long from now it lasts (at most 3650 days).
     pub duration: Duration,
     /// For a record scope: the record's data key ([`crate::keys::record_data_key`]).
     pub record_key: Option<DataKey>,
+}
+
+/// A scope as reports show it: `category:NAME` when the name is known here, else the
+/// category's opaque id (`category:#…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownScope {
+    /// The scope as the chain holds it.
+    pub scope: Scope,
+    /// The category's name, when known.
+    pub category: Option<String>,
+}
+
+impl std::fmt::Display for ShownScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.scope, &self.category) {
+            (Scope::Category(_), Some(name)) => write!(f, "category:{name}"),
+            (scope, _) => scope.fmt(f),
+        }
+    }
+}
+
+impl Serialize for ShownScope {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// A grant as the chain recorded it (`AccessGranted`).
@@ -41,9 +69,8 @@ pub struct GrantRecord {
     pub patient: Address,
     /// The grantee.
     pub grantee: Address,
-    /// What it covers.
-    #[serde(serialize_with = "display")]
-    pub scope: Scope,
+    /// What it covers (a category by name when the caller named it).
+    pub scope: ShownScope,
     /// Why.
     #[serde(serialize_with = "display")]
     pub purpose: Purpose,
@@ -69,7 +96,7 @@ impl GrantRecord {
         Ok(Self {
             patient: event.patient,
             grantee: event.grantee,
-            scope: Scope::from_sol(&event.scope)?,
+            scope: ShownScope { scope: Scope::from_sol(&event.scope)?, category: None },
             purpose: Purpose::from_u8(event.purpose)?,
             expiry: event.expiry,
             epoch: event.epoch,
@@ -87,13 +114,13 @@ pub async fn prepare_grant(session: &Session, spec: GrantSpec) -> Result<GrantRe
     session.require_patient(patient).await?;
     let epoch = tx::call("read the key epoch", session.consent().epochOf(patient)).await?;
     let (_, now) = session.chain().now().await?;
-    let master = master_secret(session).await?;
-    let keys = scope_keys(&master, spec.scope, epoch, spec.record_key)?;
+    let patient_keys = patient_keys(session).await?;
+    let keys = scope_keys(&patient_keys, &spec.scope, epoch, spec.record_key)?;
     let wrapped_keys = wrap_for_grantee(session, &keys, patient, spec.grantee, epoch).await?;
     Ok(GrantRequest {
         patient,
         grantee: spec.grantee,
-        scope: spec.scope.to_sol(),
+        scope: contract_scope(keys.scope()).to_sol(),
         purpose: spec.purpose.as_u8(),
         expiry: now + spec.duration.as_secs(),
         epoch,
@@ -104,9 +131,15 @@ pub async fn prepare_grant(session: &Session, spec: GrantSpec) -> Result<GrantRe
 /// Grants access as the signing patient, paying the gas itself.
 pub async fn grant(session: &Session, spec: GrantSpec) -> Result<GrantRecord> {
     crate::rotation::maintain(session).await?;
+    let category = match &spec.scope {
+        NamedScope::Category(name) => Some(name.clone()),
+        _ => None,
+    };
     let request = prepare_grant(session, spec).await?;
     let receipt = tx::send("grant access", session.consent_as_signer()?.grant(request)).await?;
-    GrantRecord::from_receipt(session, &receipt, "grant access")
+    let mut record = GrantRecord::from_receipt(session, &receipt, "grant access")?;
+    record.scope.category = category;
+    Ok(record)
 }
 
 /// A grant that is in force now.
@@ -269,13 +302,26 @@ pub async fn reshare_epoch_keys(session: &Session) -> Result<ReshareOutcome> {
     if grantees.is_empty() {
         return Ok(outcome);
     }
-    let master = master_secret(session).await?;
+    let patient_keys = patient_keys(session).await?;
+    let (master, naming) = (patient_keys.current(), patient_keys.naming_key());
+    let names = patient_keys.search_keys();
     for (grantee, scopes) in grantees {
         let result = async {
             let public_key = crate::roles::registered_public_key(session, grantee).await?;
-            let grant_scopes: Vec<_> = scopes.iter().map(grant_scope).collect();
-            let wrapped =
-                wrap_epoch_share(&master, patient, grantee, &public_key, epoch, &grant_scopes)?;
+            // A Category item carries the name: recover it from the id on chain.
+            let grant_scopes = scopes
+                .iter()
+                .map(|scope| named_scope(&names, scope))
+                .collect::<Result<Vec<_>>>()?;
+            let wrapped = wrap_epoch_share(
+                master,
+                &naming,
+                patient,
+                grantee,
+                &public_key,
+                epoch,
+                &grant_scopes,
+            )?;
             let contract = session.consent_as_signer()?;
             let call = contract.shareEpochKeys(grantee, wrapped);
             let receipt = tx::send("share the new epoch's keys", call).await?;

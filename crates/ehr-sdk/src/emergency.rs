@@ -3,11 +3,12 @@
 
 use crate::Result;
 use crate::parse::duration_within;
-use crate::requests::check_reason;
+use crate::requests::{reason_binding, seal_reason};
 use crate::session::{Session, TxInfo, event_in};
 use alloy::primitives::Address;
 use ehr_contracts::bindings::ConsentRegistry::{EmergencyAccessClosed, EmergencyAccessOpened};
-use ehr_contracts::tx;
+use ehr_contracts::{ReasonCode, tx};
+use ehr_crypto::reason::ReasonContext;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -26,8 +27,11 @@ pub struct EmergencyOpened {
     pub hospital: Address,
     /// Unix time the access ends.
     pub until: u64,
-    /// The reason logged.
-    pub reason: String,
+    /// Why, as a code (in clear on chain).
+    #[serde(serialize_with = "crate::serde_text::display")]
+    pub reason_code: ReasonCode,
+    /// The doctor's words, encrypted to the patient on chain (`None` without).
+    pub reason: Option<String>,
     /// The transaction.
     pub tx: TxInfo,
 }
@@ -50,7 +54,8 @@ pub struct EmergencyClosed {
 pub async fn open(
     session: &Session,
     patient: Address,
-    reason: &str,
+    reason_code: ReasonCode,
+    reason: Option<&str>,
     duration: Duration,
 ) -> Result<EmergencyOpened> {
     const ACTION: &str = "open emergency access";
@@ -60,9 +65,12 @@ pub async fn open(
         Duration::from_secs(1),
         MAX_EMERGENCY_DURATION,
     )?;
-    check_reason(reason)?;
+    let doctor = session.chain().address()?;
+    let binding = reason_binding(session, ReasonContext::Emergency, patient, doctor, reason_code);
+    let sealed = seal_reason(session, &binding, reason).await?;
     let contract = session.consent_as_signer()?;
-    let call = contract.openEmergencyAccess(patient, reason.to_owned(), duration.as_secs());
+    let call =
+        contract.openEmergencyAccess(patient, reason_code.as_u16(), sealed, duration.as_secs());
     let receipt = tx::send(ACTION, call).await?;
     let event: EmergencyAccessOpened =
         event_in(&receipt, session.deployment().consent_registry, ACTION)?;
@@ -71,7 +79,8 @@ pub async fn open(
         doctor: event.doctor,
         hospital: event.hospital,
         until: event.until,
-        reason: event.reason,
+        reason_code,
+        reason: reason.map(str::to_owned),
         tx: TxInfo::of(&receipt),
     })
 }

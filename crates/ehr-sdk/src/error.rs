@@ -153,6 +153,16 @@ pub enum Error {
         /// The record.
         record: u64,
     },
+    /// A category id on chain whose name the patient's client cannot find (not a well-known
+    /// category, nor one named in this run), so no grant keys can carry its name.
+    #[error(
+        "category {id} is not one of the well-known categories, so its name cannot be recovered \
+         from its opaque id: grant it again by name (ehr grant GRANTEE --scope category:NAME)"
+    )]
+    UnnamedCategory {
+        /// The category's id as shown (`#…`).
+        id: String,
+    },
     /// The CID given for a record is not that record's envelope.
     #[error("{cid} is not the envelope of record {record}: {reason}")]
     InvalidRecordCid {

@@ -352,7 +352,7 @@ pub async fn export_deidentified(
         records.push(ExportedRecord {
             file,
             resource_type,
-            category: record.category.name(),
+            category: ring.keys.describe_category(&record.category),
             changes,
             attachment_omitted,
         });

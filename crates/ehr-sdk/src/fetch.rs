@@ -60,7 +60,7 @@ pub struct FetchReport {
     pub cid: Cid,
     /// Its on-chain digest.
     pub digest: B256,
-    /// Its category.
+    /// Its category: the name when the reader's keys map its opaque id, else the id (`#…`).
     pub category: String,
     /// Its key epoch.
     pub epoch: u64,
@@ -112,7 +112,10 @@ pub async fn fetch(
         index.record(record_id).ok_or(Error::UnknownRecord { patient, record: record_id })?;
     let ring = key_ring(session, patient, index.at_block).await?;
     let key = reader_key(&ring, signer, record)?;
-    fetch_verified(session, &**store, patient, record, index.at_block, key, output).await
+    let mut report =
+        fetch_verified(session, &**store, patient, record, index.at_block, key, output).await?;
+    report.category = ring.keys.describe_category(&record.category);
+    Ok(report)
 }
 
 /// Fetches `record`, an entry of `patient`'s index verified at block `verified_at_block`,
@@ -162,7 +165,7 @@ pub(crate) async fn fetch_verified(
         record_id,
         cid,
         digest: record.digest,
-        category: record.category.name(),
+        category: record.category.to_string(),
         epoch: record.epoch,
         writer: record.writer,
         verified_at_block,

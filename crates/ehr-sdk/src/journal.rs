@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// The journal format this crate writes and reads.
-pub const JOURNAL_FORMAT: u32 = 1;
+pub const JOURNAL_FORMAT: u32 = 2;
 
 /// Where an entry stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,8 +59,10 @@ pub struct JournalEntry {
     pub cid: ehr_store::Cid,
     /// The on-chain digest (the CID's SHA-256 digest).
     pub digest: B256,
-    /// The category name.
+    /// The category name (client side only).
     pub category: String,
+    /// The category's opaque on-chain id for this patient (what `addRecord` sends).
+    pub category_id: B256,
     /// The key epoch whose keys made the envelope's slot and the tags.
     pub epoch: u64,
     /// The tag list, as `addRecord` takes it.
@@ -206,6 +208,7 @@ mod tests {
             cid: ehr_store::compute_cid(b"envelope"),
             digest: B256::repeat_byte(4),
             category: "lab".into(),
+            category_id: B256::right_padding_from(&[6; 16]),
             epoch: 0,
             tags: Bytes::from(vec![7u8; 128]),
             content_sha256: B256::repeat_byte(5),

@@ -13,11 +13,11 @@ use ehr_contracts::Scope;
 use ehr_contracts::bindings::record_index::RecordIndex::RecordAdded;
 use ehr_contracts::tx;
 use ehr_crypto::{
-    DataKey, DecryptionKey, EnvelopeReader, GrantKeys, Header, KEY_CHECK_LEN, MasterSecret,
-    RecoverySecret, SecretKey,
+    CategoryNamingKey, DataKey, DecryptionKey, EnvelopeReader, GrantKeys, Header, KEY_CHECK_LEN,
+    MasterSecret, RecoverySecret, SecretKey,
 };
 use ehr_index::SearchKeys;
-use ehr_index::grant::{grant_keys, grant_scope, wrap_grant};
+use ehr_index::grant::{NamedScope, grant_keys, wrap_grant};
 use ehr_store::{BlobStore, Cid};
 use futures_util::StreamExt;
 use zeroize::Zeroizing;
@@ -48,9 +48,18 @@ impl PatientKeys {
         &self.masters.last().expect("at least one generation").1
     }
 
-    /// The keys of every epoch, as a searcher holds them.
+    /// The category naming key: the first generation's, so that category ids (which grants
+    /// and records are compared by on chain) survive key rotations.
+    pub fn naming_key(&self) -> CategoryNamingKey {
+        self.masters.first().expect("at least one generation").1.category_naming_key()
+    }
+
+    /// The keys of every epoch, as a searcher holds them, knowing the well-known category
+    /// names.
     pub fn search_keys(&self) -> SearchKeys {
-        SearchKeys::patient_generations(self.masters.clone())
+        let mut keys = SearchKeys::patient_generations(self.masters.clone());
+        crate::record_keys::learn_well_known_names(&mut keys);
+        keys
     }
 }
 
@@ -129,19 +138,45 @@ pub fn signer_secret_key(session: &Session) -> Result<SecretKey> {
     SecretKey::from_bytes(&bytes).map_err(|_| Error::InvalidPrivateKey)
 }
 
-/// The keys a grant of `scope` in `epoch` hands over. A record scope needs the record's data
+/// The keys a grant of `scope` in `epoch` hands over (their [`GrantKeys::scope`] is the scope
+/// as the chain holds it, a category by its opaque id). A record scope needs the record's data
 /// key (see [`record_data_key`]); without it this is [`Error::RecordKeyNeeded`].
 pub fn scope_keys(
-    master: &MasterSecret,
-    scope: Scope,
+    keys: &PatientKeys,
+    scope: &NamedScope,
     epoch: u64,
     record_key: Option<DataKey>,
 ) -> Result<GrantKeys> {
     match (scope, record_key) {
-        (Scope::Record(record), Some(key)) => Ok(GrantKeys::Record { record, key }),
-        (Scope::Record(record), None) => Err(Error::RecordKeyNeeded { record }),
-        (scope, _) => Ok(grant_keys(master, epoch, grant_scope(&scope))?),
+        (NamedScope::Record(record), Some(key)) => Ok(GrantKeys::Record { record: *record, key }),
+        (NamedScope::Record(record), None) => Err(Error::RecordKeyNeeded { record: *record }),
+        (scope, _) => Ok(grant_keys(keys.current(), &keys.naming_key(), epoch, scope)?),
     }
+}
+
+/// The contracts' form of a scope of the key hierarchy.
+pub fn contract_scope(scope: ehr_crypto::GrantScope) -> Scope {
+    match scope {
+        ehr_crypto::GrantScope::All => Scope::All,
+        ehr_crypto::GrantScope::Category(id) => Scope::Category(B256::from(id)),
+        ehr_crypto::GrantScope::Record(id) => Scope::Record(id),
+    }
+}
+
+/// A scope read from chain, named again with the patient's keys: a category id becomes its
+/// name, or [`Error::UnnamedCategory`] when the name is not known here.
+pub fn named_scope(keys: &SearchKeys, scope: &Scope) -> Result<NamedScope> {
+    Ok(match scope {
+        Scope::All => NamedScope::All,
+        Scope::Record(id) => NamedScope::Record(*id),
+        Scope::Category(id) => {
+            let category = ehr_index::Category::from_bytes32(*id);
+            let name = keys
+                .category_name(&category)
+                .ok_or_else(|| Error::UnnamedCategory { id: category.to_string() })?;
+            NamedScope::Category(name.to_owned())
+        }
+    })
 }
 
 /// `wrappedKeys` for a grant of `keys` to `grantee`, whose public key is read from the role

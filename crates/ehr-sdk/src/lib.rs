@@ -31,5 +31,6 @@ pub mod session;
 pub mod storage;
 pub mod time;
 
+pub use ehr_index::grant::NamedScope;
 pub use error::{Error, Result};
 pub use session::{Chain, Session, SessionConfig, TxInfo, load_deployment};

@@ -2,8 +2,9 @@
 //! and ether amounts. Every refusal is one sentence that says what is wrong and what to type
 //! instead, because these strings reach users as-is (CLI flags, relay files, web forms).
 
+use crate::NamedScope;
 use alloy::primitives::Address;
-use ehr_contracts::{OrgKind, Purpose, Scope};
+use ehr_contracts::{OrgKind, Purpose, ReasonCode};
 use std::fmt;
 use std::time::Duration;
 
@@ -40,26 +41,28 @@ fn shown(input: &str) -> String {
     }
 }
 
-/// A grant or request scope: `all`, `category:NAME` or `record:ID` (ID ≥ 1).
-pub fn scope(input: &str) -> ParseResult<Scope> {
+/// A grant or request scope: `all`, `category:NAME` or `record:ID` (ID ≥ 1). A category is
+/// named here; the chain only ever sees its opaque per-patient id ([`NamedScope::resolve`]).
+pub fn scope(input: &str) -> ParseResult<NamedScope> {
     let text = input.trim();
     if text.eq_ignore_ascii_case("all") {
-        return Ok(Scope::All);
+        return Ok(NamedScope::All);
     }
     let usage = "use all, category:NAME (e.g. category:lab) or record:ID (e.g. record:12)";
     let Some((kind, value)) = text.split_once(':') else {
         return Err(ParseError::new(format!("invalid scope {}: {usage}", shown(input))));
     };
     match kind.to_ascii_lowercase().as_str() {
-        "category" => Scope::category(value).map_err(|_| {
-            ParseError::new(format!(
+        "category" => match ehr_contracts::category_bytes32(value) {
+            Ok(_) => Ok(NamedScope::Category(value.to_owned())),
+            Err(_) => Err(ParseError::new(format!(
                 "invalid category {} in scope: use 1 to 31 printable ASCII characters without spaces, e.g. category:lab",
                 shown(value)
-            ))
-        }),
+            ))),
+        },
         "record" => match value.parse::<u64>() {
             Ok(0) => Err(ParseError::new("record ids start at 1: use record:1 or higher")),
-            Ok(id) => Ok(Scope::Record(id)),
+            Ok(id) => Ok(NamedScope::Record(id)),
             Err(_) => Err(ParseError::new(format!(
                 "invalid record id {} in scope: use a whole number, e.g. record:12",
                 shown(value)
@@ -162,6 +165,20 @@ pub fn purpose(input: &str) -> ParseResult<Purpose> {
     }
 }
 
+/// A reason code by name (`treatment`, `emergency-treatment`, `payment`, …) or number (1 to 9).
+pub fn reason_code(input: &str) -> ParseResult<ReasonCode> {
+    let text = input.trim().to_ascii_lowercase();
+    let by_number = text.parse::<u16>().ok().and_then(|n| ReasonCode::from_u16(n).ok());
+    by_number.or_else(|| ReasonCode::ALL.into_iter().find(|c| c.name() == text)).ok_or_else(|| {
+        let names: Vec<&str> = ReasonCode::ALL.iter().map(|c| c.name()).collect();
+        ParseError::new(format!(
+            "unknown reason code {}: use one of {} (or 1 to 9)",
+            shown(input),
+            names.join(", ")
+        ))
+    })
+}
+
 /// An organization kind: `hospital`, `insurer` or `lab`.
 pub fn org_kind(input: &str) -> ParseResult<OrgKind> {
     match input.trim().to_ascii_lowercase().as_str() {
@@ -246,12 +263,21 @@ mod tests {
     }
 
     #[test]
+    fn reason_codes_parse_by_name_and_number() {
+        assert_eq!(reason_code("treatment").unwrap(), ReasonCode::Treatment);
+        assert_eq!(reason_code(" Emergency-Treatment ").unwrap(), ReasonCode::EmergencyTreatment);
+        assert_eq!(reason_code("9").unwrap(), ReasonCode::Legal);
+        assert!(err(reason_code("0")).contains("unknown reason code"));
+        assert!(err(reason_code("curiosity")).contains("payment, research"));
+    }
+
+    #[test]
     fn scopes_parse_in_all_three_forms() {
-        assert_eq!(scope("all").unwrap(), Scope::All);
-        assert_eq!(scope("ALL").unwrap(), Scope::All);
-        assert_eq!(scope("category:lab").unwrap(), Scope::category("lab").unwrap());
-        assert_eq!(scope("record:12").unwrap(), Scope::Record(12));
-        assert_eq!(scope(" record:1 ").unwrap(), Scope::Record(1));
+        assert_eq!(scope("all").unwrap(), NamedScope::All);
+        assert_eq!(scope("ALL").unwrap(), NamedScope::All);
+        assert_eq!(scope("category:lab").unwrap(), NamedScope::Category("lab".into()));
+        assert_eq!(scope("record:12").unwrap(), NamedScope::Record(12));
+        assert_eq!(scope(" record:1 ").unwrap(), NamedScope::Record(1));
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! (Category grants), and record data keys (Record grants), read from the consent registry's
 //! `AccessGranted` and `EpochKeysShared` events and unwrapped with its account key.
 //!
+//! Categories are opaque per-patient ids on chain; the ring maps names to ids and back
+//! ([`category_id`], [`SearchKeys::describe_category`]) as far as its keys allow: the patient
+//! and All grantees compute any id and know the well-known names, a Category grantee knows its
+//! grants' categories.
+//!
 //! - A writer needs `K_idx` (tags) and `K_data` (the envelope's symmetric slot) of the
 //!   patient's current epoch and the record's category ([`writer_keys`]).
 //! - A reader opens the patient's ECIES slot with the patient's account key, or the
@@ -13,7 +18,7 @@
 //!   data key ([`reader_key`]).
 
 use crate::Session;
-use alloy::primitives::{Address, B256};
+use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 use ehr_crypto::{CategoryKeys, SecretKey};
 use ehr_index::{SearchKeys, UnreadableGrant, VerifiedRecord};
@@ -58,8 +63,14 @@ pub async fn key_ring(session: &Session, patient: Address, to_block: u64) -> Res
         return Ok(KeyRing { holder, patient, keys, unreadable: Vec::new() });
     }
     let client = session.index_client();
-    let granted = client.grantee_keys(patient, &secret_key(signer), to_block).await?;
+    let mut granted = client.grantee_keys(patient, &secret_key(signer), to_block).await?;
+    learn_well_known_names(&mut granted.keys);
     Ok(KeyRing { holder, patient, keys: granted.keys, unreadable: granted.unreadable })
+}
+
+/// Lets keys holding the naming key show the well-known categories by name.
+pub(crate) fn learn_well_known_names(keys: &mut SearchKeys) {
+    keys.learn_names(ehr_record::Category::WELL_KNOWN.iter().map(|c| c.as_str()));
 }
 
 /// `K_idx` and `K_data` for writing a record of `category` in `epoch`.
@@ -71,7 +82,7 @@ pub fn writer_keys(
     ring.keys.category_keys(epoch, category).ok_or_else(|| Error::NoCategoryKeys {
         patient: ring.patient,
         holder: ring.holder,
-        category: category.name(),
+        category: ring.keys.describe_category(category),
         epoch,
     })
 }
@@ -100,12 +111,13 @@ pub fn reader_key(
         patient: ring.patient,
         reader: ring.holder,
         record_id: record.record_id,
-        category: record.category.name(),
+        category: ring.keys.describe_category(&record.category),
         epoch: record.epoch,
     })
 }
 
-/// The index's name for a record category.
-pub fn index_category(category: ehr_record::Category) -> ehr_index::Category {
-    ehr_index::Category::from_bytes32(B256::from(category.as_bytes32()))
+/// The opaque on-chain id of the record category `category` for the ring's patient
+/// ([`ehr_index::Error::UnknownCategoryName`] when the ring cannot map that name).
+pub fn category_id(ring: &KeyRing, category: ehr_record::Category) -> Result<ehr_index::Category> {
+    Ok(ring.keys.category_id(category.as_str())?)
 }

@@ -38,7 +38,7 @@ use tokio::sync::mpsc;
 
 use crate::journal::{EntryStatus, JOURNAL_FORMAT, Journal, JournalEntry};
 use crate::pipeline::store_record;
-use crate::record_keys::{KeyRing, index_category, key_ring, writer_keys};
+use crate::record_keys::{KeyRing, category_id, key_ring, writer_keys};
 use crate::session::{Session, TxInfo};
 use crate::time::unix_now;
 use crate::{Error, Result};
@@ -252,11 +252,11 @@ async fn can_write_at(
     session: &Session,
     patient: Address,
     writer: Address,
-    category: ehr_record::Category,
+    category: &ehr_index::Category,
     at: u64,
 ) -> Result<bool> {
     let index = session.index();
-    let call = index.canWrite(patient, writer, category.as_bytes32().into());
+    let call = index.canWrite(patient, writer, *category.as_bytes32());
     let overrides = BlockOverrides { time: Some(at), ..Default::default() };
     match call.call().with_block_overrides(overrides).await {
         Ok(allowed) => Ok(allowed),
@@ -352,14 +352,10 @@ pub async fn index_pending(
     let PendingUpload { mut entry, resource_type, content_type } = pending;
     let d = session.deployment();
     let index = RecordIndex::new(d.record_index, session.chain().writer()?.clone());
-    let category = ehr_index::Category::new(&entry.category)?;
+    let category = ehr_index::Category::from_bytes32(entry.category_id);
     // Storing may have taken a while (a large file): ask again before paying for a transaction
     // that would revert.
-    let record_category: ehr_record::Category =
-        entry.category.parse().map_err(|e: ehr_record::RecordError| Error::Record(e))?;
-    if !can_write_at(session, entry.patient, entry.writer, record_category, write_deadline())
-        .await?
-    {
+    if !can_write_at(session, entry.patient, entry.writer, &category, write_deadline()).await? {
         return Err(Error::NotAuthorized {
             patient: entry.patient,
             writer: entry.writer,
@@ -464,16 +460,24 @@ impl<'a> Writer<'a> {
     /// idle chain that block is old, and a grant that expired since still looks valid there,
     /// while the transaction will run in a new block with the real time.
     async fn check_allowed(&self, category: ehr_record::Category) -> Result<()> {
+        // A writer that cannot even compute the category's id holds no grant for it.
+        let not_authorized = || Error::NotAuthorized {
+            patient: self.patient,
+            writer: self.ring.holder,
+            category: category.as_str().to_owned(),
+        };
+        let id = match category_id(&self.ring, category) {
+            Err(Error::Index(ehr_index::Error::UnknownCategoryName(_))) => {
+                return Err(not_authorized());
+            }
+            other => other?,
+        };
         if lock(&self.allowed).contains(&category) {
             return Ok(());
         }
         let writer = self.ring.holder;
-        if !can_write_at(self.session, self.patient, writer, category, write_deadline()).await? {
-            return Err(Error::NotAuthorized {
-                patient: self.patient,
-                writer,
-                category: category.as_str().to_owned(),
-            });
+        if !can_write_at(self.session, self.patient, writer, &id, write_deadline()).await? {
+            return Err(not_authorized());
         }
         lock(&self.allowed).insert(category);
         Ok(())
@@ -495,10 +499,10 @@ impl<'a> Writer<'a> {
                 .expect("validation does not panic")?
         };
         let record_category = validated.record.category();
-        let category = index_category(record_category);
+        self.check_allowed(record_category).await?;
+        let category = category_id(&self.ring, record_category)?;
         let chain_id = self.session.chain().chain_id();
         let record_index = self.session.deployment().record_index;
-        self.check_allowed(record_category).await?;
         if !allow_duplicate {
             let earlier = self.journal.uploads_of(
                 chain_id,
@@ -548,6 +552,7 @@ impl<'a> Writer<'a> {
             cid: stored.cid,
             digest,
             category: record_category.as_str().to_owned(),
+            category_id: *category.as_bytes32(),
             epoch: self.epoch,
             tags: tags.to_bytes(),
             content_sha256,
@@ -937,7 +942,7 @@ async fn index_batch(
         .map(|entry| {
             Ok(IRecordIndex::RecordInput {
                 digest: entry.digest,
-                category: *ehr_index::Category::new(&entry.category)?.as_bytes32(),
+                category: entry.category_id,
                 tags: entry.tags.clone(),
             })
         })

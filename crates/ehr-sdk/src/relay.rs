@@ -209,7 +209,27 @@ pub async fn submit_signed_grant(session: &Session, signed: &SignedGrant) -> Res
         signed.signature.clone(),
     );
     let receipt = tx::send("submit the signed grant", call).await?;
-    GrantRecord::from_receipt(session, &receipt, "submit the signed grant")
+    let mut record = GrantRecord::from_receipt(session, &receipt, "submit the signed grant")?;
+    record.scope.category = category_name_for_grantee(session, signed);
+    Ok(record)
+}
+
+/// A Category grant's name, read from its key material when the submitter is the grantee
+/// (the chain only holds the category's id).
+fn category_name_for_grantee(session: &Session, signed: &SignedGrant) -> Option<String> {
+    let g = &signed.grant;
+    if g.scope.kind != 1 || session.chain().address().ok()? != g.grantee {
+        return None;
+    }
+    let secret = crate::keys::signer_secret_key(session).ok()?;
+    let scope = ehr_crypto::GrantScope::Category(g.scope.value.0);
+    match ehr_index::grant::unwrap_grant(&g.wrapped_keys, &secret, g.patient, g.epoch, scope) {
+        Ok(ehr_crypto::GrantKeys::Category { name, .. }) => {
+            let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+            String::from_utf8(name[..end].to_vec()).ok()
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

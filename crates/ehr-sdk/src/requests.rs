@@ -3,12 +3,13 @@
 //! events and each request's current state.
 
 use crate::consent::GrantRecord;
-use crate::keys::{master_secret, scope_keys, wrap_for_grantee};
+use crate::keys::{named_scope, patient_keys, scope_keys, wrap_for_grantee};
 use crate::logs::fetch_logs;
 use crate::parse::{MAX_DURATION, ParseError, duration_within};
 use crate::serde_text::display;
 use crate::session::{Session, TxInfo, event_in};
 use crate::{Error, Result};
+use alloy::primitives::Bytes;
 use alloy::primitives::{Address, U256};
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
@@ -16,8 +17,9 @@ use ehr_contracts::bindings::ConsentRegistry::{
     AccessRequestDenied, AccessRequested, ConsentNotRequestPatient, ConsentRegistryErrors,
     ConsentUnknownRequest,
 };
-use ehr_contracts::{Purpose, RevertReason, Scope, tx};
+use ehr_contracts::{Purpose, ReasonCode, RevertReason, Scope, tx};
 use ehr_crypto::DataKey;
+use ehr_crypto::reason::{ReasonBinding, ReasonContext};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -31,14 +33,19 @@ pub const MAX_REASON_LEN: usize = 256;
 pub struct RequestSpec {
     /// The patient asked.
     pub patient: Address,
-    /// What access should cover.
-    pub scope: Scope,
+    /// What access should cover. A category goes on chain as the patient's opaque id for it,
+    /// which only the patient and its All grantees compute, and which a Category grant of that
+    /// name tells its grantee: a requester without either cannot ask for a category by name
+    /// ([`ehr_index::Error::UnknownCategoryName`]); it asks for `all` and says why.
+    pub scope: crate::NamedScope,
     /// Why.
     pub purpose: Purpose,
     /// How long the patient may answer (1 s to 30 days).
     pub ttl: Duration,
-    /// The reason shown to the patient (1 to 256 bytes).
-    pub reason: String,
+    /// Why, as a code everyone sees.
+    pub reason_code: ReasonCode,
+    /// Why, in words (1 to 256 bytes): encrypted to the patient, only it reads them.
+    pub reason: Option<String>,
 }
 
 /// Where a request stands.
@@ -86,8 +93,14 @@ pub struct AccessRequestInfo {
     pub status: RequestStatus,
     /// Unix time it stops being answerable.
     pub expires_at: u64,
-    /// The requester's reason.
-    pub reason: String,
+    /// Why, as a code.
+    #[serde(serialize_with = "display")]
+    pub reason_code: ReasonCode,
+    /// The requester's words: decrypted when the viewer is the patient, otherwise `None` (also
+    /// when there are none).
+    pub reason: Option<String>,
+    /// Whether the requester wrote words (encrypted to the patient).
+    pub has_encrypted_reason: bool,
     /// The request's transaction.
     pub tx: TxInfo,
 }
@@ -104,14 +117,19 @@ pub async fn request_access(session: &Session, spec: RequestSpec) -> Result<Acce
         Duration::from_secs(1),
         MAX_REQUEST_TTL,
     )?;
-    check_reason(&spec.reason)?;
+    let scope = on_chain_scope(session, spec.patient, &spec.scope).await?;
+    let sender = session.chain().address()?;
+    let binding =
+        reason_binding(session, ReasonContext::Request, spec.patient, sender, spec.reason_code);
+    let sealed = seal_reason(session, &binding, spec.reason.as_deref()).await?;
     let contract = session.consent_as_signer()?;
     let call = contract.requestAccess(
         spec.patient,
-        spec.scope.to_sol(),
+        scope.to_sol(),
         spec.purpose.as_u8(),
         ttl.as_secs(),
-        spec.reason.clone(),
+        spec.reason_code.as_u16(),
+        sealed.clone(),
     );
     let receipt = tx::send("request access", call).await?;
     let event: AccessRequested =
@@ -120,12 +138,80 @@ pub async fn request_access(session: &Session, spec: RequestSpec) -> Result<Acce
         id: request_id(event.requestId),
         patient: event.patient,
         requester: event.requester,
-        scope: spec.scope,
+        scope,
         purpose: spec.purpose,
         status: RequestStatus::Pending,
         expires_at: event.expiresAt,
-        reason: event.reason,
+        reason_code: spec.reason_code,
+        reason: spec.reason,
+        has_encrypted_reason: !sealed.is_empty(),
         tx: TxInfo::of(&receipt),
+    })
+}
+
+/// Where a reason belongs in this deployment.
+pub(crate) fn reason_binding(
+    session: &Session,
+    context: ReasonContext,
+    patient: Address,
+    sender: Address,
+    code: ReasonCode,
+) -> ReasonBinding {
+    ReasonBinding {
+        context,
+        chain_id: session.chain().chain_id(),
+        consent_registry: session.deployment().consent_registry.0.0,
+        patient: patient.0.0,
+        sender: sender.0.0,
+        code: code.as_u16(),
+    }
+}
+
+/// `text` encrypted to the patient's registered key (empty without text).
+pub(crate) async fn seal_reason(
+    session: &Session,
+    binding: &ReasonBinding,
+    text: Option<&str>,
+) -> Result<Bytes> {
+    let Some(text) = text else { return Ok(Bytes::new()) };
+    check_reason(text)?;
+    let patient = Address::from(binding.patient);
+    let raw = crate::roles::registered_public_key(session, patient).await?;
+    let key = ehr_crypto::public_key_for_address(&raw, &binding.patient)?;
+    Ok(ehr_crypto::reason::seal_reason(&key, binding, text)?.into())
+}
+
+/// The words of a reason, when the session's account is the patient it was encrypted to.
+/// A reason that does not open is shown as such rather than failing the listing.
+pub(crate) fn open_reason(
+    session: &Session,
+    binding: &ReasonBinding,
+    sealed: &[u8],
+) -> Option<String> {
+    if sealed.is_empty() || session.chain().address().ok()?.0.0 != binding.patient {
+        return None;
+    }
+    let secret = crate::keys::signer_secret_key(session).ok()?;
+    Some(ehr_crypto::reason::open_reason(&secret, binding, sealed).unwrap_or_else(|_| {
+        "[the encrypted reason does not open: not written for this request]".into()
+    }))
+}
+
+/// `scope` as the chain holds it, a category mapped to the patient's id with the requester's
+/// keys.
+async fn on_chain_scope(
+    session: &Session,
+    patient: Address,
+    scope: &crate::NamedScope,
+) -> Result<Scope> {
+    Ok(match scope {
+        crate::NamedScope::All => Scope::All,
+        crate::NamedScope::Record(id) => Scope::Record(*id),
+        crate::NamedScope::Category(name) => {
+            let (head, _) = session.chain().head().await?;
+            let ring = crate::record_keys::key_ring(session, patient, head).await?;
+            Scope::Category(*ring.keys.category_id(name)?.as_bytes32())
+        }
     })
 }
 
@@ -200,7 +286,19 @@ pub async fn list_requests(
             purpose: Purpose::from_u8(event.purpose)?,
             status,
             expires_at: event.expiresAt,
-            reason: event.reason,
+            reason_code: ReasonCode::from_u16(event.reasonCode)?,
+            reason: open_reason(
+                session,
+                &reason_binding(
+                    session,
+                    ReasonContext::Request,
+                    event.patient,
+                    event.requester,
+                    ReasonCode::from_u16(event.reasonCode)?,
+                ),
+                &event.encryptedReason,
+            ),
+            has_encrypted_reason: !event.encryptedReason.is_empty(),
             tx: TxInfo {
                 tx_hash: log.transaction_hash.unwrap_or_default(),
                 block: log.block_number.unwrap_or_default(),
@@ -258,13 +356,20 @@ pub async fn approve(
     let scope = Scope::from_sol(&stored.scope)?;
     let epoch = tx::call("read the key epoch", session.consent().epochOf(patient)).await?;
     let (_, now) = session.chain().now().await?;
-    let master = master_secret(session).await?;
-    let keys = scope_keys(&master, scope, epoch, record_key)?;
+    let patient_keys = patient_keys(session).await?;
+    let scope = named_scope(&patient_keys.search_keys(), &scope)?;
+    let keys = scope_keys(&patient_keys, &scope, epoch, record_key)?;
+    let category = match &scope {
+        crate::NamedScope::Category(name) => Some(name.clone()),
+        _ => None,
+    };
     let wrapped = wrap_for_grantee(session, &keys, patient, stored.requester, epoch).await?;
     let contract = session.consent_as_signer()?;
     let call = contract.approveRequest(request_id, now + duration.as_secs(), wrapped);
     let receipt = tx::send(ACTION, call).await?;
-    Ok(Approval { request_id: id, grant: GrantRecord::from_receipt(session, &receipt, ACTION)? })
+    let mut grant = GrantRecord::from_receipt(session, &receipt, ACTION)?;
+    grant.scope.category = category;
+    Ok(Approval { request_id: id, grant })
 }
 
 /// A denied request.

@@ -85,7 +85,7 @@ pub async fn search(
         query = query.any();
     }
     if let Some(category) = &request.category {
-        query = query.category(ehr_index::Category::new(category)?);
+        ehr_index::category_name_bytes(category)?;
     }
     if let Some(since) = request.since {
         query = query.since(since);
@@ -105,6 +105,10 @@ pub async fn search(
     if ring.keys.epochs().is_some_and(|epochs| epochs.is_empty()) {
         return Err(Error::NoSearchKeys { patient, holder: ring.holder });
     }
+    // Categories are opaque ids on chain: the name maps to this patient's id through the keys.
+    if let Some(category) = &request.category {
+        query = query.category(ring.keys.category_id(category)?);
+    }
     let found = client.search(patient, &ring.keys, &query, Some(block)).await?;
     Ok(SearchReport {
         patient,
@@ -114,7 +118,7 @@ pub async fn search(
             .into_iter()
             .map(|hit| Hit {
                 record_id: hit.record_id,
-                category: hit.category.name(),
+                category: ring.keys.describe_category(&hit.category),
                 epoch: hit.epoch,
                 writer: hit.writer,
                 block: hit.block,

@@ -89,6 +89,10 @@ impl Server {
             let stored =
                 tx::call("read a request", consent.accessRequest(U256::from(r.id))).await?;
             let mut value = serde_json::to_value(&r).map_err(ApiError::internal)?;
+            // The page shows one reason: the code, and the words when this server can read
+            // them (they are encrypted to the patient, whose wallet cannot decrypt).
+            value["reason"] =
+                json!(shown_reason(r.reason_code, r.reason.as_deref(), r.has_encrypted_reason));
             value["scopeKind"] = json!(stored.scope.kind);
             value["scopeValue"] = json!(stored.scope.value);
             value["purposeId"] = json!(stored.purpose);
@@ -189,9 +193,19 @@ impl Server {
         let mut seen = Vec::new();
         let mut open = Vec::new();
         for entry in timeline.iter().flat_map(|t| t.entries.iter().rev()) {
-            let AuditEvent::EmergencyOpened { doctor, hospital, reason, .. } = &entry.event else {
+            let AuditEvent::EmergencyOpened {
+                doctor,
+                hospital,
+                reason_code,
+                reason,
+                encrypted_reason,
+                ..
+            } = &entry.event
+            else {
                 continue;
             };
+            let reason =
+                shown_reason(*reason_code, reason.as_deref(), !encrypted_reason.is_empty());
             if seen.contains(doctor) {
                 continue;
             }
@@ -207,5 +221,15 @@ impl Server {
             }
         }
         Ok(json!({ "patient": patient, "emergencies": open }))
+    }
+}
+
+/// A reason as the page shows it: its code, then the words if readable here, or a note that
+/// they are encrypted to the patient (`ehr requests` and `ehr audit` decrypt them).
+fn shown_reason(code: ehr_contracts::ReasonCode, words: Option<&str>, encrypted: bool) -> String {
+    match (words, encrypted) {
+        (Some(words), _) => format!("{code}: {words}"),
+        (None, true) => format!("{code} (words encrypted to the patient: ehr requests)"),
+        (None, false) => code.to_string(),
     }
 }

@@ -38,8 +38,11 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
                 session.consent().accessRequest(alloy::primitives::U256::from(args.id)),
             )
             .await?;
-            let scope = Scope::from_sol(&stored.scope)?;
-            super::grant::record_key(&session, scope, Some(cid)).await?
+            let record = match Scope::from_sol(&stored.scope)? {
+                Scope::Record(record) => Some(record),
+                _ => None,
+            };
+            super::grant::record_key(&session, record, Some(cid)).await?
         }
         None => None,
     };

@@ -27,13 +27,17 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
+    let me = signer::resolve_address(&args.eth.signer, &context.settings)?;
     let patient = match args.patient {
         Some(patient) => patient,
-        None => signer::resolve_address(&args.eth.signer, &context.settings)?
-            .ok_or(ehr_sdk::Error::NoSigner)?,
+        None => me.ok_or(ehr_sdk::Error::NoSigner)?,
     };
+    // Reading needs no key; the patient's own key is unlocked to show its category names and
+    // decrypt the reasons written to it.
     let mut eth = args.eth.clone();
-    eth.signer = Default::default();
+    if me != Some(patient) {
+        eth.signer = Default::default();
+    }
     let session = context.session(&eth, Signing::Optional, false).await?;
     context.print(&audit::audit(&session, patient, args.since).await?)
 }

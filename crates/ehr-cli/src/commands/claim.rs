@@ -41,8 +41,9 @@ Examples:
   ehr claim submit --insurer 0xINSURER --records 3 --amount 15000 --currency JPY --expires 30d
   ehr claim submit --insurer 0xINSURER --records 1,2,3 --amount 80 --currency CHF --no-grant   # it holds an all grant
 
-The amount is in the currency's usual notation (EUR has 2 decimals, JPY none); the chain
-stores it in minor units (cents).")]
+The amount is in the currency's usual notation (EUR has 2 decimals, JPY none), in minor units
+(cents) inside the claim; the chain stores only a commitment to amount and currency, which
+travel encrypted to the insurer and to the patient.")]
     Submit {
         /// The insurer organization's account (with a registered public key).
         #[arg(long, value_parser = parse::address, value_name = "ADDRESS")]
@@ -200,9 +201,13 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
     }
 }
 
-/// "120.50 EUR".
+/// "120.50 EUR", or a note that the amount is sealed (only the patient and the insurer's
+/// account read it).
 fn money(claim: &ClaimInfo) -> String {
-    format!("{} {}", claim.amount, claim.currency)
+    match (&claim.amount, &claim.currency) {
+        (Some(amount), Some(currency)) => format!("{amount} {currency}"),
+        _ => format!("an amount sealed to the insurer and the patient (commitment {})", claim.terms_commitment),
+    }
 }
 
 fn record_list(ids: &[u64]) -> String {

@@ -374,7 +374,7 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
     story.begin("The patient signs a grant (EIP-712); the doctor submits it and pays the gas");
     let spec = GrantSpec {
         grantee: doctor.address(),
-        scope: Scope::All,
+        scope: ehr_sdk::NamedScope::All,
         purpose: Purpose::Treatment,
         duration: 30 * DAY,
         record_key: None,
@@ -497,10 +497,11 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
     let claim_id = submitted.claim.id;
     story.line(format!(
         "the patient granted the insurer records 1 and 2 for insurance ({} grants, each with \
-         the record's key) and filed claim {claim_id} for {} {} in block {}",
+         the record's key) and filed claim {claim_id} for {} {} in block {} (on chain only a \
+         commitment; the amount is sealed to the insurer and the patient)",
         submitted.grants.len(),
-        submitted.claim.amount,
-        submitted.claim.currency,
+        submitted.claim.amount.as_deref().unwrap_or("?"),
+        submitted.claim.currency.map(|c| c.to_string()).unwrap_or_default(),
         submitted.tx.block
     ));
     let review_dir = dir.join("claim-review");
@@ -542,7 +543,7 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
     let granted_as_filed = submitted.grants.len() == 2
         && submitted.grants.iter().zip([1, 2]).all(|(g, id)| {
             g.grantee == insurer.address()
-                && g.scope == Scope::Record(id)
+                && g.scope.scope == Scope::Record(id)
                 && g.purpose == Purpose::Insurance
         });
     story.ensure(insurer_key.len() == 64, "the insurer's public key is registered")?;
@@ -550,7 +551,7 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
         granted_as_filed
             && submitted.claim.status == ClaimStatus::Submitted
             && submitted.claim.record_ids == [1, 2]
-            && submitted.claim.minor_units == 12_050,
+            && submitted.claim.minor_units == Some(12_050),
         "the claim is filed over records 1 and 2 for 120.50 EUR, each granted for insurance",
     )?;
     let read = |name: &str| std::fs::read(review_dir.join(name)).ok();
@@ -580,7 +581,8 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
     let opened = emergency::open(
         &doctor.session,
         p,
-        "patient unconscious in the emergency department",
+        ehr_contracts::ReasonCode::EmergencyTreatment,
+        Some("patient unconscious in the emergency department"),
         Duration::from_secs(3600),
     )
     .await?;

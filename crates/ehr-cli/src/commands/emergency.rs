@@ -5,6 +5,7 @@ use crate::context::{Context, Signing};
 use crate::output::{Fields, Render, when};
 use alloy::primitives::Address;
 use ehr_sdk::emergency::{self, EmergencyClosed, EmergencyOpened};
+use ehr_contracts::ReasonCode;
 use ehr_sdk::parse;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Examples:
-  ehr emergency open 0xPATIENT --reason \"unconscious in ER\" --hours 6 --account doctor
+  ehr emergency open 0xPATIENT --reason \"unconscious in ER\" --hours 6 --account doctor   # code emergency-treatment
   ehr emergency close 0xPATIENT --account doctor
   ehr emergency close 0xPATIENT --doctor 0xDOCTOR --account alice   # the patient ends it")]
 pub(crate) struct Args {
@@ -28,9 +29,13 @@ enum EmergencyCommand {
         /// The patient.
         #[arg(value_parser = parse::address)]
         patient: Address,
-        /// Why (1 to 256 bytes); logged on chain for the patient to see.
+        /// Why, as a code logged in clear: treatment, emergency-treatment, payment, research,
+        /// operations, care-coordination, patient-request, public-health or legal (or 1 to 9).
+        #[arg(long, default_value = "emergency-treatment", value_parser = parse::reason_code)]
+        reason_code: ReasonCode,
+        /// Why, in words (1 to 256 bytes): encrypted to the patient, only it reads them.
         #[arg(long)]
-        reason: String,
+        reason: Option<String>,
         /// How many hours it lasts (1 to 72).
         #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=72))]
         hours: u64,
@@ -53,10 +58,12 @@ enum EmergencyCommand {
 
 pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
     match args.command {
-        EmergencyCommand::Open { patient, reason, hours, eth } => {
+        EmergencyCommand::Open { patient, reason_code, reason, hours, eth } => {
             let session = context.session(&eth, Signing::Required, false).await?;
             let duration = Duration::from_secs(hours * 3_600);
-            context.print(&emergency::open(&session, patient, &reason, duration).await?)
+            let opened =
+                emergency::open(&session, patient, reason_code, reason.as_deref(), duration).await?;
+            context.print(&opened)
         }
         EmergencyCommand::Close { patient, doctor, eth } => {
             let session = context.session(&eth, Signing::Required, false).await?;
@@ -76,7 +83,8 @@ impl Render for EmergencyOpened {
             .add("doctor", self.doctor)
             .add("hospital", self.hospital)
             .add("until", when(self.until))
-            .add("reason", &self.reason)
+            .add("reason code", self.reason_code)
+            .add("reason (encrypted to the patient)", self.reason.as_deref().unwrap_or("none"))
             .tx(&self.tx)
             .finish()
     }

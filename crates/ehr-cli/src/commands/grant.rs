@@ -5,10 +5,10 @@ use crate::cli::EthArgs;
 use crate::context::{Context, Signing};
 use crate::output::{Fields, Render, when};
 use alloy::primitives::Address;
-use ehr_contracts::{Purpose, Scope};
+use ehr_contracts::Purpose;
 use ehr_sdk::consent::{self, GrantRecord, GrantSpec};
 use ehr_sdk::relay::{self, RelayReceipt, SignedGrant};
-use ehr_sdk::{Session, parse};
+use ehr_sdk::{NamedScope, Session, parse};
 use ehr_store::Cid;
 use serde::Serialize;
 use std::time::Duration;
@@ -26,9 +26,10 @@ pub(crate) struct Args {
     /// Who receives access (staff or an organization, with a registered public key).
     #[arg(value_parser = parse::address)]
     grantee: Address,
-    /// What it covers: all, category:NAME or record:ID.
+    /// What it covers: all, category:NAME or record:ID (a category's name stays off chain:
+    /// the chain sees this patient's opaque id for it).
     #[arg(long, value_parser = parse::scope)]
-    scope: Scope,
+    scope: NamedScope,
     /// Why: treatment, insurance, research or emergency.
     #[arg(long, default_value = "treatment", value_parser = parse::purpose)]
     purpose: Purpose,
@@ -75,24 +76,32 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
 async fn spec(session: &Session, args: &Args) -> eyre::Result<GrantSpec> {
     Ok(GrantSpec {
         grantee: args.grantee,
-        scope: args.scope,
+        scope: args.scope.clone(),
         purpose: args.purpose,
         duration: args.expires,
-        record_key: record_key(session, args.scope, args.cid).await?,
+        record_key: record_key(session, record_of(&args.scope), args.cid).await?,
     })
 }
 
-/// The data key a record grant hands over, read from the record's envelope.
+fn record_of(scope: &NamedScope) -> Option<u64> {
+    match scope {
+        NamedScope::Record(record) => Some(*record),
+        _ => None,
+    }
+}
+
+/// The data key a grant of `record` (a record scope; `None` for others) hands over, read from
+/// the record's envelope.
 pub(super) async fn record_key(
     session: &Session,
-    scope: Scope,
+    record: Option<u64>,
     cid: Option<Cid>,
 ) -> eyre::Result<Option<ehr_crypto::DataKey>> {
-    match (scope, cid) {
-        (Scope::Record(record), Some(cid)) => {
+    match (record, cid) {
+        (Some(record), Some(cid)) => {
             Ok(Some(ehr_sdk::keys::record_data_key(session, record, cid).await?))
         }
-        (Scope::Record(record), None) => Err(ehr_sdk::Error::RecordKeyNeeded { record }.into()),
+        (Some(record), None) => Err(ehr_sdk::Error::RecordKeyNeeded { record }.into()),
         (_, Some(_)) => Err(eyre::eyre!("--cid is only for record scopes (record:ID)")),
         (_, None) => Ok(None),
     }
@@ -103,7 +112,7 @@ impl Render for GrantRecord {
         Fields::new()
             .add("granted", self.grantee)
             .add("patient", self.patient)
-            .add("scope", self.scope)
+            .add("scope", &self.scope)
             .add("purpose", self.purpose)
             .add("expires", when(self.expiry))
             .add("key epoch", self.epoch)

@@ -4,7 +4,8 @@ use crate::cli::EthArgs;
 use crate::context::{Context, Signing};
 use crate::output::{Fields, Render, when};
 use alloy::primitives::Address;
-use ehr_contracts::{Purpose, Scope};
+use ehr_contracts::{Purpose, ReasonCode};
+use ehr_sdk::NamedScope;
 use ehr_sdk::parse;
 use ehr_sdk::requests::{self, AccessRequestInfo, RequestSpec};
 use std::time::Duration;
@@ -19,15 +20,21 @@ pub(crate) struct Args {
     /// The patient.
     #[arg(value_parser = parse::address)]
     patient: Address,
-    /// What access should cover: all, category:NAME or record:ID.
+    /// What access should cover: all, category:NAME or record:ID. A category needs its id
+    /// for this patient, which only an All grant or a grant of that category gives.
     #[arg(long, value_parser = parse::scope)]
-    scope: Scope,
+    scope: NamedScope,
     /// Why: treatment, insurance, research or emergency.
     #[arg(long, default_value = "treatment", value_parser = parse::purpose)]
     purpose: Purpose,
-    /// The reason the patient sees (1 to 256 bytes).
+    /// Why, as a code logged in clear: treatment, emergency-treatment, payment, research,
+    /// operations, care-coordination, patient-request, public-health or legal (or 1 to 9)
+    /// [default: the purpose's usual code].
+    #[arg(long, value_parser = parse::reason_code)]
+    reason_code: Option<ReasonCode>,
+    /// Why, in words (1 to 256 bytes): encrypted to the patient, only it reads them.
     #[arg(long)]
-    reason: String,
+    reason: Option<String>,
     /// How long the patient may answer (at most 30d).
     #[arg(long, default_value = "7d", value_parser = parse::duration, value_name = "DURATION")]
     ttl: Duration,
@@ -42,6 +49,7 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
         scope: args.scope,
         purpose: args.purpose,
         ttl: args.ttl,
+        reason_code: args.reason_code.unwrap_or(ReasonCode::for_purpose(args.purpose)),
         reason: args.reason,
     };
     context.print(&requests::request_access(&session, spec).await?)
@@ -56,7 +64,12 @@ impl Render for AccessRequestInfo {
             .add("requester", self.requester)
             .add("scope", self.scope)
             .add("purpose", self.purpose)
-            .add("reason", &self.reason)
+            .add("reason code", self.reason_code)
+            .add("reason", self.reason.as_deref().unwrap_or(if self.has_encrypted_reason {
+                "[encrypted to the patient]"
+            } else {
+                "none"
+            }))
             .add("answer by", when(self.expires_at))
             .tx(&self.tx)
             .finish()

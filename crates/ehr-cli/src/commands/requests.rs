@@ -35,7 +35,8 @@ struct RequestList {
 }
 
 pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
-    // Listing needs no key: the signer flags only say who "me" is.
+    // Listing needs no key: the signer flags only say who "me" is. Only the patient's own key
+    // is unlocked, to decrypt the words requesters wrote to it.
     let me = signer::resolve_address(&args.eth.signer, &context.settings)?;
     let mut eth = args.eth.clone();
     eth.signer = Default::default();
@@ -52,6 +53,12 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
         }
         (None, None) => return Err(ehr_sdk::Error::NoSigner.into()),
     }
+    let session = match (me, filter.patient) {
+        (Some(me), Some(patient)) if me == patient => {
+            context.session(&args.eth, Signing::Optional, false).await?
+        }
+        _ => session,
+    };
     context.print(&RequestList { requests: requests::list_requests(&session, filter).await? })
 }
 
@@ -64,15 +71,20 @@ impl Render for RequestList {
             .iter()
             .map(|r| {
                 format!(
-                    "#{} {:<8} {} asks {} for {} ({}) until {}: {:?}\n",
+                    "#{} {:<8} {} asks {} for {} ({}, {}) until {}{}\n",
                     r.id,
                     r.status.to_string(),
                     r.requester,
                     r.patient,
                     r.scope,
                     r.purpose,
+                    r.reason_code,
                     when(r.expires_at),
-                    r.reason
+                    match (&r.reason, r.has_encrypted_reason) {
+                        (Some(text), _) => format!(": {text:?}"),
+                        (None, true) => ": [reason encrypted to the patient]".to_owned(),
+                        (None, false) => String::new(),
+                    }
                 )
             })
             .collect()
