@@ -568,11 +568,65 @@ function revoke(grantee) {
   act(`Revoking ${grantee}`, async () => {
     await checkChain();
     await chainDeployment();
+    // The grants that stay, read before the revocation changes the view.
+    const { grants } = await api(`/api/patients/${state.account}/grants`);
     const data = encodeCall('revoke(address)', grantee);
     await send(state.chain.consent, data, 'revoke the grant');
+    const shared = await reshare(grants.filter((g) => g.grantee.toLowerCase() !== grantee.toLowerCase()));
     await refresh();
-    return `Every grant to ${grantee} is revoked; your key epoch advanced, so records you add from now on are out of its reach. Other grantees get the new epoch's keys with \`ehr reshare\`.`;
+    return `Every grant to ${grantee} is revoked; your key epoch advanced, so records you add from now on are out of its reach. ${shared}`;
   });
+}
+
+/** ABI-encodes shareEpochKeys(address,bytes). */
+function encodeShare(grantee, bytes) {
+  const uint = (n) => c.hexToBytes(BigInt(n).toString(16).padStart(64, '0'));
+  const padded = new Uint8Array(Math.ceil(bytes.length / 32) * 32);
+  padded.set(bytes);
+  return c.bytesToHex(c.concat(selector('shareEpochKeys(address,bytes)'), pad32(c.hexToBytes(grantee)),
+    uint(64), uint(bytes.length), padded));
+}
+
+/**
+ * Hands the current epoch's keys to every grantee of `grants` that keeps an unexpired All or
+ * Category grant and is still an active participant (what `ehr reshare` does): one
+ * shareEpochKeys per grantee, its items wrapped in this page. Returns a sentence for the patient.
+ */
+async function reshare(grants) {
+  const byGrantee = new Map();
+  for (const g of grants) {
+    if (g.expired || g.scopeKind === 2) continue;
+    const key = g.grantee.toLowerCase();
+    if (!byGrantee.has(key)) byGrantee.set(key, []);
+    byGrantee.get(key).push({ kind: g.scopeKind, value: c.hexToBytes(g.scopeValue) });
+  }
+  if (!byGrantee.size) return 'No other grantee holds an all or category grant: nothing to re-share.';
+  const { roles } = state.chain;
+  const me = await onChain(state.account);
+  const master = await masterSecret();
+  const done = [], skipped = [];
+  let i = 0;
+  for (const [grantee, scopes] of byGrantee) {
+    step(++i, byGrantee.size, `Re-sharing the new epoch's keys with ${grantee}`);
+    if (uintAt(await read(roles, 'isActiveParticipant(address)', grantee), 0) === 0n) {
+      skipped.push(`${grantee} (no longer an active participant)`);
+      continue;
+    }
+    const target = await onChain(grantee);
+    const items = [];
+    for (const scope of scopes) {
+      items.push(await c.wrapGrantKeys({
+        plaintext: c.grantPlaintext(master, me.epoch, scope), scope, patient: state.account, grantee,
+        granteePublicKey: c.bytesToHex(target.publicKey), epoch: me.epoch,
+      }));
+    }
+    await send(state.chain.consent, encodeShare(grantee, c.concat(...items)), `share the new epoch's keys with ${grantee}`);
+    done.push(grantee);
+  }
+  const parts = [];
+  if (done.length) parts.push(`Epoch ${me.epoch}'s keys were re-shared with ${done.join(', ')}.`);
+  if (skipped.length) parts.push(`Not re-shared: ${skipped.join(', ')}.`);
+  return parts.join(' ');
 }
 
 function endEmergency(doctor) {

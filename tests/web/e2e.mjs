@@ -66,6 +66,7 @@ try {
   const admin = account('admin');
   const hospital = account('hospital');
   const doctor = account('doctor');
+  const nurse = account('nurse');
   // The patient is anvil's dev account (1): its key from anvil's own startup log.
   const log = readFileSync(join(dir, up.stack.anvil.log), 'utf8');
   const key = /^\(1\) (0x[0-9a-f]{64})$/m.exec(log.slice(log.indexOf('Private Keys')))?.[1];
@@ -75,6 +76,8 @@ try {
   ehr('org', 'add', hospital, '--kind', 'hospital', '--name', 'General Hospital', ...as('admin'));
   ehr('staff', 'add', doctor, ...as('hospital'));
   ehr('key', 'register', ...as('doctor'));
+  ehr('staff', 'add', nurse, ...as('hospital'));
+  ehr('key', 'register', ...as('nurse'));
   ehr('patient', 'register', ...as('alice'));
   // Another patient, whose recovery code is well formed but not alice's.
   account('bob');
@@ -306,7 +309,9 @@ try {
     assert(await page.getByRole('button', { name: `Deny request #${r3.id}` }).count() === 0, 'still offered');
   });
 
-  await check('revoke in the page: gone on chain', async () => {
+  await check('revoke in the page: gone on chain, and the new epoch re-shared with the grantee who stays', async () => {
+    ehr('grant', nurse, '--scope', 'all', '--expires', '30d', ...as('alice'));
+    await page.getByRole('button', { name: 'Refresh' }).click();
     await page.getByRole('button', { name: `Revoke every grant to ${doctor}` }).click();
     await page.waitForFunction(() => /revoked/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
     assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
@@ -314,10 +319,18 @@ try {
     assert(isGrantee === 'false', `isGrantee ${isGrantee}`);
     const revoked = ehr('audit', patient).entries.filter((e) => e.event.kind === 'revoked');
     assert(revoked.length === 1 && revoked[0].event.submitter.toLowerCase() === patient, JSON.stringify(revoked));
-    assert((await page.locator('#grants').textContent()).includes('Nobody holds a grant'), 'grant still listed');
+    const shares = ehr('audit', patient).entries.filter((e) => e.event.kind === 'epochKeysShared');
+    assert(shares.length === 1 && shares[0].event.grantee.toLowerCase() === nurse && shares[0].event.epoch === 1, JSON.stringify(shares) + ' status: ' + await page.locator('#status').textContent());
+    assert(/re-shared with/.test(await page.locator('#status').textContent()), await page.locator('#status').textContent());
+    // A record of the new epoch opens for the nurse with the keys the page wrapped.
+    copyFileSync(join(root, 'tests/vectors/fhir/valid/observation-lab.json'), join(dir, 'lab2.json'));
+    ehr('upload', 'lab2.json', '--fhir', '--allow-duplicate', '--patient', patient, '--category', 'lab', '--keywords', 'after-revoke', ...as('alice'));
+    const found = ehr('search', patient, 'after-revoke', ...as('nurse'));
+    assert(found.hits.length === 1 && found.hits[0].recordId === 2, JSON.stringify(found));
+    ehr('revoke', nurse, ...as('alice')); // epoch 2
   });
 
-  await check('grant from the form (epoch 1, after the revocation), relayed; the doctor searches again', async () => {
+  await check('grant from the form (epoch 2, after the revocations), relayed; the doctor searches again', async () => {
     await page.getByLabel('Grantee address').fill(doctor);
     await page.getByLabel('Scope').selectOption('category');
     await page.getByLabel('Category (when one category)').fill('lab');
@@ -325,13 +338,13 @@ try {
     await page.getByRole('button', { name: 'Sign and grant' }).click();
     await page.waitForFunction(() => /Access granted/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
     assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
-    const grants = ehr('audit', patient).entries.filter((e) => e.event.kind === 'granted');
-    assert(grants.length === 2 && grants[1].event.epoch === 1, JSON.stringify(grants.map((g) => g.event)));
-    // A record written in epoch 1 is readable with the keys the page wrapped for epoch 1.
+    const grants = ehr('audit', patient).entries.filter((e) => e.event.kind === 'granted' && e.event.grantee.toLowerCase() === doctor);
+    assert(grants.length === 2 && grants[1].event.epoch === 2, JSON.stringify(grants.map((g) => g.event)));
+    // A record written in epoch 2 is readable with the keys the page wrapped for epoch 2.
     ehr('upload', 'lab.json', '--fhir', '--patient', patient, '--category', 'lab', '--keywords', 'hba1c', '--allow-duplicate', ...as('alice'));
     const found = ehr('search', patient, 'hba1c', ...as('doctor'));
-    assert(found.hits.some((h) => h.recordId === 2), JSON.stringify(found));
-    ehr('fetch', '2', '--patient', patient, '-o', 'out2.json', ...as('doctor'));
+    assert(found.hits.some((h) => h.recordId === 3), JSON.stringify(found));
+    ehr('fetch', '3', '--patient', patient, '-o', 'out3.json', ...as('doctor'));
   });
 
   await check('a bad grantee in the form: a clear message, nothing signed', async () => {
