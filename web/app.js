@@ -68,6 +68,9 @@ async function act(label, fn) {
   } catch (e) {
     fail(describe(e));
   } finally {
+    // The master secret lives only for one action: the next one asks the wallet again.
+    if (state.master) state.master.secret.fill(0);
+    state.master = null;
     state.busy = false;
     $('progress').hidden = true;
     document.body.removeAttribute('aria-busy');
