@@ -83,15 +83,7 @@ pub async fn patient_keys(session: &Session) -> Result<PatientKeys> {
                 ehr_index::derive_master_secret(signer, d.chain_id, d.record_index).await?;
             masters.push((0, legacy));
         }
-        let recovery = recovery_secret(session, g)?;
-        let master = ehr_index::master_secret::derive_generation_master_secret(
-            signer,
-            d.chain_id,
-            d.record_index,
-            g,
-            &recovery,
-        )
-        .await?;
+        let master = generation_master_secret(session, g).await?;
         if master.key_check() != info.keyCheck.0 {
             return Err(Error::KeyCheckMismatch { patient, generation: g });
         }
@@ -118,18 +110,22 @@ pub fn recovery_secret(session: &Session, generation: u64) -> Result<RecoverySec
 
 /// The key-check value of the signing patient's master secret of `generation`.
 pub async fn key_check_of(session: &Session, generation: u64) -> Result<[u8; KEY_CHECK_LEN]> {
-    let signer = session.chain().signer()?;
+    Ok(generation_master_secret(session, generation).await?.key_check())
+}
+
+/// The signing patient's master secret of key generation `generation` (≥ 1), unchecked: the
+/// wallet's signature of the generation's message mixed with its recovery secret.
+async fn generation_master_secret(session: &Session, generation: u64) -> Result<MasterSecret> {
     let d = session.deployment();
     let recovery = recovery_secret(session, generation)?;
-    let master = ehr_index::master_secret::derive_generation_master_secret(
-        signer,
+    Ok(ehr_index::master_secret::derive_generation_master_secret(
+        session.chain().signer()?,
         d.chain_id,
         d.record_index,
         generation,
         &recovery,
     )
-    .await?;
-    Ok(master.key_check())
+    .await?)
 }
 
 /// The signer's secp256k1 secret key, for opening envelope slots.

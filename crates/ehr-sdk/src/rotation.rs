@@ -26,6 +26,7 @@ use alloy::primitives::{Address, B256, U256, keccak256};
 use ehr_contracts::bindings::ConsentRegistry::{EpochRotated, KeysRotated};
 use ehr_contracts::{Scope, tx};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// A grant the patient signed and did not send itself, as remembered until it settles.
@@ -132,6 +133,17 @@ pub async fn check(session: &Session) -> Result<RotationCheck> {
     let (head, now) = session.chain().now().await?;
     let epoch = tx::call("read the key epoch", consent.epochOf(patient)).await?;
     let client = session.index_client();
+    // Verified key events per grantee, read once even when a grantee has both an expired
+    // grant and a pending signature.
+    let mut key_events: HashMap<Address, Vec<ehr_index::KeyEvent>> = HashMap::new();
+    let mut events_of = async |grantee: Address| -> Result<Vec<ehr_index::KeyEvent>> {
+        if let Some(events) = key_events.get(&grantee) {
+            return Ok(events.clone());
+        }
+        let events = client.key_events(patient, grantee, head).await?;
+        key_events.insert(grantee, events.clone());
+        Ok(events)
+    };
     let mut reasons = Vec::new();
     for stored in stored_grants(session, patient).await? {
         let grant = &stored.grant;
@@ -141,7 +153,7 @@ pub async fn check(session: &Session) -> Result<RotationCheck> {
         if reasons.iter().any(|r| matches!(r, RotationReason::ExpiredGrant { grantee, .. } if *grantee == grant.grantee)) {
             continue;
         }
-        let events = client.key_events(patient, grant.grantee, head).await?;
+        let events = events_of(grant.grantee).await?;
         if events.iter().any(|e| e.epoch == epoch) {
             reasons.push(RotationReason::ExpiredGrant {
                 grantee: grant.grantee,
@@ -163,7 +175,7 @@ pub async fn check(session: &Session) -> Result<RotationCheck> {
                 settled.push(grant.keys_hash);
                 continue;
             }
-            let events = client.key_events(patient, grant.grantee, head).await?;
+            let events = events_of(grant.grantee).await?;
             if events.iter().any(|e| keccak256(&e.wrapped_keys) == grant.keys_hash) {
                 settled.push(grant.keys_hash);
             } else if grant.deadline < U256::from(now) || nonce > grant.nonce {
