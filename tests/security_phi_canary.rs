@@ -320,6 +320,18 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
         .collect();
     assert!(amount_hits.is_empty(), "the claim amount {amount} on chain: {amount_hits:?}");
     assert!(store_hits.is_empty(), "PHI in the store:\n{}", store_hits.join("\n"));
+    // The envelopes do not name their patient (version 2 headers carry only a record id), so
+    // a storage node cannot link a blob to a patient without the chain's index.
+    let address_hex = alloy::hex::encode(patient.as_slice());
+    let named: Vec<&str> = store
+        .iter()
+        .filter(|(_, bytes)| {
+            bytes.windows(20).any(|w| w == patient.as_slice())
+                || String::from_utf8_lossy(bytes).to_ascii_lowercase().contains(&address_hex)
+        })
+        .map(|(what, _)| what.as_str())
+        .collect();
+    assert!(!store.is_empty() && named.is_empty(), "the patient's address in the store: {named:?}");
 
     // Control: a marker deliberately put on chain is found in calldata, logs and storage.
     let control = marker("Ctl");

@@ -3,7 +3,6 @@ pragma solidity ^0.8.24;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {IAccessHooks} from "./interfaces/IAccessHooks.sol";
 import {IConsentRegistry} from "./interfaces/IConsentRegistry.sol";
 import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
@@ -21,8 +20,10 @@ import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
 ///   bits), plus the scopeIds themselves, so `revoke` deletes every grant of the pair, the hot
 ///   path never reads a generation counter, and committing to the key material costs no slot
 ///   of its own;
-/// - per patient one word with the key epoch and key generation, and per generation one word
-///   with its key-check value and first epoch;
+/// - per patient one word with the key epoch, the key generation and the signature nonce (a
+///   signed grant's nonce update then lands on the slot its epoch check reads anyway, instead
+///   of a slot of its own: about 20,000 gas less for a patient's first relayed grant), and per
+///   generation one word with its key-check value and first epoch;
 /// - emergency access is one uint64 per (patient, doctor).
 /// `hasAccess` reads the exact-scope slot, then (for a Category or Record scope) the All slot,
 /// then the emergency slot, and calls the role registry only once it found something valid.
@@ -30,7 +31,7 @@ import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
 /// the `IAccessHooks` contract given at deployment (the record index, which mirrors the state
 /// its write rule reads), in the same transaction and after the registry's own effects.
 /// EIP-712 domain: name "ehrkit ConsentRegistry", version "1" (ERC-5267 `eip712Domain()`).
-contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
+contract ConsentRegistry is IConsentRegistry, EIP712 {
     // ---------------------------------------------------------------------------------
     // Constants
     // ---------------------------------------------------------------------------------
@@ -70,6 +71,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     uint256 private constant _COUNT_MASK = 0xff;
     /// @dev Record scopes name a record index below 2^64.
     uint256 private constant _RECORD_LIMIT = 1 << 64;
+    /// @dev Where the signature nonce starts in a patient's key-state word.
+    uint256 private constant _NONCE_SHIFT = 128;
 
     // ---------------------------------------------------------------------------------
     // Storage
@@ -108,7 +111,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     mapping(address patient => mapping(address grantee => uint256)) private _pairs;
     mapping(address patient => mapping(address grantee => mapping(uint256 index => bytes32 scopeId))) private
         _pairScopeIds;
-    /// @dev epoch (low 64 bits) | generation << 64.
+    /// @dev epoch (bits 0-63) | generation << 64 | nonce << 128.
     mapping(address patient => uint256) private _keyStates;
     /// @dev keyCheck (high 24 bytes) | first epoch (low 64 bits).
     mapping(address patient => mapping(uint64 generation => uint256)) private _generations;
@@ -228,7 +231,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         if (!_roles.isPatient(msg.sender)) revert ConsentNotPatient(msg.sender);
         if (keyCheck == bytes24(0)) revert ConsentInvalidKeyCheck();
         uint256 state = _keyStates[msg.sender];
-        if (state >> 64 != 0) revert ConsentKeysAlreadySetUp(msg.sender);
+        if (uint64(state >> 64) != 0) revert ConsentKeysAlreadySetUp(msg.sender);
         uint64 epoch = uint64(state);
         _keyStates[msg.sender] = state | (uint256(1) << 64);
         _generations[msg.sender][1] = uint256(bytes32(keyCheck)) | epoch;
@@ -247,7 +250,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         if (generation == 0) revert ConsentKeysNotSetUp(msg.sender);
         ++generation;
         uint64 newEpoch = uint64(state) + 1;
-        _keyStates[msg.sender] = (uint256(generation) << 64) | newEpoch;
+        _keyStates[msg.sender] =
+            ((state >> _NONCE_SHIFT) << _NONCE_SHIFT) | (uint256(generation) << 64) | newEpoch;
         _generations[msg.sender][generation] = uint256(bytes32(keyCheck)) | newEpoch;
         emit KeysRotated(msg.sender, generation, newEpoch, keyCheck);
         if (address(_hooks) != address(0)) _hooks.onEpochRotated(msg.sender, newEpoch);
@@ -482,6 +486,11 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     {
         uint256 word = _generations[patient][generation];
         return (bytes24(bytes32(word)), uint64(word));
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function nonces(address patient) external view returns (uint256) {
+        return _keyStates[patient] >> _NONCE_SHIFT;
     }
 
     /// @inheritdoc IConsentRegistry
@@ -748,6 +757,19 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         if (err != ECDSA.RecoverError.NoError) revert ConsentInvalidSignature();
         if (signer != patient) revert ConsentInvalidSigner(signer, patient);
         _useCheckedNonce(patient, nonce);
+    }
+
+    /// @dev Returns the patient's current nonce and advances it (in the key-state word).
+    function _useNonce(address patient) private returns (uint256 current) {
+        uint256 state = _keyStates[patient];
+        current = state >> _NONCE_SHIFT;
+        _keyStates[patient] = state + (uint256(1) << _NONCE_SHIFT);
+    }
+
+    /// @dev `_useNonce`, reverting `InvalidAccountNonce` unless `nonce` is the current one.
+    function _useCheckedNonce(address patient, uint256 nonce) private {
+        uint256 current = _useNonce(patient);
+        if (nonce != current) revert InvalidAccountNonce(patient, current);
     }
 
     /// @dev `ECDSA.tryRecoverCalldata` of OpenZeppelin 5.5+, spelled out over the (v, r, s)

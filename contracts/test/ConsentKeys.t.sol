@@ -111,6 +111,55 @@ contract ConsentKeysTest is EhrFixture {
         assertEq(start, 0);
     }
 
+    /// @dev Nonce, epoch and generation share one storage word: any sequence of the calls that
+    /// move them moves each exactly as a separate counter would.
+    function testFuzz_keyState_nonceEpochAndGenerationStayIndependent(uint8[12] memory ops) public {
+        uint256 nonce;
+        uint64 epoch;
+        uint64 generation;
+        for (uint256 i; i < ops.length; ++i) {
+            uint8 op = ops[i] % 4;
+            vm.startPrank(alice);
+            if (op == 0) {
+                consent.invalidateNonce();
+                ++nonce;
+            } else if (op == 1) {
+                consent.rotateEpoch();
+                ++epoch;
+            } else if (generation == 0) {
+                consent.setupKeys(CHECK_1);
+                generation = 1;
+            } else {
+                consent.rotateKeys(CHECK_2);
+                ++generation;
+                ++epoch;
+            }
+            vm.stopPrank();
+            assertEq(consent.nonces(alice), nonce, "nonce");
+            (uint64 g, uint64 e) = consent.keysOf(alice);
+            assertEq(g, generation, "generation");
+            assertEq(e, epoch, "epoch");
+            assertEq(consent.epochOf(alice), epoch, "epochOf");
+        }
+        // setupKeys still refuses a second setup once the nonce bits are set.
+        if (generation != 0) {
+            vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentKeysAlreadySetUp.selector, alice));
+            vm.prank(alice);
+            consent.setupKeys(CHECK_2);
+        }
+    }
+
+    function test_setupKeys_afterNonceUse_isNotMistakenForAlreadySetUp() public {
+        vm.startPrank(alice);
+        consent.invalidateNonce();
+        consent.setupKeys(CHECK_1);
+        vm.stopPrank();
+        (uint64 generation, uint64 epoch) = consent.keysOf(alice);
+        assertEq(generation, 1);
+        assertEq(epoch, 0);
+        assertEq(consent.nonces(alice), 1);
+    }
+
     function test_setupKeys_reverts() public {
         vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentNotPatient.selector, doctor));
         vm.prank(doctor);

@@ -134,6 +134,10 @@ interface IConsentRegistry {
 
     /// @notice A key-check value must not be zero.
     error ConsentInvalidKeyCheck();
+    /// @notice A signature carried `nonce` other than the patient's current one (replayed,
+    /// voided by `invalidateNonce`, or out of order); `currentNonce` is the one expected. The
+    /// same error, selector and fields as OpenZeppelin's `Nonces`.
+    error InvalidAccountNonce(address account, uint256 currentNonce);
     /// @notice The patient already set up its keys (`setupKeys` is once; rotate with `rotateKeys`).
     error ConsentKeysAlreadySetUp(address patient);
     /// @notice The patient has not set up its keys yet (`setupKeys`).
@@ -307,6 +311,10 @@ interface IConsentRegistry {
         external
         view
         returns (bytes24 keyCheck, uint64 startEpoch);
+
+    /// @notice The nonce `patient`'s next signed grant, revocation or approval must carry (and
+    /// that `invalidateNonce` voids). Starts at zero; each use advances it by one.
+    function nonces(address patient) external view returns (uint256);
 
     /// @notice The head of the chain of key material `patient` handed `grantee`: starts at zero;
     /// every `AccessGranted` and `EpochKeysShared` of the pair sets it to

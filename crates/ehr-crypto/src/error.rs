@@ -65,18 +65,23 @@ pub enum Error {
     #[error("unexpected data after the end of the envelope")]
     TrailingData,
 
-    /// The header's MAC did not verify under the unwrapped data key: the header was modified
-    /// (or the key slot was copied from another envelope).
-    #[error("envelope header failed authentication")]
+    /// The header's MAC did not verify under the unwrapped data key: the header was modified,
+    /// the key slot was copied from another envelope, or the envelope belongs to another chain,
+    /// index contract or patient (which the MAC covers but the header does not carry).
+    #[error(
+        "envelope header failed authentication (modified, or not this chain's, contract's or patient's record)"
+    )]
     HeaderAuthentication,
 
-    /// The header names a different chain, index contract, patient or record than expected.
-    #[error("envelope belongs to a different record context")]
+    /// The header names a different record id than expected.
+    #[error("envelope belongs to a different record (another record id)")]
     ContextMismatch,
 
     /// No key slot could be opened with the key given: not a recipient, wrong key, or the
     /// slot was modified.
-    #[error("no key slot opens with the given key")]
+    #[error(
+        "no key slot opens with the given key (not a recipient, or the envelope belongs to another chain, contract or patient)"
+    )]
     NoKeyForRecipient,
 
     /// A chunk failed authentication: modified, reordered, duplicated, dropped, or taken from

@@ -44,9 +44,10 @@ pub mod internals {
         (*keys.content_key, keys.nonce_prefix, *keys.mac_key)
     }
 
-    /// The hash of a serialized header that every chunk's AAD starts with.
-    pub fn header_hash(header_bytes: &[u8]) -> [u8; 32] {
-        schedule::header_hash(header_bytes)
+    /// The hash of a serialized header and its record context that every chunk's AAD
+    /// starts with.
+    pub fn header_hash(header_bytes: &[u8], context: &RecordContext) -> [u8; 32] {
+        schedule::header_hash(header_bytes, context)
     }
 
     /// Key and nonce of an ECIES wrap (sender side), for interop vectors.

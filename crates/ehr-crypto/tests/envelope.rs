@@ -71,10 +71,31 @@ fn wrong_context_is_refused_field_by_field() {
         RecordContext { patient: [0; 20], ..f.context },
         RecordContext { record_id: RecordId([0x43; 16]), ..f.context },
     ];
-    for context in variants {
+    for (i, context) in variants.into_iter().enumerate() {
         let result = ehr_crypto::open(&envelope, DecryptionKey::Secp256k1(&f.patient), &context);
-        assert!(matches!(result, Err(Error::ContextMismatch)), "{context:?}");
+        let with_data_key =
+            ehr_crypto::open(&envelope, DecryptionKey::DataKey(&f.data_key), &context);
+        if i == 3 {
+            // The record id is the only part of the context the header names.
+            assert!(matches!(result, Err(Error::ContextMismatch)), "{context:?}");
+        } else {
+            // Chain id, contract and patient come from the reader: the slots are bound to them
+            // and the MAC covers them.
+            assert!(matches!(result, Err(Error::NoKeyForRecipient)), "{context:?}");
+            assert!(matches!(with_data_key, Err(Error::HeaderAuthentication)), "{context:?}");
+        }
     }
+}
+
+#[test]
+fn the_blob_does_not_name_its_patient_chain_or_contract() {
+    let f = Fixture::new();
+    let envelope = f.seal(b"lab result");
+    let contains = |needle: &[u8]| envelope.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(&f.context.patient), "patient address in the envelope");
+    assert!(!contains(&f.context.index_contract), "contract address in the envelope");
+    assert!(!contains(&f.context.chain_id.to_be_bytes()), "chain id in the envelope");
+    assert!(contains(&f.context.record_id.0), "the record id is the one context field kept");
 }
 
 #[test]
@@ -101,8 +122,8 @@ fn slots_hide_recipients_and_are_padded() {
         assert!(!contains(&envelope, &raw[..32]), "x-coordinate in clear");
         assert!(envelope.windows(20).filter(|w| *w == eth_address(&pk)).count() <= 1);
     }
-    // Only the patient's address appears, once, inside the context.
-    assert_eq!(envelope.windows(20).filter(|w| *w == f.context.patient).count(), 1);
+    // Not even the patient's address appears: the header names only the record id.
+    assert_eq!(envelope.windows(20).filter(|w| *w == f.context.patient).count(), 0);
     assert!(!contains(&envelope, &eth_address(&f.grantee.public_key())));
 
     let many = (0..5).fold(Recipients::new(f.patient.public_key()), |r, i| {
@@ -326,10 +347,10 @@ fn header_of_one_record_cannot_be_moved_to_another() {
     let b = g.seal(b"record b");
     // Reading b while expecting a's context is refused before any key is tried.
     assert!(matches!(f.open(&b), Err(Error::ContextMismatch)));
-    // Rewriting b's context to a's breaks the slots (bound to the context) and the MAC.
-    let ctx_at = 43;
+    // Rewriting b's record id to a's breaks the slots (bound to the context) and the MAC.
+    let id_at = 43;
     let mut forged = b.clone();
-    forged[ctx_at..ctx_at + 64].copy_from_slice(&f.context.to_bytes());
+    forged[id_at..id_at + 16].copy_from_slice(&f.context.record_id.0);
     assert!(matches!(f.open(&forged), Err(Error::NoKeyForRecipient)));
     assert!(matches!(
         ehr_crypto::open(&forged, DecryptionKey::DataKey(&g.data_key), &f.context),
@@ -339,14 +360,14 @@ fn header_of_one_record_cannot_be_moved_to_another() {
 
 #[test]
 fn sizes_quoted_in_the_format_document() {
-    // docs/envelope.md §1.1 and §8: a patient-only header is 468 bytes and a 1-byte record
-    // to the patient alone is 496 bytes on disk.
+    // docs/envelope.md §1.1 and §8: a patient-only header is 420 bytes and a 1-byte record
+    // to the patient alone is 448 bytes on disk.
     let f = Fixture::new();
     let recipients = Recipients::new(f.patient.public_key());
     let mut writer = EnvelopeWriter::new(Vec::new(), &f.data_key, &f.context, &recipients).unwrap();
-    assert_eq!(writer.header().encoded_len(), 468);
+    assert_eq!(writer.header().encoded_len(), 420);
     writer.write_all(b"x").unwrap();
     let (envelope, _) = writer.finish().unwrap();
-    assert_eq!(envelope.len(), 496);
+    assert_eq!(envelope.len(), 448);
     assert_eq!(f.open(&envelope).unwrap(), b"x");
 }

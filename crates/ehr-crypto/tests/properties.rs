@@ -177,8 +177,18 @@ proptest! {
             2 => context.patient[at.index(20)] ^= 1 << bit,
             _ => context.record_id.0[at.index(16)] ^= 1 << bit,
         }
+        // Another record id is named in the header and refused up front; another chain,
+        // contract or patient is not in the header, so the slots (bound to it) do not open,
+        // and with the data key itself the MAC (which covers it) does not verify.
         let result = ehr_crypto::open(&envelope, DecryptionKey::Secp256k1(&f.patient), &context);
-        prop_assert!(matches!(result, Err(Error::ContextMismatch)), "{:?}", result.map(|_| ()));
+        let with_data_key = ehr_crypto::open(&envelope, DecryptionKey::DataKey(&f.data_key), &context);
+        if field == 3 {
+            prop_assert!(matches!(result, Err(Error::ContextMismatch)), "{:?}", result.map(|_| ()));
+            prop_assert!(matches!(with_data_key, Err(Error::ContextMismatch)));
+        } else {
+            prop_assert!(matches!(result, Err(Error::NoKeyForRecipient)), "{:?}", result.map(|_| ()));
+            prop_assert!(matches!(with_data_key, Err(Error::HeaderAuthentication)));
+        }
     }
 
     #[test]

@@ -153,7 +153,7 @@ fn envelope_vector(case: &EnvelopeCase) -> Value {
 
     json!({
         "description": case.description,
-        "format_version": 1,
+        "format_version": ehr_crypto::envelope::VERSION,
         "inputs": {
             "chunk_size": case.chunk_size,
             "data_key": h(data_key.as_bytes()),
@@ -183,7 +183,7 @@ fn envelope_vector(case: &EnvelopeCase) -> Value {
             "header_mac": h(header.mac()),
             "header_len": header_bytes.len(),
             "header": h(&header_bytes),
-            "header_hash": h(internals::header_hash(&header_bytes)),
+            "header_hash": h(internals::header_hash(&header_bytes, &context)),
             "chunks": stats.chunks,
         },
         "expected": {
@@ -379,7 +379,7 @@ fn stored_vectors_open() {
         assert_eq!(hex::encode(&envelope[..header_len]), mid["header"]);
         assert_eq!(header.to_bytes(), envelope[..header_len]);
         assert_eq!(
-            hex::encode(internals::header_hash(&envelope[..header_len])),
+            hex::encode(internals::header_hash(&envelope[..header_len], &context)),
             mid["header_hash"]
         );
         assert_eq!(hex::encode(internals::slot_binding(&context)), mid["slot_binding"]);

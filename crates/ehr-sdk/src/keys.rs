@@ -14,7 +14,7 @@ use ehr_contracts::bindings::record_index::RecordIndex::RecordAdded;
 use ehr_contracts::tx;
 use ehr_crypto::{
     CategoryNamingKey, DataKey, DecryptionKey, EnvelopeReader, GrantKeys, Header, KEY_CHECK_LEN,
-    MasterSecret, RecoverySecret, SecretKey,
+    MasterSecret, RecordContext, RecoverySecret, SecretKey,
 };
 use ehr_index::SearchKeys;
 use ehr_index::grant::{NamedScope, grant_keys, wrap_grant};
@@ -206,24 +206,32 @@ pub async fn record_data_key(session: &Session, record_id: u64, cid: Cid) -> Res
     let store = session.store().ok_or(Error::NoStore)?;
     let header_bytes = read_header(store.as_ref(), cid).await?;
     let (header, _) = Header::parse(&header_bytes)?;
-    let context = *header.context();
+    // The header names only the record id; this deployment and patient complete the context,
+    // and an envelope of another patient or deployment does not open under them.
     let d = session.deployment();
-    if context.chain_id != d.chain_id
-        || context.index_contract != d.record_index.0.0
-        || context.patient != patient.0.0
-    {
-        return Err(Error::InvalidRecordCid {
-            record: record_id,
-            cid: cid.to_string(),
-            reason: "the envelope belongs to another patient or deployment".into(),
-        });
-    }
+    let context = RecordContext {
+        chain_id: d.chain_id,
+        index_contract: d.record_index.0.0,
+        patient: patient.0.0,
+        record_id: *header.record_id(),
+    };
     let secret = signer_secret_key(session)?;
     let reader = EnvelopeReader::new(
         std::io::Cursor::new(header_bytes),
         DecryptionKey::Secp256k1(&secret),
         &context,
-    )?;
+    )
+    .map_err(|e| match e {
+        ehr_crypto::Error::NoKeyForRecipient | ehr_crypto::Error::HeaderAuthentication => {
+            Error::InvalidRecordCid {
+                record: record_id,
+                cid: cid.to_string(),
+                reason: "the envelope does not open as this patient's record in this deployment"
+                    .into(),
+            }
+        }
+        other => other.into(),
+    })?;
     Ok(reader.data_key().clone())
 }
 

@@ -9,7 +9,7 @@ use crate::{Error, Result};
 use bytes::Bytes;
 use ehr_crypto::{
     CategoryKeys, DataKey, DecryptionKey, EnvelopeReader, EnvelopeWriter, Header, Recipients,
-    RecordContext, SecretKey,
+    RecordContext, RecordId, SecretKey,
 };
 use ehr_store::{BlobSource, BlobStore, Cid};
 use futures_util::StreamExt;
@@ -244,13 +244,16 @@ pub enum ExpectedContext {
 }
 
 impl ExpectedContext {
-    fn accepts(&self, found: &RecordContext) -> bool {
-        match self {
-            Self::Exact(context) => context == found,
+    /// The full context of an envelope whose header names `record_id`, or
+    /// [`ehr_crypto::Error::ContextMismatch`] when an exact context names another id. The
+    /// chain id, contract and patient are never read from the envelope (the header does not
+    /// carry them): a blob of another patient or deployment then fails authentication.
+    fn with_record_id(&self, record_id: RecordId) -> Result<RecordContext> {
+        match *self {
+            Self::Exact(context) if context.record_id == record_id => Ok(context),
+            Self::Exact(_) => Err(Error::Crypto(ehr_crypto::Error::ContextMismatch)),
             Self::Patient { chain_id, index_contract, patient } => {
-                found.chain_id == *chain_id
-                    && found.index_contract == *index_contract
-                    && found.patient == *patient
+                Ok(RecordContext { chain_id, index_contract, patient, record_id })
             }
         }
     }
@@ -321,10 +324,7 @@ fn decrypt_from_channel<T>(
         other => Error::Crypto(other),
     })?;
     let header_bytes = recorder.seen;
-    let context = *header.context();
-    if !expected.accepts(&context) {
-        return Err(Error::Crypto(ehr_crypto::Error::ContextMismatch));
-    }
+    let context = expected.with_record_id(*header.record_id())?;
     let key_id;
     let key = match key {
         ReaderKey::Secret(secret) => DecryptionKey::Secp256k1(secret),
@@ -603,6 +603,8 @@ mod tests {
         let err = open_record(&store, stored.cid, ReaderKey::Secret(patient), other, read_all)
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Crypto(ehr_crypto::Error::ContextMismatch)), "{err}");
+        // The header does not name the patient: under another patient's context the slots,
+        // bound to it, do not open.
+        assert!(matches!(err, Error::Crypto(ehr_crypto::Error::NoKeyForRecipient)), "{err}");
     }
 }

@@ -6,15 +6,17 @@ use rand_core::{OsRng, RngCore};
 
 use crate::{Error, Result};
 
+/// Length of a [`RecordId`].
+pub const RECORD_ID_LEN: usize = 16;
 /// Serialized length of a [`RecordContext`]: chain id, contract, patient, record id.
-pub const CONTEXT_LEN: usize = 8 + 20 + 20 + 16;
+pub const CONTEXT_LEN: usize = 8 + 20 + 20 + RECORD_ID_LEN;
 
 /// Random 16-byte record id chosen by the client when it writes a record.
 ///
 /// The on-chain record number does not exist until the blob's CID is known, so the client
 /// picks this id first and registers it with the CID.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RecordId(pub [u8; 16]);
+pub struct RecordId(pub [u8; RECORD_ID_LEN]);
 
 impl RecordId {
     /// A fresh id from the operating system's CSPRNG.
@@ -35,9 +37,12 @@ impl fmt::Debug for RecordId {
 
 /// Where a record lives: the envelope is only valid for exactly this context.
 ///
-/// It is stored in clear in the header (anyone with the blob learns it, as they would from
-/// the chain) and authenticated; readers pass the context they expect and get
-/// [`Error::ContextMismatch`] for any other.
+/// Only the record id is stored in the header. The chain id, index contract and patient are
+/// not (a blob fetched from IPFS does not say whose it is); the reader takes them from the
+/// chain, and they enter the header MAC, every chunk's AAD and every key slot's AAD, so an
+/// envelope opens only in its own context. A reader gets [`Error::ContextMismatch`] for
+/// another record id, and an authentication failure for another chain, contract or patient
+/// (see [`crate::EnvelopeReader::new`]).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RecordContext {
     /// EIP-155 chain id.

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::io::{self, Read};
 
-use super::context::{CONTEXT_LEN, RecordContext};
+use super::context::{RECORD_ID_LEN, RecordContext, RecordId};
 use crate::ecies::EPHEMERAL_KEY_LEN;
 use crate::entropy::DECOY_BODY_LEN;
 use crate::keys::KeyId;
@@ -15,7 +15,11 @@ use crate::{Error, Result};
 /// Magic bytes that start every envelope.
 pub const MAGIC: [u8; 4] = *b"EHRE";
 /// The format version this library writes and the only one it reads.
-pub const VERSION: u8 = 1;
+///
+/// Version 2 keeps only the record id in the header; the chain id, index contract and patient
+/// (what version 1 carried in clear) come from the chain and enter the header MAC, the chunk
+/// AAD and the slot binding instead, so a blob alone no longer names its patient.
+pub const VERSION: u8 = 2;
 /// Content algorithm id 1: AES-256-GCM in STREAM (`StreamBE32`), content key from HKDF-SHA256.
 pub const CONTENT_AES256GCM_STREAM_BE32: u8 = 1;
 /// Padding algorithm id 1: envelope length rounded to a Padmé bucket.
@@ -38,8 +42,8 @@ pub const ECIES_SLOT_LEN: usize = EPHEMERAL_KEY_LEN + WRAPPED_KEY_LEN;
 /// Length of a symmetric slot after its type byte: key id ‖ salt ‖ wrapped data key.
 pub const SYMMETRIC_SLOT_LEN: usize = 16 + 16 + WRAPPED_KEY_LEN;
 
-/// magic, version, content alg, padding alg, chunk size, salt, context.
-pub(crate) const PREAMBLE_LEN: usize = 4 + 1 + 1 + 1 + 4 + SALT_LEN + CONTEXT_LEN;
+/// magic, version, content alg, padding alg, chunk size, salt, record id.
+pub(crate) const PREAMBLE_LEN: usize = 4 + 1 + 1 + 1 + 4 + SALT_LEN + RECORD_ID_LEN;
 /// Smallest possible header: one symmetric slot.
 pub const MIN_HEADER_LEN: usize = PREAMBLE_LEN + 1 + 1 + SYMMETRIC_SLOT_LEN + MAC_LEN;
 /// Largest possible header: [`MAX_SLOTS`] of the largest slot type.
@@ -169,7 +173,7 @@ impl fmt::Debug for KeySlot {
 pub struct Header {
     pub(crate) chunk_size: ChunkSize,
     pub(crate) salt: [u8; SALT_LEN],
-    pub(crate) context: RecordContext,
+    pub(crate) record_id: RecordId,
     pub(crate) slots: Vec<KeySlot>,
     pub(crate) mac: [u8; MAC_LEN],
 }
@@ -180,10 +184,11 @@ impl Header {
         self.chunk_size
     }
 
-    /// The record context the envelope is bound to (not yet authenticated if the header was
-    /// only parsed).
-    pub fn context(&self) -> &RecordContext {
-        &self.context
+    /// The client-chosen record id the envelope is bound to (not yet authenticated if the
+    /// header was only parsed). The rest of its [`RecordContext`] is not in the header: the
+    /// reader knows it from the chain.
+    pub fn record_id(&self) -> &RecordId {
+        &self.record_id
     }
 
     /// The random salt all per-record keys are derived with.
@@ -213,8 +218,16 @@ impl Header {
         out
     }
 
-    /// Everything the header MAC covers: the whole header except the MAC itself.
-    pub(crate) fn authenticated_bytes(&self) -> Vec<u8> {
+    /// Everything the header MAC covers: the whole header except the MAC itself, then the
+    /// full record context (whose chain id, contract and patient the header does not carry).
+    pub(crate) fn mac_input(&self, context: &RecordContext) -> Vec<u8> {
+        let mut out = self.authenticated_bytes();
+        out.extend_from_slice(&context.to_bytes());
+        out
+    }
+
+    /// The serialized header without its MAC.
+    fn authenticated_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len());
         out.extend_from_slice(&MAGIC);
         out.push(VERSION);
@@ -222,7 +235,7 @@ impl Header {
         out.push(PADDING_PADME);
         out.extend_from_slice(&self.chunk_size.get().to_be_bytes());
         out.extend_from_slice(&self.salt);
-        out.extend_from_slice(&self.context.to_bytes());
+        out.extend_from_slice(&self.record_id.0);
         // Slot count ≤ MAX_SLOTS = 64 is enforced by every constructor and the parser.
         out.push(self.slots.len() as u8);
         for slot in &self.slots {
@@ -259,7 +272,7 @@ impl Header {
         }
         let chunk_size = ChunkSize::new(u32::from_be_bytes(read_array(source)?))?;
         let salt = read_array(source)?;
-        let context = RecordContext::from_bytes(&read_array(source)?);
+        let record_id = RecordId(read_array(source)?);
         let [count] = read_array::<1>(source)?;
         let count = usize::from(count);
         if count == 0 || count > MAX_SLOTS {
@@ -267,7 +280,7 @@ impl Header {
         }
         let slots = (0..count).map(|_| KeySlot::read_from(source)).collect::<Result<Vec<_>>>()?;
         let mac = read_array(source)?;
-        Ok(Header { chunk_size, salt, context, slots, mac })
+        Ok(Header { chunk_size, salt, record_id, slots, mac })
     }
 }
 
@@ -275,7 +288,7 @@ impl fmt::Debug for Header {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Header")
             .field("chunk_size", &self.chunk_size)
-            .field("context", &self.context)
+            .field("record_id", &self.record_id)
             .field("slots", &self.slots)
             .finish_non_exhaustive()
     }
@@ -293,7 +306,6 @@ fn read_array<const N: usize>(source: &mut impl Read) -> Result<[u8; N]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::context::RecordId;
     use k256::SecretKey;
 
     fn sample() -> Header {
@@ -303,12 +315,7 @@ mod tests {
         Header {
             chunk_size: ChunkSize::DEFAULT,
             salt: [7; SALT_LEN],
-            context: RecordContext {
-                chain_id: 31337,
-                index_contract: [1; 20],
-                patient: [2; 20],
-                record_id: RecordId([3; 16]),
-            },
+            record_id: RecordId([3; 16]),
             slots: vec![
                 KeySlot::Ecies { wrapped },
                 KeySlot::Symmetric { key_id: KeyId([9; 16]), salt: [8; 16], wrapped: [5; 48] },
@@ -333,18 +340,18 @@ mod tests {
     fn layout_offsets() {
         let bytes = sample().to_bytes();
         assert_eq!(&bytes[..4], b"EHRE");
-        assert_eq!(bytes[4..7], [1, 1, 1]);
+        assert_eq!(bytes[4..7], [2, 1, 1]);
         assert_eq!(bytes[7..11], 65536u32.to_be_bytes());
         assert_eq!(bytes[11..43], [7; 32]);
-        assert_eq!(bytes[43..51], 31337u64.to_be_bytes());
+        assert_eq!(bytes[43..59], [3; 16]);
         assert_eq!(bytes[PREAMBLE_LEN], 2);
-        assert_eq!(PREAMBLE_LEN, 107);
+        assert_eq!(PREAMBLE_LEN, 59);
     }
 
     #[test]
     fn limits() {
-        assert_eq!(MAX_HEADER_LEN, 107 + 1 + 64 * 82 + 32);
-        assert_eq!(MIN_HEADER_LEN, 107 + 1 + 81 + 32);
+        assert_eq!(MAX_HEADER_LEN, 59 + 1 + 64 * 82 + 32);
+        assert_eq!(MIN_HEADER_LEN, 59 + 1 + 81 + 32);
     }
 
     #[test]
@@ -356,7 +363,8 @@ mod tests {
             Header::parse(&b).map(|_| ())
         };
         assert!(matches!(with(0, b'X'), Err(Error::BadMagic)));
-        assert!(matches!(with(4, 2), Err(Error::UnsupportedVersion(2))));
+        assert!(matches!(with(4, 1), Err(Error::UnsupportedVersion(1))));
+        assert!(matches!(with(4, 3), Err(Error::UnsupportedVersion(3))));
         assert!(matches!(with(5, 0), Err(Error::UnsupportedAlgorithm { field: "content", id: 0 })));
         assert!(matches!(with(6, 9), Err(Error::UnsupportedAlgorithm { field: "padding", .. })));
         assert!(matches!(with(PREAMBLE_LEN, 0), Err(Error::InvalidSlotCount(0))));

@@ -10,7 +10,7 @@ mod seal;
 mod slots;
 mod writer;
 
-pub use context::{CONTEXT_LEN, RecordContext, RecordId};
+pub use context::{CONTEXT_LEN, RECORD_ID_LEN, RecordContext, RecordId};
 pub use header::{
     CONTENT_AES256GCM_STREAM_BE32, ChunkSize, ECIES_SLOT_LEN, Header, KeySlot, MAC_LEN, MAGIC,
     MAX_HEADER_LEN, MAX_SLOTS, MIN_HEADER_LEN, PADDING_PADME, SALT_LEN, SLOT_ECIES, SLOT_SYMMETRIC,

@@ -62,19 +62,22 @@ impl<R: Read> EnvelopeReader<R> {
     /// Reads the header from `inner` and unlocks the envelope.
     ///
     /// Fails with a parse error for a malformed header, [`Error::ContextMismatch`] if the
-    /// header names another record, [`Error::NoKeyForRecipient`] if `key` opens no slot and
-    /// [`Error::HeaderAuthentication`] if the header was modified.
+    /// header names another record id, [`Error::NoKeyForRecipient`] if `key` opens no slot
+    /// and [`Error::HeaderAuthentication`] if the header was modified. The header does not
+    /// carry `expected`'s chain id, contract or patient: an envelope of another chain,
+    /// contract or patient fails like a key that is not a recipient (its slots are bound to
+    /// the context), or, for a bare data key, like a modified header.
     pub fn new(mut inner: R, key: DecryptionKey<'_>, expected: &RecordContext) -> Result<Self> {
         let header = Header::read_from(&mut inner)?;
-        if header.context() != expected {
+        if header.record_id() != &expected.record_id {
             return Err(Error::ContextMismatch);
         }
-        let data_key = slots::open(header.slots(), header.context(), key)?;
+        let data_key = slots::open(header.slots(), expected, key)?;
         let keys = RecordKeys::derive(&data_key, header.salt());
-        if !keys.verify_header_mac(&header.authenticated_bytes(), header.mac()) {
+        if !keys.verify_header_mac(&header.mac_input(expected), header.mac()) {
             return Err(Error::HeaderAuthentication);
         }
-        let hash = header_hash(&header.to_bytes());
+        let hash = header_hash(&header.to_bytes(), expected);
         let chunk_size = header.chunk_size().bytes();
         Ok(Self {
             inner,

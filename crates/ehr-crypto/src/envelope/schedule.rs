@@ -112,9 +112,16 @@ impl RecordKeys {
     }
 }
 
-/// SHA-256 of the full serialized header (MAC included), bound into every chunk's AAD.
-pub(crate) fn header_hash(header_bytes: &[u8]) -> [u8; 32] {
-    Sha256::new().chain_update(labels::HEADER_HASH).chain_update(header_bytes).finalize().into()
+/// SHA-256 of the full serialized header (MAC included) and the record context, bound into
+/// every chunk's AAD. The MAC already covers the context; hashing it again keeps each chunk
+/// bound to it even on its own.
+pub(crate) fn header_hash(header_bytes: &[u8], context: &RecordContext) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(labels::HEADER_HASH)
+        .chain_update(header_bytes)
+        .chain_update(context.to_bytes())
+        .finalize()
+        .into()
 }
 
 pub(crate) fn chunk_aad(header_hash: &[u8; 32], kind: u8) -> ChunkAad {

@@ -89,11 +89,12 @@ impl<W: Write> EnvelopeWriter<W> {
     ) -> Result<Self> {
         let salt = entropy.header_salt()?;
         let slots = slots::build(data_key, context, recipients, entropy)?;
-        let mut header = Header { chunk_size, salt, context: *context, slots, mac: [0; 32] };
+        let mut header =
+            Header { chunk_size, salt, record_id: context.record_id, slots, mac: [0; 32] };
         let keys = RecordKeys::derive(data_key, &salt);
-        header.mac = keys.header_mac(&header.authenticated_bytes());
+        header.mac = keys.header_mac(&header.mac_input(context));
         let header_bytes = header.to_bytes();
-        let hash = header_hash(&header_bytes);
+        let hash = header_hash(&header_bytes, context);
         inner.write_all(&header_bytes)?;
 
         let chunk = chunk_size.bytes();
