@@ -53,6 +53,7 @@ const COMMANDS: &[&str] = &[
     "serve",
     "validate",
     "void-signatures",
+    "unlogged-reads",
     "store",
     "store status",
     "store repair",

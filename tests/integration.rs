@@ -24,6 +24,7 @@ mod key_generations;
 mod records_export;
 mod records_flow;
 mod records_kubo;
+mod records_read_log;
 mod records_resume;
 
 // `ehr serve`.

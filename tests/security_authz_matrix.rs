@@ -132,7 +132,7 @@ enum Op {
     AddRecordDiagnosis,
     AddRecordsBatchLab,
     SupersedeLab,
-    LogSearch,
+    LogReads,
     RequestAccess,
     ApproveRequest,
     DenyRequest,
@@ -159,7 +159,7 @@ const OPS: [Op; 24] = [
     Op::AddRecordDiagnosis,
     Op::AddRecordsBatchLab,
     Op::SupersedeLab,
-    Op::LogSearch,
+    Op::LogReads,
     Op::RequestAccess,
     Op::ApproveRequest,
     Op::DenyRequest,
@@ -201,7 +201,7 @@ fn expected(op: Op, role: R) -> &'static str {
             Patient => "ok",
             _ => "IndexNotAuthorized",
         },
-        Op::LogSearch => match role {
+        Op::LogReads => match role {
             DoctorA => "ok",
             _ => "IndexNotGrantee",
         },
@@ -314,7 +314,10 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
             let call = index.supersede(patient, 1, rnd(), lab(), epoch, tags());
             outcome(tx::send("supersede", call).await)
         }
-        Op::LogSearch => outcome(tx::send("log search", index.logSearch(patient, rnd())).await),
+        Op::LogReads => {
+            let sealed = Bytes::from([rnd().0, rnd().0, rnd().0].concat()[..81].to_vec());
+            outcome(tx::send("log reads", index.logReads(patient, sealed)).await)
+        }
         Op::RequestAccess => {
             let call = consent.requestAccess(
                 patient,
@@ -542,8 +545,11 @@ async fn reads(cast: &Cast, role: R) -> eyre::Result<Vec<(String, String, String
         };
         let want = match role {
             Patient => want_hits.to_owned(),
-            DoctorA | Deactivated if word == "hba1c" => want_hits.to_owned(),
-            DoctorA | Deactivated => "[]".to_owned(),
+            DoctorA if word == "hba1c" => want_hits.to_owned(),
+            DoctorA => "[]".to_owned(),
+            // Its keys still match (below they still decrypt), but the chain refuses its read
+            // log, and the client does not read what it cannot log.
+            Deactivated => "ReadNotLoggable".to_owned(),
             _ => "NoSearchKeys".to_owned(),
         };
         rows.push((format!("search {word:?}"), want, got));
@@ -565,8 +571,11 @@ async fn reads(cast: &Cast, role: R) -> eyre::Result<Vec<(String, String, String
                 variant(&e)
             }
         };
-        let want =
-            if role == Patient || (privileged && record == 1) { "ok" } else { "NoRecordKey" };
+        let want = match role {
+            Deactivated if record == 1 => "ReadNotLoggable",
+            _ if role == Patient || (privileged && record == 1) => "ok",
+            _ => "NoRecordKey",
+        };
         rows.push((format!("fetch #{record} ({name})"), want.into(), got));
 
         let digest = {
@@ -669,9 +678,10 @@ async fn every_role_against_every_operation_and_read_path() -> eyre::Result<()> 
     print_table("Read paths (off chain): key material, search hits, plaintext", &read_rows);
     print_table("State-changing operations (on chain): ok or the custom error", &op_rows);
     println!(
-        "\nNote: the deactivated doctor still reads the epoch-0 lab records it was granted: \
-         key material cannot be taken back (docs/protocol.md §6); it can no longer write, \
-         log searches, request access or open emergency access."
+        "\nNote: the deactivated doctor's keys still open the epoch-0 lab records it was \
+         granted: key material cannot be taken back (docs/protocol.md §6). It can no longer \
+         write, log reads, request access or open emergency access, so ehrkit's own client \
+         refuses its searches and fetches (it does not read what it cannot log)."
     );
     assert!(mismatches.is_empty(), "authorization matrix mismatches:\n{}", mismatches.join("\n"));
     Ok(())

@@ -3,7 +3,8 @@
 //! revocation, a later record, break-glass access) runs with unique random marker strings in
 //! the record bodies, the keywords, the file names, a category name (granted, written,
 //! searched, requested and audited by name) and the words of an access request and of a
-//! break-glass opening (which the patient reads back). Then every byte the chain holds is
+//! break-glass opening (which the patient reads back), and the doctor's read logs (keywords
+//! and record numbers, which the patient opens in its audit). Then every byte the chain holds is
 //! scanned — every block with its full transactions (calldata), every receipt and log, and
 //! the storage and code of every account from anvil's `anvil_dumpState` — and every stored
 //! blob, for each marker raw, lower-cased, as hex, upper-case hex, UTF-16 and base64: zero
@@ -235,6 +236,13 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
     let summaries: Vec<&str> = trail.entries.iter().map(|e| e.summary.as_str()).collect();
     assert!(summaries.iter().any(|s| s.contains("(lab) added")), "{summaries:#?}");
     assert!(summaries.iter().any(|s| s.contains("(#")), "{summaries:#?}");
+    // The doctor's searches and fetch went on chain as read logs, their keywords (markers)
+    // sealed: the patient reads them back, the scan below finds them nowhere in clear.
+    assert!(
+        summaries.iter().any(|s| s.contains("searched") && s.contains(keyword.as_str())),
+        "the patient's audit opens the logged search: {summaries:#?}"
+    );
+    assert!(summaries.iter().any(|s| s.contains("fetched record 1")), "{summaries:#?}");
     ehr_sdk::consent::revoke(&world.patient, world.doctor.chain().address()?).await?;
     let request = UploadRequest::new(
         patient,

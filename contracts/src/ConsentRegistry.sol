@@ -78,14 +78,17 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
     // Storage
     // ---------------------------------------------------------------------------------
 
-    /// @dev A stored grant, packed into one slot (8 + 8 + 8 + 1 + 1 bytes). `expiry` is
-    /// non-zero exactly when `exists` is set.
+    /// @dev A stored grant, packed into one slot (8 + 8 + 8 + 1 + 1 + 1 bytes). `expiry` is
+    /// non-zero exactly when `exists` is set. `unloggedReads` (set by `setUnloggedReads`)
+    /// takes a spare byte of the same word, so the flag costs no slot; storing a grant writes
+    /// the whole word and so clears it.
     struct _Grant {
         uint64 expiry;
         uint64 epoch;
         uint64 grantedAt;
         Purpose purpose;
         bool exists;
+        bool unloggedReads;
     }
 
     /// @dev A stored access request, packed into three slots:
@@ -205,6 +208,19 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
     function invalidateNonce() external {
         if (!_roles.isPatient(msg.sender)) revert ConsentNotPatient(msg.sender);
         emit NonceInvalidated(msg.sender, _useNonce(msg.sender));
+    }
+
+    /// @inheritdoc IConsentRegistry
+    /// @dev Reverts `ConsentInvalidScope` for an invalid scope and `ConsentNoActiveGrant`
+    /// unless the caller has a stored, unexpired grant of `scope` to `grantee`. Emits
+    /// `UnloggedReadsSet`.
+    function setUnloggedReads(address grantee, Scope calldata scope, bool allowed) external {
+        _checkScope(scope.kind, scope.value);
+        bytes32 scopeId = _scopeId(scope.kind, scope.value);
+        _Grant storage stored = _grants[msg.sender][grantee][scopeId];
+        if (stored.expiry <= block.timestamp) revert ConsentNoActiveGrant(msg.sender, grantee);
+        stored.unloggedReads = allowed;
+        emit UnloggedReadsSet(msg.sender, grantee, scopeId, allowed);
     }
 
     // ---------------------------------------------------------------------------------
@@ -455,6 +471,16 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
             grantedAt: stored.grantedAt,
             active: stored.exists && stored.expiry > block.timestamp
         });
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function unloggedReadsAllowed(address patient, address grantee, Scope calldata scope)
+        external
+        view
+        returns (bool)
+    {
+        _Grant storage stored = _grants[patient][grantee][_scopeId(scope.kind, scope.value)];
+        return stored.unloggedReads && stored.expiry > block.timestamp;
     }
 
     /// @notice The scopeIds of the grants stored for (patient, grantee), expired ones included.

@@ -72,6 +72,12 @@ contract RecordIndex is IRecordIndex {
     /// @dev Added to the state word: one more record and one more entry.
     uint256 private constant _ONE_RECORD_ONE_ENTRY = 1 | (1 << 64);
 
+    /// @dev ECIES over secp256k1 adds a 33-byte ephemeral key and a 16-byte tag.
+    uint256 private constant _SEALED_OVERHEAD = 49;
+    /// @dev The smallest and largest padded read-log plaintext.
+    uint256 private constant _MIN_READ_LOG = 32;
+    uint256 private constant _MAX_READ_LOG = 4096;
+
     /// @dev Bit n set when a tag list of n × 128 bytes (8n tags of 16 bytes) is allowed: n = 1, 2, 4, 8.
     uint256 private constant _TAG_BUCKETS = (1 << 1) | (1 << 2) | (1 << 4) | (1 << 8);
 
@@ -336,15 +342,19 @@ contract RecordIndex is IRecordIndex {
     }
 
     /// @inheritdoc IRecordIndex
-    /// @dev Reverts `IndexWiring` before wiring and `IndexNotGrantee` unless
-    /// `IConsentRegistry.isGrantee(patient, caller)`.
-    function logSearch(address patient, bytes32 commitment) external {
+    /// @dev Reverts `IndexInvalidReadLog` unless the length is `_SEALED_OVERHEAD` + 2^k
+    /// (k = 5 to 12), `IndexWiring` before wiring and `IndexNotGrantee` unless
+    /// `IConsentRegistry.isGrantee(patient, caller)`. The reader is always the caller, so a
+    /// read cannot be logged in another account's name; the contract cannot check what the
+    /// ciphertext says (the patient's client does, against the reader bound into it).
+    function logReads(address patient, bytes calldata sealedReads) external {
+        if (!_validReadLogLength(sealedReads.length)) revert IndexInvalidReadLog(sealedReads.length);
         address consent_ = _consent;
         if (consent_ == address(0)) revert IndexWiring();
         if (!IConsentRegistry(consent_).isGrantee(patient, msg.sender)) {
             revert IndexNotGrantee(patient, msg.sender);
         }
-        emit SearchLogged(patient, msg.sender, commitment);
+        emit ReadsLogged(patient, msg.sender, sealedReads);
     }
 
     // ---------------------------------------------------------------------------------
@@ -496,6 +506,14 @@ contract RecordIndex is IRecordIndex {
     /// bit of `_TAG_BUCKETS` (a quotient of 256 or more shifts the bitmap to zero).
     function _validTagsLength(uint256 tagsLength) private pure returns (bool) {
         return tagsLength & 127 == 0 && (_TAG_BUCKETS >> (tagsLength >> 7)) & 1 != 0;
+    }
+
+    /// @dev A sealed read log: ECIES overhead plus a padded plaintext of a power of two from
+    /// 32 to 4096 bytes, so the public sees only the bucket of how much was read.
+    function _validReadLogLength(uint256 length) private pure returns (bool) {
+        if (length <= _SEALED_OVERHEAD) return false;
+        uint256 padded = length - _SEALED_OVERHEAD;
+        return padded >= _MIN_READ_LOG && padded <= _MAX_READ_LOG && padded & (padded - 1) == 0;
     }
 
     /// @dev Reverts `IndexWrongEpoch` unless `epoch` is the patient's current epoch.

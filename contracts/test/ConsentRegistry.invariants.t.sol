@@ -36,7 +36,7 @@ contract ConsentRegistryInvariants is Test {
             _scopes.push(handler.scopeAt(i));
         }
 
-        bytes4[] memory selectors = new bytes4[](15);
+        bytes4[] memory selectors = new bytes4[](17);
         selectors[0] = ConsentHandler.grant.selector;
         selectors[1] = ConsentHandler.grantAsStranger.selector;
         selectors[2] = ConsentHandler.grantWithSig.selector;
@@ -52,6 +52,8 @@ contract ConsentRegistryInvariants is Test {
         selectors[12] = ConsentHandler.closeEmergency.selector;
         selectors[13] = ConsentHandler.toggleLab.selector;
         selectors[14] = ConsentHandler.warp.selector;
+        selectors[15] = ConsentHandler.setUnloggedReads.selector;
+        selectors[16] = ConsentHandler.setUnloggedReadsAsStranger.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
@@ -102,6 +104,24 @@ contract ConsentRegistryInvariants is Test {
                 }
                 uint256 listed = consent.scopeIdsOf(patient, grantee).length;
                 if (listed != stored) assertEq(listed, stored, "scope list");
+            }
+        }
+    }
+
+    /// @notice (1b) A grantee may skip logging reads only under a grant the patient itself
+    /// flagged, and only until that grant is replaced, revoked or expires.
+    function invariant_unloggedReadsOnlyWhereThePatientAllowed() public atHandlerTime {
+        uint256 scopeCount = _scopes.length;
+        for (uint256 p; p < _patients.length; ++p) {
+            address patient = _patients[p];
+            ConsentHandler.GhostGrant[] memory ghosts = handler.ghostGrantsOf(patient);
+            for (uint256 g; g < _grantees.length; ++g) {
+                for (uint256 s; s < scopeCount; ++s) {
+                    ConsentHandler.GhostGrant memory ghost = ghosts[g * scopeCount + s];
+                    bool allowed = consent.unloggedReadsAllowed(patient, _grantees[g], _scopes[s]);
+                    bool expected = ghost.unloggedReads && _valid(ghost);
+                    if (allowed != expected) assertEq(allowed, expected, "unlogged reads");
+                }
             }
         }
     }

@@ -528,6 +528,103 @@ contract ConsentRegistryTest is EhrFixture {
     }
 
     // ---------------------------------------------------------------------------------
+    // setUnloggedReads
+    // ---------------------------------------------------------------------------------
+
+    function test_setUnloggedReads_flagsOneGrantUntilReplaced() public {
+        IConsentRegistry.Scope memory lab = _categoryScope("lab");
+        _grant(_request(alice, doctor, lab));
+        _grantAll(alice, doctor);
+        assertFalse(consent.unloggedReadsAllowed(alice, doctor, lab), "logged by default");
+
+        vm.expectEmit(true, true, true, true, address(consent));
+        emit IConsentRegistry.UnloggedReadsSet(alice, doctor, _scopeId(lab), true);
+        vm.prank(alice);
+        consent.setUnloggedReads(doctor, lab, true);
+        assertTrue(consent.unloggedReadsAllowed(alice, doctor, lab));
+        assertFalse(consent.unloggedReadsAllowed(alice, doctor, _allScope()), "only that grant");
+        // The flag lives in the grant's own word and leaves every other field alone.
+        IConsentRegistry.GrantInfo memory info = consent.grantOf(alice, doctor, lab);
+        assertTrue(info.active);
+        assertEq(info.expiry, uint64(T0 + 30 days));
+        assertTrue(consent.hasAccess(alice, doctor, lab));
+
+        vm.prank(alice);
+        consent.setUnloggedReads(doctor, lab, false);
+        assertFalse(consent.unloggedReadsAllowed(alice, doctor, lab), "taken back");
+
+        vm.prank(alice);
+        consent.setUnloggedReads(doctor, lab, true);
+        _grant(_request(alice, doctor, lab));
+        assertFalse(consent.unloggedReadsAllowed(alice, doctor, lab), "a replaced grant is logged again");
+    }
+
+    function test_setUnloggedReads_clearedByRevokeAndExpiry() public {
+        IConsentRegistry.Scope memory lab = _categoryScope("lab");
+        IConsentRegistry.GrantRequest memory req = _request(alice, doctor, lab);
+        _grant(req);
+        vm.prank(alice);
+        consent.setUnloggedReads(doctor, lab, true);
+        vm.warp(req.expiry);
+        assertFalse(consent.unloggedReadsAllowed(alice, doctor, lab), "expired");
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IConsentRegistry.ConsentNoActiveGrant.selector, alice, doctor));
+        consent.setUnloggedReads(doctor, lab, true);
+
+        _grant(_request(alice, doctor, lab));
+        vm.prank(alice);
+        consent.setUnloggedReads(doctor, lab, true);
+        vm.prank(alice);
+        consent.revoke(doctor);
+        assertFalse(consent.unloggedReadsAllowed(alice, doctor, lab), "revoked");
+        _grant(_request(alice, doctor, lab));
+        assertFalse(consent.unloggedReadsAllowed(alice, doctor, lab), "granted again: logged");
+    }
+
+    function test_setUnloggedReads_onlyThePatientsOwnGrants() public {
+        IConsentRegistry.Scope memory lab = _categoryScope("lab");
+        _grant(_request(alice, doctor, lab));
+        // The grantee, another patient, a stranger: each call names the caller's own grants,
+        // of which none exists.
+        address[3] memory callers = [doctor, bob, mallory];
+        for (uint256 i; i < callers.length; ++i) {
+            vm.prank(callers[i]);
+            vm.expectRevert(
+                abi.encodeWithSelector(IConsentRegistry.ConsentNoActiveGrant.selector, callers[i], doctor)
+            );
+            consent.setUnloggedReads(doctor, lab, true);
+        }
+        assertFalse(consent.unloggedReadsAllowed(alice, doctor, lab));
+        vm.prank(alice);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IConsentRegistry.ConsentInvalidScope.selector,
+                IConsentRegistry.ScopeKind.All,
+                bytes32(uint256(1))
+            )
+        );
+        consent.setUnloggedReads(
+            doctor, IConsentRegistry.Scope(IConsentRegistry.ScopeKind.All, bytes32(uint256(1))), true
+        );
+    }
+
+    function testFuzz_setUnloggedReads_neverWithoutAStoredGrant(
+        address caller,
+        address grantee,
+        bytes32 value
+    ) public {
+        IConsentRegistry.Scope memory scope = _categoryScope("lab");
+        vm.assume(value != bytes32(0));
+        scope.value = value;
+        vm.prank(caller);
+        vm.expectRevert(
+            abi.encodeWithSelector(IConsentRegistry.ConsentNoActiveGrant.selector, caller, grantee)
+        );
+        consent.setUnloggedReads(grantee, scope, true);
+        assertFalse(consent.unloggedReadsAllowed(caller, grantee, scope));
+    }
+
+    // ---------------------------------------------------------------------------------
     // grantWithSig
     // ---------------------------------------------------------------------------------
 

@@ -134,6 +134,15 @@ abstract contract RecordIndexBase is EhrFixture {
         vm.prank(writer);
         (ok,) = address(index).call(data);
     }
+
+    /// @dev A sealed read log with a `padded`-byte plaintext (its bytes are opaque to the
+    /// contract; non-zero, as ciphertext is, so calldata costs what it would).
+    function _sealed(uint256 padded, uint8 fill) internal pure returns (bytes memory out) {
+        out = new bytes(49 + padded);
+        for (uint256 i; i < out.length; ++i) {
+            out[i] = bytes1(fill);
+        }
+    }
 }
 
 /// @notice Unit and fuzz tests of RecordIndex against the real registries.
@@ -585,7 +594,7 @@ contract RecordIndexTest is RecordIndexBase {
         fresh.addRecords(alice, 0, records);
         vm.prank(alice);
         vm.expectRevert(IRecordIndex.IndexWiring.selector);
-        fresh.logSearch(alice, bytes32(0));
+        fresh.logReads(alice, new bytes(49 + 32));
         assertFalse(fresh.canWrite(alice, alice, LAB));
     }
 
@@ -763,25 +772,25 @@ contract RecordIndexTest is RecordIndexBase {
     }
 
     // ---------------------------------------------------------------------------------
-    // logSearch
+    // logReads
     // ---------------------------------------------------------------------------------
 
-    function test_logSearch_currentGrantees() public {
-        bytes32 commitment = keccak256("query|nonce");
+    function test_logReads_currentGrantees() public {
+        bytes memory sealedReads = _sealed(32, 7);
         _grant(alice, doctor, _recordScope(7), 1 days); // any scope counts
         _grantAll(alice, lab); // organizations too
         vm.prank(doctor3);
         consent.openEmergencyAccess(alice, 2, "", 1 hours);
-        address[3] memory searchers = [doctor, lab, doctor3];
-        for (uint256 i; i < searchers.length; ++i) {
+        address[3] memory readers = [doctor, lab, doctor3];
+        for (uint256 i; i < readers.length; ++i) {
             vm.expectEmit(true, true, true, true, address(index));
-            emit IRecordIndex.SearchLogged(alice, searchers[i], commitment);
-            vm.prank(searchers[i]);
-            index.logSearch(alice, commitment);
+            emit IRecordIndex.ReadsLogged(alice, readers[i], sealedReads);
+            vm.prank(readers[i]);
+            index.logReads(alice, sealedReads);
         }
     }
 
-    function test_logSearch_revertsForNonGrantees() public {
+    function test_logReads_revertsForNonGrantees() public {
         _grant(alice, doctor, _categoryScope(LAB), 1 hours);
         _grantAll(alice, doctor2);
         _grantAll(alice, tech);
@@ -799,8 +808,62 @@ contract RecordIndexTest is RecordIndexBase {
             vm.expectRevert(
                 abi.encodeWithSelector(IRecordIndex.IndexNotGrantee.selector, alice, strangers[i])
             );
-            index.logSearch(alice, bytes32(uint256(1)));
+            index.logReads(alice, _sealed(32, 1));
         }
+    }
+
+    /// The reader of a log is always the caller: a grantee of Alice cannot put a read in
+    /// another account's name, nor a log of Alice's under Bob's patient.
+    function test_logReads_readerIsAlwaysTheCaller() public {
+        _grantAll(alice, doctor);
+        vm.recordLogs();
+        vm.prank(doctor);
+        index.logReads(alice, _sealed(32, 3));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1);
+        assertEq(logs[0].topics[0], IRecordIndex.ReadsLogged.selector);
+        assertEq(logs[0].topics[1], bytes32(uint256(uint160(alice))));
+        assertEq(logs[0].topics[2], bytes32(uint256(uint160(doctor))));
+        vm.prank(doctor);
+        vm.expectRevert(abi.encodeWithSelector(IRecordIndex.IndexNotGrantee.selector, bob, doctor));
+        index.logReads(bob, _sealed(32, 3));
+    }
+
+    function test_logReads_lengthIsABucket() public {
+        _grantAll(alice, doctor);
+        uint256[4] memory bad = [uint256(0), 49, 49 + 31, 49 + 4096 * 2];
+        for (uint256 i; i < bad.length; ++i) {
+            vm.prank(doctor);
+            vm.expectRevert(abi.encodeWithSelector(IRecordIndex.IndexInvalidReadLog.selector, bad[i]));
+            index.logReads(alice, new bytes(bad[i]));
+        }
+        for (uint256 k = 5; k <= 12; ++k) {
+            vm.prank(doctor);
+            index.logReads(alice, new bytes(49 + (1 << k)));
+        }
+    }
+
+    /// Any length other than 49 + 2^k (k = 5 to 12) is refused before anything else is read,
+    /// so a log never shows an exact size.
+    function testFuzz_logReads_lengths(uint16 length) public {
+        _grantAll(alice, doctor);
+        uint256 padded = length > 49 ? length - 49 : 0;
+        bool valid = padded >= 32 && padded <= 4096 && padded & (padded - 1) == 0;
+        vm.prank(doctor);
+        if (!valid) {
+            vm.expectRevert(abi.encodeWithSelector(IRecordIndex.IndexInvalidReadLog.selector, length));
+        }
+        index.logReads(alice, new bytes(length));
+    }
+
+    /// Whoever calls, the log names the caller or fails: no account but a grantee of the
+    /// patient ever gets a read logged.
+    function testFuzz_logReads_onlyGrantees(address caller) public {
+        vm.assume(caller != doctor && caller != address(0));
+        _grantAll(alice, doctor);
+        vm.prank(caller);
+        vm.expectRevert(abi.encodeWithSelector(IRecordIndex.IndexNotGrantee.selector, alice, caller));
+        index.logReads(alice, _sealed(32, 9));
     }
 
     // ---------------------------------------------------------------------------------
@@ -1172,7 +1235,7 @@ contract RecordIndexGasTest is RecordIndexBase {
         emit log_named_uint("  per record", txGas / 100);
     }
 
-    // ----- supersede and logSearch -----
+    // ----- supersede and logReads -----
 
     function test_gas_supersede_doctor_k10() public {
         bytes memory data = abi.encodeCall(
@@ -1181,9 +1244,14 @@ contract RecordIndexGasTest is RecordIndexBase {
         _measure(doctor, address(index), data, "supersede doctor/category k=10");
     }
 
-    function test_gas_logSearch() public {
-        bytes memory data = abi.encodeCall(IRecordIndex.logSearch, (alice, keccak256("query|nonce")));
-        _measure(doctor, address(index), data, "logSearch (category grantee)");
+    function test_gas_logReads_smallest() public {
+        bytes memory data = abi.encodeCall(IRecordIndex.logReads, (alice, _sealed(32, 0xa5)));
+        _measure(doctor, address(index), data, "logReads 81 bytes (category grantee)");
+    }
+
+    function test_gas_logReads_256() public {
+        bytes memory data = abi.encodeCall(IRecordIndex.logReads, (alice, _sealed(256, 0xa5)));
+        _measure(doctor, address(index), data, "logReads 305 bytes (category grantee)");
     }
 
     // ----- registry functions that now call hooks (baseline: the same registries without hooks) -----

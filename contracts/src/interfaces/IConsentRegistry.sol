@@ -131,6 +131,13 @@ interface IConsentRegistry {
     );
     /// @notice Emitted when break-glass access is ended early by the patient or the doctor.
     event EmergencyAccessClosed(address indexed patient, address indexed doctor, address closedBy);
+    /// @notice Emitted when the patient lets the grantee of one grant read without logging
+    /// each read on chain (`allowed`), or takes that back. Honest clients log every read of a
+    /// grantee unless the grant covering it allows otherwise; nothing on chain can force a
+    /// key holder to log.
+    event UnloggedReadsSet(
+        address indexed patient, address indexed grantee, bytes32 indexed scopeId, bool allowed
+    );
 
     /// @notice A key-check value must not be zero.
     error ConsentInvalidKeyCheck();
@@ -188,6 +195,11 @@ interface IConsentRegistry {
     error ConsentTooManyScopes(address patient, address grantee, uint256 max);
     /// @notice Key material must be 1 to 4096 bytes.
     error ConsentInvalidWrappedKeys(uint256 length);
+
+    /// @notice Lets the grantee of the caller's stored, unexpired grant of `scope` read records
+    /// it covers without logging each read (`RecordIndex.logReads`), or takes that back.
+    /// Replacing or revoking the grant clears it: reads are logged by default.
+    function setUnloggedReads(address grantee, Scope calldata scope, bool allowed) external;
 
     /// @notice Grants access as the calling patient.
     /// @dev `grant.patient` must equal msg.sender and `grant.epoch` the current epoch.
@@ -292,6 +304,13 @@ interface IConsentRegistry {
     /// unexpired grant of any scope and is an active participant, or it holds open emergency
     /// access and is an active doctor (the conditions under which `hasAccess` counts them).
     function isGrantee(address patient, address account) external view returns (bool);
+
+    /// @notice Whether the stored, unexpired grant of `scope` from `patient` lets `grantee`
+    /// read without logging (`setUnloggedReads`); false when no such grant is stored.
+    function unloggedReadsAllowed(address patient, address grantee, Scope calldata scope)
+        external
+        view
+        returns (bool);
 
     /// @notice The stored grant for (patient, grantee, scope); `active` is false once revoked or replaced.
     function grantOf(address patient, address grantee, Scope calldata scope)

@@ -53,8 +53,12 @@ interface IRecordIndex is IAccessHooks {
         uint64 epoch
     );
 
-    /// @notice A grantee recorded that it searched (`commitment` = keccak256(query ‖ nonce)).
-    event SearchLogged(address indexed patient, address indexed searcher, bytes32 commitment);
+    /// @notice A grantee of `patient` logged that it read records or searched them.
+    /// `sealedReads` is what was read (record numbers, search keywords), encrypted to the
+    /// patient and bound to the deployment, the patient and `reader` (see docs/protocol.md):
+    /// only the patient can open it, and it cannot be replayed under another reader's name.
+    /// Its length is 49 + a power of two from 32 to 4096 bytes, so it shows no exact count.
+    event ReadsLogged(address indexed patient, address indexed reader, bytes sealedReads);
 
     /// @notice The caller may not write records of `category` for `patient`.
     error IndexNotAuthorized(address patient, address writer, bytes32 category);
@@ -70,8 +74,10 @@ interface IRecordIndex is IAccessHooks {
     error IndexUnknownRecord(address patient, uint64 recordId);
     /// @notice A batch holds 1 to `max` records.
     error IndexInvalidBatchSize(uint256 size, uint256 max);
-    /// @notice Only a current grantee of `patient` may log a search.
+    /// @notice Only a current grantee of `patient` may log a read.
     error IndexNotGrantee(address patient, address account);
+    /// @notice A sealed read log is 49 + 2^k bytes (k = 5 to 12); `length` bytes is not.
+    error IndexInvalidReadLog(uint256 length);
     /// @notice Only the wired registries may call the hooks.
     error IndexUnauthorizedHook(address caller);
     /// @notice The index is not wired to its registries yet, or already is.
@@ -105,8 +111,11 @@ interface IRecordIndex is IAccessHooks {
         bytes calldata tags
     ) external returns (uint64 newRecordId);
 
-    /// @notice Logs a search in the audit trail (caller: a current grantee of `patient`).
-    function logSearch(address patient, bytes32 commitment) external;
+    /// @notice Logs in the patient's audit trail that the caller read records of `patient`
+    /// (caller: a current grantee, emergency access included). One call covers a whole
+    /// command: every record fetched, or a search's keywords and hits.
+    /// @param sealedReads What was read, sealed to the patient (see `ReadsLogged`).
+    function logReads(address patient, bytes calldata sealedReads) external;
 
     /// @notice The patient's accumulator, record count, entry count and key epoch.
     function stateOf(address patient) external view returns (IndexState memory);

@@ -31,6 +31,7 @@ contract ConsentHandler is EhrHelpers {
         uint64 epoch;
         uint64 grantedAt;
         IConsentRegistry.Purpose purpose;
+        bool unloggedReads;
     }
 
     struct GhostRequest {
@@ -211,7 +212,8 @@ contract ConsentHandler is EhrHelpers {
             expiry: req.expiry,
             epoch: req.epoch,
             grantedAt: uint64(block.timestamp),
-            purpose: req.purpose
+            purpose: req.purpose,
+            unloggedReads: false
         });
         revokedSinceGrant[req.patient][req.grantee] = false;
     }
@@ -324,6 +326,38 @@ contract ConsentHandler is EhrHelpers {
         }
         revokedSinceGrant[patient][grantee] = true;
         revocations[patient]++;
+    }
+
+    /// @notice The patient lets a grantee read one grant's records without logging (or takes
+    /// it back); only a stored, unexpired grant takes the flag.
+    function setUnloggedReads(uint256 patientSeed, uint256 granteeSeed, uint256 scopeSeed, bool allowed)
+        external
+        tick("setUnloggedReads")
+    {
+        uint256 scopeIndex = scopeSeed % SCOPES;
+        address patient = patients[patientSeed % PATIENTS];
+        address grantee = grantees[granteeSeed % GRANTEES];
+        GhostGrant storage ghost = _ghost[patient][grantee][scopeIndex];
+        vm.prank(patient);
+        try consent.setUnloggedReads(grantee, scopeAt(scopeIndex), allowed) {
+            if (!ghost.exists || ghost.expiry <= block.timestamp) unexpectedSuccesses++;
+            ghost.unloggedReads = allowed;
+        } catch {}
+    }
+
+    /// @notice A stranger (a grantee, the other patient, the attacker) tries to set the flag
+    /// on a patient's grant: the call can only ever touch the caller's own grants.
+    function setUnloggedReadsAsStranger(uint256 patientSeed, uint256 granteeSeed, uint256 scopeSeed)
+        external
+        tick("setUnloggedReadsAsStranger")
+    {
+        uint256 scopeIndex = scopeSeed % SCOPES;
+        address patient = patients[patientSeed % PATIENTS];
+        address grantee = grantees[granteeSeed % GRANTEES];
+        vm.prank(grantee);
+        try consent.setUnloggedReads(patient, scopeAt(scopeIndex), true) {
+            unexpectedSuccesses++;
+        } catch {}
     }
 
     /// @notice The patient revokes a grantee directly.

@@ -55,6 +55,20 @@ pub(crate) fn when(secs: u64) -> String {
     ehr_sdk::time::format_timestamp(secs)
 }
 
+/// Whether a read went into the patient's audit trail, in words.
+pub(crate) fn read_log(report: &ehr_sdk::read_log::ReadLogReport) -> String {
+    use ehr_sdk::read_log::ReadLogReport;
+    match report {
+        ReadLogReport::OwnRecords => "not needed (your own records)".to_owned(),
+        ReadLogReport::Skipped => "skipped, as the patient's grant allows".to_owned(),
+        ReadLogReport::ClaimReview => "the claim's review events".to_owned(),
+        ReadLogReport::Logged { txs } => {
+            let hashes: Vec<String> = txs.iter().map(|t| t.tx_hash.to_string()).collect();
+            format!("logged for the patient in {}", hashes.join(", "))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

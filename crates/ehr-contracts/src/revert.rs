@@ -331,6 +331,7 @@ fn index_error_name(e: &I) -> &'static str {
     match e {
         I::IndexInvalidBatchSize(_) => "IndexInvalidBatchSize",
         I::IndexInvalidCategory(_) => "IndexInvalidCategory",
+        I::IndexInvalidReadLog(_) => "IndexInvalidReadLog",
         I::IndexInvalidTags(_) => "IndexInvalidTags",
         I::IndexNotAuthorized(_) => "IndexNotAuthorized",
         I::IndexNotGrantee(_) => "IndexNotGrantee",
@@ -348,6 +349,11 @@ fn fmt_index(e: &I, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             write!(f, "a batch holds 1 to {} records, not {}", e.max, e.size)
         }
         I::IndexInvalidCategory(e) => write!(f, "invalid category {}", e.category),
+        I::IndexInvalidReadLog(e) => write!(
+            f,
+            "a sealed read log is 49 + 2^k bytes (k = 5 to 12), not {} bytes",
+            e.length
+        ),
         I::IndexInvalidTags(e) => write!(
             f,
             "a tag list is 8, 16, 32 or 64 tags of 16 bytes; {} bytes is not one of those",
@@ -361,7 +367,7 @@ fn fmt_index(e: &I, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             e.patient
         ),
         I::IndexNotGrantee(e) => {
-            write!(f, "{} holds no current grant from patient {}, so it cannot log a search", e.account, e.patient)
+            write!(f, "{} holds no current grant from patient {}, so it cannot log a read", e.account, e.patient)
         }
         I::IndexUnauthorizedHook(e) => {
             write!(f, "{} is not one of the registries wired to this index", e.caller)

@@ -135,6 +135,19 @@ pub enum Error {
         len: usize,
     },
 
+    /// One read cannot be logged: a keyword list longer than a read log holds.
+    #[error("a read log holds at most {max} bytes; the keywords alone take {len}")]
+    ReadLogTooLarge {
+        /// The encoded length of the keywords.
+        len: usize,
+        /// The most a read log holds.
+        max: usize,
+    },
+
+    /// A read log opened but its contents do not parse (not written by this protocol).
+    #[error("a read log's contents are malformed: {0}")]
+    MalformedReadLog(&'static str),
+
     /// The random number generator failed (or injected test randomness ran out).
     #[error("random number generator failed")]
     Randomness,

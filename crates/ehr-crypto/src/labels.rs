@@ -57,8 +57,11 @@ pub const CLAIM_COMMITMENT: &[u8] = b"ehrkit/v2/claim-commitment";
 /// ECIES purpose label for a claim's terms, encrypted to the insurer and the patient.
 pub const CLAIM_TERMS_PURPOSE: &str = "ehrkit/v2/claim-terms";
 
+/// ECIES purpose label for a grantee's read log, encrypted to the patient.
+pub const READ_LOG_PURPOSE: &str = "ehrkit/v2/read-log";
+
 /// Every label above, for prefix-freedom checks (here and in crates that add their own).
-pub const ALL: [&[u8]; 23] = [
+pub const ALL: [&[u8]; 24] = [
     CONTENT_KEY,
     NONCE_PREFIX,
     HEADER_MAC,
@@ -82,6 +85,7 @@ pub const ALL: [&[u8]; 23] = [
     REASON_PURPOSE.as_bytes(),
     CLAIM_COMMITMENT,
     CLAIM_TERMS_PURPOSE.as_bytes(),
+    READ_LOG_PURPOSE.as_bytes(),
 ];
 
 #[cfg(test)]

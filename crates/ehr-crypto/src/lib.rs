@@ -12,6 +12,7 @@ mod keys;
 pub mod labels;
 pub mod padding;
 pub mod patient_keys;
+pub mod read_log;
 pub mod reason;
 
 pub use address::{RAW_PUBLIC_KEY_LEN, eth_address, public_key_for_address, raw_public_key};

@@ -22,7 +22,9 @@ use ehr_contracts::bindings::ConsentRegistry::{
     AccessGranted, AccessRequestApproved, AccessRequestDenied, AccessRequested, AccessRevoked,
     EmergencyAccessClosed, EmergencyAccessOpened, EpochKeysShared, NonceInvalidated,
 };
-use ehr_contracts::bindings::RecordIndex::{RecordAdded, RecordSuperseded, SearchLogged};
+use ehr_contracts::bindings::RecordIndex::{
+    ReadsLogged as ReadsLoggedEvent, RecordAdded, RecordSuperseded,
+};
 use ehr_contracts::bindings::RoleRegistry::PatientRegistered;
 use ehr_contracts::{Deployment, Purpose, ReasonCode, Scope};
 use serde::Serialize;
@@ -141,12 +143,26 @@ pub enum AuditEvent {
         /// The category's opaque on-chain id.
         category_id: B256,
     },
-    /// A grantee logged a search.
-    SearchLogged {
-        /// Who searched.
-        searcher: Address,
-        /// The commitment to the query.
-        commitment: B256,
+    /// A grantee logged that it read records (fetched them, or searched them).
+    ReadsLogged {
+        /// Who read: the account that sent the log (the contract makes it the caller).
+        reader: Address,
+        /// `fetch` or `search`, when the viewer (the patient) opened the log.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        action: Option<ReadAction>,
+        /// The records read (fetched, or found), when opened.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        record_ids: Option<Vec<u64>>,
+        /// A search's keywords, when opened.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        keywords: Option<Vec<String>>,
+        /// The viewer is the patient and the log did not open: it was not sealed to the
+        /// patient as this reader (made up, or copied from another reader's log).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        unopenable: bool,
+        /// What was read, sealed to the patient.
+        #[serde(skip)]
+        sealed_reads: Bytes,
     },
     /// A doctor opened break-glass access.
     EmergencyOpened {
@@ -216,6 +232,16 @@ pub enum AuditEvent {
         /// The insurer's reason.
         reason: String,
     },
+}
+
+/// What a logged read did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReadAction {
+    /// Fetched the records.
+    Fetch,
+    /// Searched; the records are what matched.
+    Search,
 }
 
 fn category_id_shown(value: &B256) -> String {
@@ -303,7 +329,9 @@ impl AuditEvent {
             Self::RecordSuperseded { record_id, superseded_by, writer, .. } => {
                 format!("record {record_id} corrected by record {superseded_by} from {writer}")
             }
-            Self::SearchLogged { searcher, .. } => format!("{searcher} searched the records"),
+            Self::ReadsLogged { reader, action, record_ids, keywords, unopenable, .. } => {
+                describe_reads(reader, *action, record_ids, keywords, *unopenable)
+            }
             Self::EmergencyOpened { doctor, hospital, until, reason_code, reason, .. } => format!(
                 "emergency access opened by {doctor} of {hospital} until {} ({reason_code}){}",
                 rfc3339(*until),
@@ -331,6 +359,35 @@ impl AuditEvent {
                 if *approved { "approved" } else { "rejected" }
             ),
         }
+    }
+}
+
+/// "0xDOCTOR fetched record 7", "0xDOCTOR searched \"hba1c\" and found records 3, 9".
+fn describe_reads(
+    reader: &Address,
+    action: Option<ReadAction>,
+    record_ids: &Option<Vec<u64>>,
+    keywords: &Option<Vec<String>>,
+    unopenable: bool,
+) -> String {
+    let records = |ids: &[u64]| match ids {
+        [] => "no records".to_owned(),
+        [one] => format!("record {one}"),
+        many => {
+            format!("records {}", many.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))
+        }
+    };
+    match (action, record_ids) {
+        _ if unopenable => {
+            format!("{reader} logged a read that does not open: not sealed to you by that reader")
+        }
+        (Some(ReadAction::Fetch), Some(ids)) => format!("{reader} fetched {}", records(ids)),
+        (Some(ReadAction::Search), Some(ids)) => {
+            let words = keywords.as_deref().unwrap_or_default();
+            let quoted: Vec<String> = words.iter().map(|w| format!("{w:?}")).collect();
+            format!("{reader} searched {} and found {}", quoted.join(" "), records(ids))
+        }
+        _ => format!("{reader} read records (what, only the patient can see)"),
     }
 }
 
@@ -516,11 +573,18 @@ pub fn default_sources() -> Vec<EventSource> {
         },
         EventSource {
             contract: index,
-            signature: SearchLogged::SIGNATURE_HASH,
+            signature: ReadsLoggedEvent::SIGNATURE_HASH,
             patient_topic: 1,
             decode: |log| {
-                let e = decoded::<SearchLogged>(log)?;
-                Some(AuditEvent::SearchLogged { searcher: e.searcher, commitment: e.commitment })
+                let e = decoded::<ReadsLoggedEvent>(log)?;
+                Some(AuditEvent::ReadsLogged {
+                    reader: e.reader,
+                    action: None,
+                    record_ids: None,
+                    keywords: None,
+                    unopenable: false,
+                    sealed_reads: e.sealedReads,
+                })
             },
         },
         EventSource {
@@ -659,6 +723,7 @@ pub async fn audit_with(
         }
         open_reasons(session, patient, &mut event);
         open_claim_terms(session, patient, &mut event);
+        open_reads(session, patient, &mut event);
         let timestamp = times.of(session.chain(), &log).await?;
         if since.is_some_and(|since| timestamp < since) {
             continue;
@@ -707,6 +772,32 @@ fn open_claim_terms(session: &Session, patient: Address, event: &mut AuditEvent)
     {
         *amount = Some(code.format_amount(terms.amount));
         *currency = Some(code.to_string());
+    }
+}
+
+/// Opens a read log when the viewer is the patient, as the reader the chain names: a log
+/// that does not open was not sealed to the patient by that reader, and is shown as such.
+fn open_reads(session: &Session, patient: Address, event: &mut AuditEvent) {
+    let AuditEvent::ReadsLogged { reader, action, record_ids, keywords, unopenable, sealed_reads } =
+        event
+    else {
+        return;
+    };
+    if session.chain().address().ok() != Some(patient) {
+        return;
+    }
+    let Ok(secret) = crate::keys::signer_secret_key(session) else { return };
+    let binding = crate::read_log::binding(session, patient, *reader);
+    match ehr_crypto::read_log::open_reads(&secret, &binding, sealed_reads) {
+        Ok(reads) => {
+            *action = Some(match reads.kind {
+                ehr_crypto::read_log::ReadKind::Fetch => ReadAction::Fetch,
+                ehr_crypto::read_log::ReadKind::Search => ReadAction::Search,
+            });
+            *record_ids = Some(reads.record_ids);
+            *keywords = Some(reads.keywords);
+        }
+        Err(_) => *unopenable = true,
     }
 }
 

@@ -905,6 +905,7 @@ mod tests {
             bytes: 1,
             sha256: B256::ZERO,
             output: String::new(),
+            read_log: crate::read_log::ReadLogReport::ClaimReview,
         };
         assert_eq!(record_file_name(4, &report), "record-4-_discharge_summary.pdf");
         report.file_name = None;

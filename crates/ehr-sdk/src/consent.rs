@@ -170,6 +170,9 @@ pub struct StoredGrant {
     pub grant: ActiveGrant,
     /// Whether its expiry has passed.
     pub expired: bool,
+    /// Whether the patient lets the grantee read under it without logging each read
+    /// (`ehr unlogged-reads`; see [`crate::read_log`]).
+    pub unlogged_reads: bool,
 }
 
 /// Every unexpired, unrevoked grant `patient` has given ([`stored_grants`] without the
@@ -208,6 +211,11 @@ pub async fn stored_grants(session: &Session, patient: Address) -> Result<Vec<St
         if info.expiry == 0 {
             continue;
         }
+        let unlogged_reads = tx::call(
+            "read a grant's read logging",
+            consent.unloggedReadsAllowed(patient, event.grantee, scope.to_sol()),
+        )
+        .await?;
         grants.push(StoredGrant {
             grant: ActiveGrant {
                 grantee: event.grantee,
@@ -217,6 +225,7 @@ pub async fn stored_grants(session: &Session, patient: Address) -> Result<Vec<St
                 epoch: info.epoch,
             },
             expired: !(info.active && info.expiry > now),
+            unlogged_reads,
         });
     }
     Ok(grants)
@@ -385,4 +394,22 @@ pub async fn revoke(session: &Session, grantee: Address) -> Result<RevokeOutcome
         tx: TxInfo::of(&receipt),
         reshare,
     })
+}
+
+/// Lets `grantee` read the records the session patient's grant of `scope` covers without
+/// logging each read (`allowed`), or takes that back. The grant must be stored and
+/// unexpired; replacing or revoking it clears the flag.
+pub async fn set_unlogged_reads(
+    session: &Session,
+    grantee: Address,
+    scope: &NamedScope,
+    allowed: bool,
+) -> Result<TxInfo> {
+    let patient = session.chain().address()?;
+    let scope = crate::requests::on_chain_scope(session, patient, scope).await?;
+    let consent = session.consent_as_signer()?;
+    let receipt =
+        tx::send("set unlogged reads", consent.setUnloggedReads(grantee, scope.to_sol(), allowed))
+            .await?;
+    Ok(TxInfo::of(&receipt))
 }

@@ -464,6 +464,33 @@ pub enum Error {
         /// Who asked for the export.
         caller: Address,
     },
+    /// The chain refuses to log the read (the reader no longer holds a current grant nor
+    /// open emergency access, e.g. staff removed from its organization): the client does not
+    /// read what it cannot log, though keys once handed over still open what they covered.
+    #[error(
+        "{reader} cannot log a read of patient {patient}'s records (no current grant or \
+         emergency access), so it does not read them"
+    )]
+    ReadNotLoggable {
+        /// The patient.
+        patient: Address,
+        /// Who tried to read.
+        reader: Address,
+    },
+    /// `--no-log` asked for a read the patient's grants do not let go unlogged.
+    #[error(
+        "{reader} must log {read} of patient {patient}: no grant covering it allows unlogged \
+         reads (the patient sets that per grant; emergency access is always logged)"
+    )]
+    ReadLogRequired {
+        /// The patient.
+        patient: Address,
+        /// Who read.
+        reader: Address,
+        /// What must be logged: `record 7`, or a search that matched nothing (which only a
+        /// flagged All grant covers).
+        read: String,
+    },
 }
 
 fn indexed_as(record_id: &Option<u64>) -> String {

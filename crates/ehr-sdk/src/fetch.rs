@@ -25,10 +25,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::pipeline::{ExpectedContext, ReaderKey, open_record, plaintext_read_error};
+use crate::read_log::{ReadLogReport, ReadLogging, log_reads};
 use crate::record_keys::{key_ring, reader_key};
 use crate::records::{index_client, session_store};
 use crate::session::Session;
 use crate::{Error, Result};
+use ehr_crypto::read_log::ReadKind;
 
 /// Where a fetched record goes.
 pub enum FetchOutput {
@@ -84,6 +86,8 @@ pub struct FetchReport {
     pub sha256: B256,
     /// Where: the file's path, or `-` for a writer.
     pub output: String,
+    /// Whether the read went into the patient's audit trail.
+    pub read_log: ReadLogReport,
 }
 
 /// What the decryption side learned from the record frame.
@@ -96,12 +100,24 @@ struct Written {
 }
 
 /// Fetches record `record_id` of `patient` as the session's account and writes it to
-/// `output`.
+/// `output`. A grantee's read is logged on chain first (see [`crate::read_log`]).
 pub async fn fetch(
     session: &Session,
     patient: Address,
     record_id: u64,
     output: FetchOutput,
+) -> Result<FetchReport> {
+    fetch_with(session, patient, record_id, output, ReadLogging::Log).await
+}
+
+/// [`fetch`], choosing whether a grantee's read is logged ([`ReadLogging::Skip`] only where
+/// the patient's grant allows it).
+pub async fn fetch_with(
+    session: &Session,
+    patient: Address,
+    record_id: u64,
+    output: FetchOutput,
+    logging: ReadLogging,
 ) -> Result<FetchReport> {
     let store = session_store(session)?;
     session.require_patient(patient).await?;
@@ -112,9 +128,14 @@ pub async fn fetch(
         index.record(record_id).ok_or(Error::UnknownRecord { patient, record: record_id })?;
     let ring = key_ring(session, patient, index.at_block).await?;
     let key = reader_key(&ring, signer, record)?;
+    let category = *record.category.as_bytes32();
+    let read_log =
+        log_reads(session, patient, ReadKind::Fetch, &[(record_id, category)], &[], logging)
+            .await?;
     let mut report =
         fetch_verified(session, &**store, patient, record, index.at_block, key, output).await?;
     report.category = ring.keys.describe_category(&record.category);
+    report.read_log = read_log;
     Ok(report)
 }
 
@@ -176,6 +197,8 @@ pub(crate) async fn fetch_verified(
         bytes: written.bytes,
         sha256: written.sha256,
         output,
+        // `fetch` fills in its own log; the other caller reviews claims.
+        read_log: ReadLogReport::ClaimReview,
     })
 }
 

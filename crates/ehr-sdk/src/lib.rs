@@ -19,6 +19,7 @@ mod keystore_file;
 mod logs;
 pub mod parse;
 pub mod pipeline;
+pub mod read_log;
 pub mod record_keys;
 pub mod records;
 pub mod relay;

@@ -199,7 +199,7 @@ pub(crate) fn open_reason(
 
 /// `scope` as the chain holds it, a category mapped to the patient's id with the requester's
 /// keys.
-async fn on_chain_scope(
+pub(crate) async fn on_chain_scope(
     session: &Session,
     patient: Address,
     scope: &crate::NamedScope,

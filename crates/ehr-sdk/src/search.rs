@@ -7,10 +7,12 @@ use alloy::primitives::{Address, B256};
 use ehr_index::Query;
 use serde::Serialize;
 
+use crate::read_log::{ReadLogReport, ReadLogging, log_reads};
 use crate::record_keys::key_ring;
 use crate::records::index_client;
 use crate::session::Session;
 use crate::{Error, Result};
+use ehr_crypto::read_log::ReadKind;
 
 /// A search.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub struct SearchRequest {
     pub until: Option<u64>,
     /// Verify at this block (default: the latest).
     pub at_block: Option<u64>,
+    /// Whether a grantee's search goes into the patient's audit trail (default: it does).
+    pub logging: ReadLogging,
 }
 
 /// One record found.
@@ -69,6 +73,8 @@ pub struct SearchReport {
     pub unreadable_grants: usize,
     /// Oddities the verification noticed (they do not make the index wrong).
     pub anomalies: Vec<String>,
+    /// Whether the search went into the patient's audit trail.
+    pub read_log: ReadLogReport,
 }
 
 /// Searches `patient`'s records as the session's account.
@@ -110,6 +116,12 @@ pub async fn search(
         query = query.category(ring.keys.category_id(category)?);
     }
     let found = client.search(patient, &ring.keys, &query, Some(block)).await?;
+    // Logged before the hits are handed over; the keywords as matched (normalized).
+    let read: Vec<(u64, B256)> =
+        found.hits.iter().map(|hit| (hit.record_id, *hit.category.as_bytes32())).collect();
+    let keywords: Vec<String> = request.keywords.iter().map(|k| k.trim().to_owned()).collect();
+    let read_log =
+        log_reads(session, patient, ReadKind::Search, &read, &keywords, request.logging).await?;
     Ok(SearchReport {
         patient,
         searcher: ring.holder,
@@ -131,5 +143,6 @@ pub async fn search(
         not_readable: found.not_readable,
         unreadable_grants: ring.unreadable.len(),
         anomalies: found.anomalies.iter().map(|a| format!("{a:?}")).collect(),
+        read_log,
     })
 }

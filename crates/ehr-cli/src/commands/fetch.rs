@@ -6,6 +6,7 @@ use crate::output::{Fields, Render};
 use alloy::primitives::Address;
 use ehr_sdk::fetch::{self, FetchOutput, FetchReport};
 use ehr_sdk::parse;
+use ehr_sdk::read_log::ReadLogging;
 use eyre::eyre;
 use std::path::PathBuf;
 
@@ -19,7 +20,8 @@ Examples:
 
 Record numbers are per patient (see `ehr search`). A FHIR record is written as its JSON; a
 wrapped document as the original file, its SHA-256 checked. A file is written in full or not
-at all.")]
+at all. A grantee's fetch is logged on chain first (one transaction; only the patient can see
+which record), so it appears in the patient's `ehr audit`.")]
 pub(crate) struct Args {
     /// The record's number in the patient's index.
     #[arg(value_name = "RECORD_ID", value_parser = clap::value_parser!(u64).range(1..))]
@@ -30,11 +32,16 @@ pub(crate) struct Args {
     /// Write to FILE (replaced atomically) instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Do not log this read in the patient's audit trail; refused unless the patient's grant
+    /// covering the record allows it (`ehr unlogged-reads`).
+    #[arg(long)]
+    no_log: bool,
     #[command(flatten)]
     eth: EthArgs,
 }
 
 pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
+    let logging = if args.no_log { ReadLogging::Skip } else { ReadLogging::Log };
     let session = context.session(&args.eth, Signing::Required, true).await?;
     match args.output {
         Some(path) => {
@@ -42,13 +49,20 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
                 return Err(eyre!("{} is a directory: name the output file", path.display()));
             }
             let report =
-                fetch::fetch(&session, args.patient, args.record_id, FetchOutput::File(path))
-                    .await?;
+                fetch::fetch_with(
+                &session,
+                args.patient,
+                args.record_id,
+                FetchOutput::File(path),
+                logging,
+            )
+            .await?;
             context.print(&report)
         }
         None => {
             let out = FetchOutput::Writer(Box::new(std::io::stdout()));
-            let report = fetch::fetch(&session, args.patient, args.record_id, out).await?;
+            let report =
+                fetch::fetch_with(&session, args.patient, args.record_id, out, logging).await?;
             // The record went to stdout; what it was goes to the log.
             tracing::info!(
                 record = report.record_id,
@@ -82,6 +96,7 @@ impl Render for FetchReport {
             .add("cid", self.cid)
             .add("written by", self.writer)
             .add("verified at block", self.verified_at_block)
+            .add("read log", crate::output::read_log(&self.read_log))
             .finish()
     }
 }

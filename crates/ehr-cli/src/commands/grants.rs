@@ -50,8 +50,9 @@ impl Render for GrantList {
             .iter()
             .map(|g| {
                 let status = if g.expired { "expired" } else { "active" };
+                let reads = if g.unlogged_reads { ", reads not logged" } else { "" };
                 format!(
-                    "{status:<8} {} {} ({}) until {}, epoch {}\n",
+                    "{status:<8} {} {} ({}) until {}, epoch {}{reads}\n",
                     g.grant.grantee,
                     g.grant.scope,
                     g.grant.purpose,

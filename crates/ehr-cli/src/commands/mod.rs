@@ -60,6 +60,7 @@ commands! {
     Serve => serve,
     VoidSignatures => void_signatures,
     Grants => grants,
+    UnloggedReads => unlogged_reads,
     Rotate => rotate,
     Store => store,
 }

@@ -4,6 +4,7 @@ use crate::cli::EthArgs;
 use crate::context::{Context, Signing};
 use crate::output::Render;
 use alloy::primitives::Address;
+use ehr_sdk::read_log::ReadLogging;
 use ehr_sdk::search::{self, SearchReport, SearchRequest};
 use ehr_sdk::{parse, time};
 use eyre::eyre;
@@ -17,7 +18,9 @@ Examples:
   ehr search 0xPATIENT hba1c --since 2025-01-01 --until 2025-03-31 --json
 
 Matching happens locally: the RPC node learns neither the keywords nor the matches. The whole
-index is checked against the contract's accumulator at one block, which the output names.")]
+index is checked against the contract's accumulator at one block, which the output names. A
+grantee's search is logged on chain before the hits are shown (one transaction; its keywords
+and hits are sealed to the patient, who sees them in `ehr audit`).")]
 pub(crate) struct Args {
     /// The patient whose records to search.
     #[arg(value_parser = parse::address, value_name = "PATIENT")]
@@ -41,6 +44,10 @@ pub(crate) struct Args {
     /// Verify at this block instead of the latest.
     #[arg(long, value_name = "BLOCK")]
     at_block: Option<u64>,
+    /// Do not log this search in the patient's audit trail; refused unless the patient's
+    /// grants covering every hit allow it (`ehr unlogged-reads`).
+    #[arg(long)]
+    no_log: bool,
     #[command(flatten)]
     eth: EthArgs,
 }
@@ -69,6 +76,7 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
         since: args.since,
         until: args.until,
         at_block: args.at_block,
+        logging: if args.no_log { ReadLogging::Skip } else { ReadLogging::Log },
     };
     context.print(&search::search(&session, args.patient, &request).await?)
 }
@@ -101,6 +109,7 @@ impl Render for SearchReport {
         for anomaly in &self.anomalies {
             out.push_str(&format!("note: {anomaly}\n"));
         }
+        out.push_str(&format!("read log: {}\n", crate::output::read_log(&self.read_log)));
         out
     }
 }
