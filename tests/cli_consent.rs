@@ -197,6 +197,30 @@ fn consent_story_through_the_cli() {
         assert!(line.ends_with(entry["summary"].as_str().unwrap()), "{line}");
     }
 
+    // The same trail as a FHIR R4 Bundle of AuditEvent, and the grants as Consent: both pass
+    // the R4 validator (`ehr validate` is the same one), one AuditEvent per entry.
+    let fhir = run(&["audit", &alice, "--fhir"], "alice");
+    let report = ehr_record::validate_fhir_json(&serde_json::to_vec(&fhir).unwrap());
+    assert!(report.is_valid(), "{:?}", report.errors);
+    assert_eq!(fhir["entry"].as_array().unwrap().len(), entries.len());
+    let subtypes: Vec<&str> = fhir["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["subtype"][0]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(subtypes, kinds);
+    let consents = run(&["grants", "--fhir"], "alice");
+    let report = ehr_record::validate_fhir_json(&serde_json::to_vec(&consents).unwrap());
+    assert!(report.is_valid(), "{:?}", report.errors);
+    assert!(
+        consents["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["resource"]["resourceType"] == "Consent")
+    );
+
     // --since drops what came before.
     let late = p.json(&["audit", &alice, "--since", &times[10].to_string()]);
     assert!(late["entries"].as_array().unwrap().len() >= 2);

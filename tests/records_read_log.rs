@@ -169,6 +169,23 @@ async fn grantee_reads_are_logged_sealed_to_the_patient_and_unlogged_only_where_
     assert!(unopenable, "a log sealed for another reader does not open");
     assert!(record_ids.is_none());
 
+    // The real trail, as FHIR: a Bundle of AuditEvent the R4 validator accepts, the reads in
+    // it; the grants as Consent, the flagged one carrying the read-without-log action.
+    let bundle = ehr_sdk::fhir_audit::audit_as_fhir(&world.patient, patient, None).await?;
+    let report = ehr_record::validate_fhir_json(&serde_json::to_vec(&bundle)?);
+    assert!(report.is_valid(), "{:?}", report.errors);
+    let events: Vec<&serde_json::Value> =
+        bundle["entry"].as_array().unwrap().iter().map(|e| &e["resource"]).collect();
+    let reads: Vec<_> =
+        events.iter().filter(|e| e["subtype"][0]["code"] == "readsLogged").collect();
+    assert_eq!(reads.len(), 3);
+    assert_eq!(reads[0]["action"], "R");
+    assert_eq!(reads[1]["type"]["code"], "110112", "a search is a DICOM Query");
+    let consents = ehr_sdk::fhir_audit::grants_as_fhir(&world.patient, patient).await?;
+    let report = ehr_record::validate_fhir_json(&serde_json::to_vec(&consents)?);
+    assert!(report.is_valid(), "{:?}", report.errors);
+    assert_eq!(consents["entry"].as_array().unwrap().len(), 2, "the lab grant and the nurse's");
+
     // A stranger (no grant) cannot log at all.
     let stranger = world.stranger().await?;
     let index = RecordIndex::new(d.record_index, stranger.chain().writer()?.clone());

@@ -69,6 +69,17 @@ pub(crate) fn read_log(report: &ehr_sdk::read_log::ReadLogReport) -> String {
     }
 }
 
+/// A FHIR resource (a Bundle), printed as its JSON whether or not `--json` was given.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+pub(crate) struct FhirJson(pub(crate) serde_json::Value);
+
+impl Render for FhirJson {
+    fn render(&self) -> String {
+        serde_json::to_string_pretty(&self.0).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

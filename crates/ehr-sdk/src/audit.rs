@@ -21,6 +21,7 @@ use ehr_contracts::bindings::ClaimRegistry::{ClaimDecided, ClaimReviewStarted, C
 use ehr_contracts::bindings::ConsentRegistry::{
     AccessGranted, AccessRequestApproved, AccessRequestDenied, AccessRequested, AccessRevoked,
     EmergencyAccessClosed, EmergencyAccessOpened, EpochKeysShared, NonceInvalidated,
+    UnloggedReadsSet,
 };
 use ehr_contracts::bindings::RecordIndex::{
     ReadsLogged as ReadsLoggedEvent, RecordAdded, RecordSuperseded,
@@ -75,6 +76,16 @@ pub enum AuditEvent {
     NonceInvalidated {
         /// The voided nonce.
         nonce: u64,
+    },
+    /// The patient let a grantee read under one grant without logging each read, or took
+    /// that back.
+    UnloggedReadsSet {
+        /// The grantee.
+        grantee: Address,
+        /// The grant's scopeId (keccak256 of its scope).
+        scope_id: B256,
+        /// Allowed (true) or logged again.
+        allowed: bool,
     },
     /// Someone asked for access.
     AccessRequested {
@@ -301,6 +312,12 @@ impl AuditEvent {
             Self::NonceInvalidated { nonce } => {
                 format!("voided nonce {nonce}: unsubmitted signatures made with it are void")
             }
+            Self::UnloggedReadsSet { grantee, scope_id, allowed: true } => {
+                format!("let {grantee} read under grant {scope_id} without logging each read")
+            }
+            Self::UnloggedReadsSet { grantee, scope_id, allowed: false } => {
+                format!("{grantee}'s reads under grant {scope_id} are logged again")
+            }
             Self::AccessRequested {
                 request_id,
                 requester,
@@ -471,6 +488,19 @@ pub fn default_sources() -> Vec<EventSource> {
             decode: |log| {
                 let e = decoded::<NonceInvalidated>(log)?;
                 Some(AuditEvent::NonceInvalidated { nonce: e.nonce.saturating_to() })
+            },
+        },
+        EventSource {
+            contract: consent,
+            signature: UnloggedReadsSet::SIGNATURE_HASH,
+            patient_topic: 1,
+            decode: |log| {
+                let e = decoded::<UnloggedReadsSet>(log)?;
+                Some(AuditEvent::UnloggedReadsSet {
+                    grantee: e.grantee,
+                    scope_id: e.scopeId,
+                    allowed: e.allowed,
+                })
             },
         },
         EventSource {

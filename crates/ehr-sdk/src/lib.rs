@@ -13,6 +13,7 @@ pub mod emergency;
 mod error;
 pub mod export;
 pub mod fetch;
+pub mod fhir_audit;
 pub mod journal;
 pub mod keys;
 mod keystore_file;

@@ -2,19 +2,23 @@
 
 use crate::cli::EthArgs;
 use crate::context::{Context, Signing};
-use crate::output::Render;
+use crate::output::{FhirJson, Render};
 use crate::signer;
 use alloy::primitives::Address;
 use ehr_sdk::audit::{self, Timeline};
 use ehr_sdk::{parse, time};
 
-/// A patient's audit trail: grants, revocations, requests, records, searches, emergencies.
+/// A patient's audit trail: grants, revocations, requests, records, reads, emergencies.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Examples:
   ehr audit 0xPATIENT
   ehr audit 0xPATIENT --since 2025-03-01 --json
-  ehr audit --account alice            # your own trail")]
+  ehr audit --account alice            # your own trail
+  ehr audit --account alice --fhir     # as a FHIR R4 Bundle of AuditEvent
+
+Reads are in it: every fetch and search of a grantee is logged on chain, and your own trail
+opens what was read (\"0xDOCTOR fetched record 7\"); others see only who read and when.")]
 pub(crate) struct Args {
     /// The patient [default: the signer].
     #[arg(value_parser = parse::address)]
@@ -22,6 +26,9 @@ pub(crate) struct Args {
     /// Only events at or after this time (UTC): YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z or unix seconds.
     #[arg(long, value_parser = time::date, value_name = "DATE")]
     since: Option<u64>,
+    /// Print the trail as a FHIR R4 Bundle of AuditEvent resources (docs/fhir.md).
+    #[arg(long)]
+    fhir: bool,
     #[command(flatten)]
     eth: EthArgs,
 }
@@ -39,6 +46,10 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
         eth.signer = Default::default();
     }
     let session = context.session(&eth, Signing::Optional, false).await?;
+    if args.fhir {
+        let bundle = ehr_sdk::fhir_audit::audit_as_fhir(&session, patient, args.since).await?;
+        return context.print(&FhirJson(bundle));
+    }
     context.print(&audit::audit(&session, patient, args.since).await?)
 }
 

@@ -2,7 +2,7 @@
 
 use crate::cli::EthArgs;
 use crate::context::{Context, Signing};
-use crate::output::{Render, when};
+use crate::output::{FhirJson, Render, when};
 use crate::signer;
 use alloy::primitives::Address;
 use ehr_sdk::consent::{self, StoredGrant};
@@ -15,6 +15,7 @@ use serde::Serialize;
 Examples:
   ehr grants --account alice             # alice's grants
   ehr grants --patient 0xPATIENT --json
+  ehr grants --account alice --fhir      # as a FHIR R4 Bundle of Consent
 
 An expired grant no longer lets its grantee write, and `ehr rotate` (run by itself before your
 next grant or upload) makes sure it opens nothing written afterwards; `ehr revoke` removes it.")]
@@ -22,6 +23,9 @@ pub(crate) struct Args {
     /// The patient [default: the signer].
     #[arg(long, value_parser = parse::address, value_name = "ADDRESS")]
     patient: Option<Address>,
+    /// Print them as a FHIR R4 Bundle of Consent resources (docs/fhir.md).
+    #[arg(long)]
+    fhir: bool,
     #[command(flatten)]
     eth: EthArgs,
 }
@@ -36,8 +40,15 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
     let me = signer::resolve_address(&args.eth.signer, &context.settings)?;
     let patient = args.patient.or(me).ok_or(ehr_sdk::Error::NoSigner)?;
     let mut eth = args.eth.clone();
-    eth.signer = Default::default();
+    // The patient's own key names its categories in the FHIR output; nothing else needs it.
+    if !(args.fhir && me == Some(patient)) {
+        eth.signer = Default::default();
+    }
     let session = context.session(&eth, Signing::Optional, false).await?;
+    if args.fhir {
+        let bundle = ehr_sdk::fhir_audit::grants_as_fhir(&session, patient).await?;
+        return context.print(&FhirJson(bundle));
+    }
     context.print(&GrantList { patient, grants: consent::stored_grants(&session, patient).await? })
 }
 
