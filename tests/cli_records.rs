@@ -141,6 +141,14 @@ fn upload_search_fetch_export(p: Project) {
         }
     }
 
+    // Sealed to a researcher (here the doctor's registered key), opened only by it.
+    let sealed = run(&["export", "--deidentify", "--to", &doctor, "-o", "study.sealed"], "patient");
+    assert_eq!(sealed["records"].as_array().unwrap().len(), 4);
+    let opened = run(&["export", "--open", "study.sealed", "-o", "study"], "doctor");
+    assert_eq!(opened["manifest"]["records"].as_array().unwrap().len(), 4);
+    let line = fails(&["export", "--open", "study.sealed", "-o", "nope"], "patient");
+    assert!(line.contains("error"), "{line}");
+
     // Bad input: one line each.
     let line = fails(&["upload", "hba1c.json", "--fhir", "--keywords", "a,,b"], "patient");
     assert!(line.contains("keyword 2 of --keywords is empty"), "{line}");
@@ -169,7 +177,7 @@ fn upload_search_fetch_export(p: Project) {
     let line = fails(&["export", "--deidentify", &patient, "-o", "export"], "patient");
     assert!(line.contains("not empty"), "{line}");
     let line = fails(&["export", "--deidentify", &patient, "-o", "y"], "doctor");
-    assert!(line.contains("research-purpose grant"), "{line}");
+    assert!(line.contains("the patient makes the export"), "{line}");
     let output = p
         .ehr()
         .args(with_signer(&["search", &patient, "x", "--since", "yesterday"], "patient"))

@@ -1,34 +1,65 @@
-//! De-identified research export against a real anvil: a researcher with a research-purpose
-//! grant exports what it covers; the files contain none of the fixtures' names, phone
-//! numbers, e-mail, addresses or identifiers; every date moved by the same number of days; the
-//! manifest lists paths, never values. A treatment grant is not enough.
+//! The research export against a real anvil: the patient makes it and seals it to a
+//! researcher, who needs no grant and opens it with its own key; nobody else opens it; the
+//! files hold none of the fixtures' identifiers, only bare years as dates, shuffled under
+//! random names; the manifest names no category, record number or patient. And the export
+//! cannot be matched back to the on-chain timeline by date differences.
 
 use crate::records_support::*;
-use ehr_contracts::Purpose;
 use ehr_sdk::Error;
-use ehr_sdk::export::export_deidentified;
+use ehr_sdk::export::{export_deidentified, export_sealed, open_sealed};
 use ehr_sdk::journal::Journal;
 use ehr_sdk::records::{RecordSource, UploadRequest, upload};
 use serde_json::Value;
 
-/// Days between two `YYYY-MM-DD` prefixes, by counting from a fixed epoch.
-fn day_number(date: &str) -> i64 {
-    let (y, m, d) = (
-        date[0..4].parse::<i64>().unwrap(),
-        date[5..7].parse::<i64>().unwrap(),
-        date[8..10].parse::<i64>().unwrap(),
-    );
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy
+/// Every string in `value` at an element named like a date, recursively.
+fn dates(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            for (key, child) in object {
+                let datey = key.contains("Date")
+                    || key.starts_with("date")
+                    || key == "issued"
+                    || key == "start"
+                    || key == "end"
+                    || key == "recorded";
+                match child {
+                    Value::String(s) if datey => out.push(s.clone()),
+                    other => dates(other, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| dates(i, out)),
+        _ => {}
+    }
+}
+
+fn read_dir(dir: &std::path::Path) -> eyre::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        out.push((name, std::fs::read_to_string(&path)?));
+    }
+    Ok(out)
+}
+
+/// An Observation on `day` of March 2025 (the on-chain timeline: one upload per record).
+fn observation(day: u32) -> String {
+    format!(
+        r#"{{"resourceType": "Observation", "status": "final",
+            "code": {{"coding": [{{"system": "http://loinc.org", "code": "4548-4"}}]}},
+            "subject": {{"reference": "Patient/pat-4711"}},
+            "effectiveDateTime": "2025-03-{day:02}T08:30:00Z",
+            "valueQuantity": {{"value": {day}.5, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}}}}"#
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn research_export_removes_identifiers_and_shifts_dates_consistently() -> eyre::Result<()> {
+async fn the_patient_seals_a_safe_harbor_export_to_a_researcher_who_alone_opens_it()
+-> eyre::Result<()> {
     let world = World::start(false).await?;
     let patient = world.patient.chain().address()?;
+    let researcher = world.researcher.chain().address()?;
     let dir = tempfile::tempdir()?;
     let journal = Journal::new(&dir.path().join("data"));
     for json in [PATIENT_JSON, HBA1C_JSON, DIABETES_JSON, METFORMIN_JSON] {
@@ -43,97 +74,102 @@ async fn research_export_removes_identifiers_and_shifts_dates_consistently() -> 
     };
     upload(&world.patient, &journal, UploadRequest::new(patient, pdf)).await?;
 
-    // A treatment grant does not allow an export.
-    world.grant(&world.doctor, NamedScope::All, Purpose::Treatment).await?;
+    // Nobody but the patient exports: the researcher holds no key of the patient at all.
     let err =
-        export_deidentified(&world.doctor, patient, &dir.path().join("doctor")).await.unwrap_err();
-    assert!(matches!(err, Error::NoResearchGrant { .. }), "{err}");
+        export_deidentified(&world.researcher, patient, &dir.path().join("r")).await.unwrap_err();
+    assert!(matches!(err, Error::ExportNotPatient { .. }), "{err}");
 
-    // The researcher's research grants cover every category but prescriptions.
-    for category in ["lab", "diagnosis", "demographics", "note"] {
-        world
-            .grant(&world.researcher, NamedScope::Category(category.into()), Purpose::Research)
-            .await?;
+    let sealed = dir.path().join("study.sealed");
+    let report = export_sealed(&world.patient, researcher, &sealed).await?;
+    assert_eq!(report.records.len(), 5);
+    assert_eq!(report.sealed_to, Some(researcher));
+    let bytes = std::fs::read(&sealed)?;
+    for identifier in IDENTIFIERS {
+        assert!(!bytes.windows(identifier.len()).any(|w| w == identifier.as_bytes()));
     }
-    let out = dir.path().join("export");
-    let report = export_deidentified(&world.researcher, patient, &out).await?;
-    assert_eq!(report.records.len(), 4, "{report:?}");
-    assert_eq!(report.not_covered, 1, "the prescription is not covered");
-    let pdf_entry = report.records.iter().find(|r| r.resource_type == "DocumentReference").unwrap();
-    assert!(pdf_entry.attachment_omitted);
+    // Only the researcher opens it.
+    let err = open_sealed(&world.doctor, &sealed, &dir.path().join("doctor")).unwrap_err();
+    assert!(matches!(err, Error::Crypto(_)), "{err}");
+    let out = dir.path().join("opened");
+    let manifest = open_sealed(&world.researcher, &sealed, &out)?;
+    assert_eq!(manifest.records.len(), 5);
 
-    // No identifier anywhere in the export, the manifest included.
-    let mut texts = Vec::new();
-    for entry in std::fs::read_dir(&out)? {
-        let path = entry?.path();
-        texts.push((path.clone(), std::fs::read_to_string(&path)?));
-    }
-    assert_eq!(texts.len(), 5, "four records and the manifest");
-    for (path, text) in &texts {
+    let files = read_dir(&out)?;
+    assert_eq!(files.len(), 6, "five records and the manifest");
+    for (name, text) in &files {
         for identifier in IDENTIFIERS {
-            assert!(!text.contains(identifier), "{identifier} is in {}", path.display());
+            assert!(!text.contains(identifier), "{identifier} is in {name}");
         }
-        assert!(
-            !text.contains(&patient.to_string()),
-            "the patient's address is in {}",
-            path.display()
-        );
-        assert!(!text.to_lowercase().contains(&patient.to_string().to_lowercase()));
+        assert!(!text.to_lowercase().contains(&patient.to_string().to_lowercase()), "{name}");
+        if name == "manifest.json" {
+            assert!(!text.contains("category") && !text.contains("recordId"), "{text}");
+            continue;
+        }
+        assert!(name.len() == 21 && name.ends_with(".json"), "a random name: {name}");
+        let mut found = Vec::new();
+        dates(&serde_json::from_str(text)?, &mut found);
+        for date in found {
+            assert!(date.len() == 4 && date.parse::<u32>().is_ok(), "{name}: {date} is not a year");
+        }
     }
+    let person = files
+        .iter()
+        .map(|(_, t)| serde_json::from_str::<Value>(t).unwrap())
+        .find(|v| v["resourceType"] == "Patient")
+        .unwrap();
+    assert_eq!(person["birthDate"], "1968");
+    assert_eq!(person["gender"], "female", "coded content stays");
 
-    // Every date moved by the same non-zero number of days.
-    let read = |file: &str| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(out.join(file)).unwrap()).unwrap()
-    };
-    let by_type =
-        |ty: &str| report.records.iter().find(|r| r.resource_type == ty).unwrap().file.clone();
-    let observation = read(&by_type("Observation"));
-    let condition = read(&by_type("Condition"));
-    let person = read(&by_type("Patient"));
-    let shift =
-        day_number(observation["effectiveDateTime"].as_str().unwrap()) - day_number("2025-03-14");
-    assert_ne!(shift, 0);
-    assert!(shift.abs() <= 365);
-    assert_eq!(
-        day_number(observation["issued"].as_str().unwrap()) - day_number("2025-03-14"),
-        shift
-    );
-    assert_eq!(
-        day_number(condition["onsetDateTime"].as_str().unwrap()) - day_number("2025-03-20"),
-        shift
-    );
-    assert_eq!(
-        day_number(condition["recordedDate"].as_str().unwrap()) - day_number("2025-03-21"),
-        shift
-    );
-    assert_eq!(day_number(person["birthDate"].as_str().unwrap()) - day_number("1968-04-23"), shift);
-    assert_eq!(
-        &observation["effectiveDateTime"].as_str().unwrap()[10..],
-        "T08:30:00-05:00",
-        "time of day kept"
-    );
-    // Clinical content stays.
-    assert_eq!(observation["valueQuantity"]["value"], 7.8);
-    assert_eq!(observation["code"]["coding"][0]["code"], "4548-4");
-    assert_eq!(person["gender"], "female");
-
-    // The manifest says what was removed, by path.
-    let manifest = read("manifest.json");
-    let records = manifest["records"].as_array().unwrap();
-    let patient_entry = records.iter().find(|r| r["resourceType"] == "Patient").unwrap();
-    let removed: Vec<&str> =
-        patient_entry["removed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    for path in
-        ["Patient.name", "Patient.telecom", "Patient.address", "Patient.identifier", "Patient.id"]
-    {
-        assert!(removed.contains(&path), "{path} in {removed:?}");
-    }
-    assert_eq!(patient_entry["shifted"], serde_json::json!(["Patient.birthDate"]));
-
-    // An export goes into an empty directory only; the patient may export its own records.
-    let err = export_deidentified(&world.patient, patient, &out).await.unwrap_err();
+    // An export goes into an empty directory only.
+    let err = open_sealed(&world.researcher, &sealed, &out).unwrap_err();
     assert!(matches!(err, Error::ExportDirNotEmpty { .. }), "{err}");
-    let own = export_deidentified(&world.patient, patient, &dir.path().join("own")).await?;
-    assert_eq!((own.records.len(), own.not_covered), (5, 0));
+    Ok(())
+}
+
+/// The on-chain timeline says when each record was written (block times, in record order);
+/// the records' own dates follow it. An export that kept day-precise dates (even shifted by
+/// one offset) or record order would let anyone line the two up by their differences. Here:
+/// every exported date is the same bare year, so every difference is zero, and the file
+/// order changes from export to export.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_cannot_be_matched_to_the_on_chain_timeline_by_date_differences()
+-> eyre::Result<()> {
+    let world = World::start(false).await?;
+    let patient = world.patient.chain().address()?;
+    let dir = tempfile::tempdir()?;
+    let journal = Journal::new(&dir.path().join("data"));
+    // Six records on distinct days of one month: their day differences are a fingerprint.
+    let days = [3u32, 6, 13, 25, 17, 7];
+    for &day in &days {
+        let request = UploadRequest::new(patient, RecordSource::FhirJson(observation(day).into()));
+        upload(&world.patient, &journal, request).await?;
+    }
+    let mut orders = Vec::new();
+    for run in 0..3 {
+        let out = dir.path().join(format!("export-{run}"));
+        let report = export_deidentified(&world.patient, patient, &out).await?;
+        let mut differences = Vec::new();
+        let mut values = Vec::new();
+        let mut years = Vec::new();
+        for record in &report.records {
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join(&record.file))?)?;
+            let date = v["effectiveDateTime"].as_str().unwrap().to_owned();
+            assert_eq!(date, "2025", "only the year is left");
+            years.push(date.parse::<i64>()?);
+            values.push(v["valueQuantity"]["value"].as_f64().unwrap());
+        }
+        for a in &years {
+            for b in &years {
+                differences.push(a - b);
+            }
+        }
+        assert!(differences.iter().all(|d| *d == 0), "no difference to match on: {differences:?}");
+        orders.push(values);
+    }
+    // Record order is not export order: three shuffles of six records do not all come out
+    // in upload order (chance 1 in 720^3), nor all the same.
+    let uploaded: Vec<f64> = days.iter().map(|d| f64::from(*d) + 0.5).collect();
+    assert!(orders.iter().any(|o| *o != uploaded), "{orders:?}");
+    assert!(orders.windows(2).any(|w| w[0] != w[1]), "{orders:?}");
     Ok(())
 }

@@ -26,6 +26,7 @@ pub use resource_type::{ResourceType, UnsupportedResourceType};
 pub use sample_pdf::sample_pdf;
 pub use sniff::{JsonContent, sniff_json};
 pub use summary::Summary;
+pub use validate::{ElementType, element_type};
 
 /// Code system of ehrkit record categories, as used in a resource's `category` element
 /// (wrapped files carry one; any resource may, to state its category itself).

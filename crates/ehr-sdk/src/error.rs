@@ -453,12 +453,13 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// The caller holds no active research grant from the patient.
+    /// Only the patient makes a research export (and seals it to the researcher).
     #[error(
-        "{caller} holds no active, unexpired research-purpose grant from patient {patient}: a \
-         de-identified export needs one"
+        "{caller} cannot export patient {patient}'s records: the patient makes the export \
+         (`ehr export --deidentify --to RESEARCHER`) and the researcher opens it \
+         (`ehr export --open FILE`)"
     )]
-    NoResearchGrant {
+    ExportNotPatient {
         /// The patient.
         patient: Address,
         /// Who asked for the export.

@@ -18,12 +18,15 @@
 //! - `contained` resources and Bundle entries of any type, recursively.
 
 pub(crate) mod defs;
+mod element_type;
 mod path;
 mod primitive;
 mod references;
 mod rules;
 mod schema;
 mod xhtml;
+
+pub use element_type::{ElementType, element_type};
 
 use std::collections::BTreeMap;
 
