@@ -123,6 +123,23 @@ async fn the_patient_seals_a_safe_harbor_export_to_a_researcher_who_alone_opens_
     // An export goes into an empty directory only.
     let err = open_sealed(&world.researcher, &sealed, &out).unwrap_err();
     assert!(matches!(err, Error::ExportDirNotEmpty { .. }), "{err}");
+
+    // A limited data set by an anonymizer configuration: dates stay, direct identifiers go,
+    // and the manifest says it is not Safe Harbor.
+    let lds = dir.path().join("lds");
+    let method = ehr_sdk::export::Method::Configured(ehr_sdk::anonymizer::limited_data_set());
+    ehr_sdk::export::export_deidentified_with(&world.patient, patient, &lds, &method).await?;
+    let files = read_dir(&lds)?;
+    for (name, text) in &files {
+        for identifier in
+            ["Okonkwo", "Adaeze", "555-0142", "123-45-6789", "Wisteria", "adaeze.ol@example.org"]
+        {
+            assert!(!text.contains(identifier), "{identifier} is in {name}");
+        }
+    }
+    let manifest = &files.iter().find(|(n, _)| n == "manifest.json").unwrap().1;
+    assert!(manifest.contains("NOT Safe Harbor"), "{manifest}");
+    assert!(files.iter().any(|(_, t)| t.contains("1968-04-23")), "dates are kept");
     Ok(())
 }
 

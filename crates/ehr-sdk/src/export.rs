@@ -103,8 +103,22 @@ const METHOD: [&str; 6] = [
      patient's address",
 ];
 
+/// How an export is de-identified.
+#[derive(Debug, Clone, Default)]
+pub enum Method {
+    /// HIPAA Safe Harbor ([`crate::safe_harbor`]): the default.
+    #[default]
+    SafeHarbor,
+    /// A research project's anonymizer configuration, for a limited data set
+    /// ([`crate::anonymizer`]): not Safe Harbor, and the manifest says so.
+    Configured(crate::anonymizer::Anonymizer),
+}
+
 /// The de-identified files of the session patient's live records, shuffled.
-async fn build(session: &Session) -> Result<(Manifest, Vec<(String, Value)>, u64)> {
+async fn build(
+    session: &Session,
+    method: &Method,
+) -> Result<(Manifest, Vec<(String, Value)>, u64)> {
     let store = session_store(session)?;
     let patient = session.chain().address()?;
     session.require_patient(patient).await?;
@@ -129,7 +143,10 @@ async fn build(session: &Session) -> Result<(Manifest, Vec<(String, Value)>, u64
             open_record(&**store, cid, key, expected, read_json).await?;
         let mut resource: Value = serde_json::from_slice(&json)
             .map_err(|e| Error::Io { context: "reading a record's JSON", source: e.into() })?;
-        let changes = crate::safe_harbor::deidentify(&mut resource, year);
+        let changes = match method {
+            Method::SafeHarbor => crate::safe_harbor::deidentify(&mut resource, year),
+            Method::Configured(rules) => rules.apply(&mut resource),
+        };
         let file = format!("{:016x}.json", OsRng.next_u64());
         records.push(ExportedRecord {
             file: file.clone(),
@@ -145,11 +162,17 @@ async fn build(session: &Session) -> Result<(Manifest, Vec<(String, Value)>, u64
         files.swap(i, j);
         records.swap(i, j);
     }
-    let manifest = Manifest {
-        format: MANIFEST_FORMAT,
-        method: METHOD.iter().map(|m| (*m).to_owned()).collect(),
-        records,
+    let method = match method {
+        Method::SafeHarbor => METHOD.iter().map(|m| (*m).to_owned()).collect(),
+        Method::Configured(_) => vec![
+            "a limited data set under the research project's anonymizer configuration: NOT \
+             Safe Harbor; dates, towns and ZIP codes may remain (a data use agreement governs it)"
+                .to_owned(),
+            "files shuffled under random names; no record numbers, categories or digests"
+                .to_owned(),
+        ],
     };
+    let manifest = Manifest { format: MANIFEST_FORMAT, method, records };
     Ok((manifest, files, index.at_block))
 }
 
@@ -161,9 +184,19 @@ pub async fn export_deidentified(
     patient: Address,
     dir: &Path,
 ) -> Result<ExportReport> {
+    export_deidentified_with(session, patient, dir, &Method::SafeHarbor).await
+}
+
+/// [`export_deidentified`] by `method`.
+pub async fn export_deidentified_with(
+    session: &Session,
+    patient: Address,
+    dir: &Path,
+    method: &Method,
+) -> Result<ExportReport> {
     require_own(session, patient)?;
     prepare_dir(dir)?;
-    let (manifest, files, at_block) = build(session).await?;
+    let (manifest, files, at_block) = build(session, method).await?;
     write_dir(dir, &manifest, &files)?;
     Ok(ExportReport {
         output: dir.to_path_buf(),
@@ -180,9 +213,19 @@ pub async fn export_sealed(
     researcher: Address,
     file: &Path,
 ) -> Result<ExportReport> {
+    export_sealed_with(session, researcher, file, &Method::SafeHarbor).await
+}
+
+/// [`export_sealed`] by `method`.
+pub async fn export_sealed_with(
+    session: &Session,
+    researcher: Address,
+    file: &Path,
+    method: &Method,
+) -> Result<ExportReport> {
     let raw = crate::roles::registered_public_key(session, researcher).await?;
     let key = ehr_crypto::public_key_for_address(&raw, &researcher.0.0)?;
-    let (manifest, files, at_block) = build(session).await?;
+    let (manifest, files, at_block) = build(session, method).await?;
     let archive = Archive { manifest, files };
     let plain = serde_json::to_vec(&archive).expect("JSON values serialize");
     let aad = sealed_aad(session.deployment().chain_id, researcher);

@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 pub mod accounts;
+pub mod anonymizer;
 mod atomic_file;
 pub mod audit;
 pub mod claims;
 pub mod consent;
 pub mod content;
+mod dates;
 pub mod deploy;
 pub mod devnet;
 pub mod emergency;

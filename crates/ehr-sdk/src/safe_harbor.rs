@@ -188,14 +188,19 @@ fn generalize_address(object: &mut Map<String, Value>, path: &str, done: &mut De
         }
     }
     if let Some(zip) = object.get("postalCode").and_then(Value::as_str) {
-        let digits: String = zip.chars().filter(char::is_ascii_digit).take(3).collect();
-        let zip3 = if digits.len() < 3 || RESTRICTED_ZIP3.contains(&digits.as_str()) {
-            "000".to_owned()
-        } else {
-            digits
-        };
+        let zip3 = zip3(zip);
         object.insert("postalCode".into(), Value::String(zip3));
         done.removed.push(format!("{path}.postalCode (cut to 3 digits)"));
+    }
+}
+
+/// The first 3 digits of a ZIP code, or `000` for a restricted area (or too few digits).
+pub(crate) fn zip3(zip: &str) -> String {
+    let digits: String = zip.chars().filter(char::is_ascii_digit).take(3).collect();
+    if digits.len() < 3 || RESTRICTED_ZIP3.contains(&digits.as_str()) {
+        "000".to_owned()
+    } else {
+        digits
     }
 }
 

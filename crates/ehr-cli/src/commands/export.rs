@@ -20,6 +20,7 @@ Examples:
   ehr export --deidentify --to 0xRESEARCHER -o study-042.sealed --account alice
   ehr export --deidentify -o my-export/ --account alice      # look at what would be shared
   ehr export --open study-042.sealed -o study-042/ --account researcher
+  ehr export --deidentify --config lds.json --to 0xRESEARCHER -o lds.sealed   # a limited data set
 
 The patient makes the export: every record, de-identified under HIPAA Safe Harbor (45 CFR
 164.514(b)(2)): names, contact details, identifiers, free text, URLs, photos, extensions and
@@ -40,6 +41,10 @@ pub(crate) struct Args {
     /// Open a sealed export (as the researcher it was sealed to) into the -o directory.
     #[arg(long, value_name = "FILE")]
     open: Option<PathBuf>,
+    /// De-identify by this anonymizer configuration (Microsoft FHIR anonymizer shape) instead
+    /// of Safe Harbor: a limited data set, see docs/security.md.
+    #[arg(long, value_name = "FILE", conflicts_with = "open")]
+    config: Option<PathBuf>,
     /// The directory (new or empty) or, with --to, the sealed file to write.
     #[arg(short, long, value_name = "PATH")]
     output: PathBuf,
@@ -69,6 +74,14 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
     }
     let me = signer::resolve_address(&args.eth.signer, &context.settings)?;
     let patient = args.patient.or(me).ok_or(ehr_sdk::Error::NoSigner)?;
+    let method = match &args.config {
+        None => export::Method::SafeHarbor,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| eyre!("cannot read {}: {e}", path.display()))?;
+            export::Method::Configured(ehr_sdk::anonymizer::Anonymizer::parse(&text)?)
+        }
+    };
     let session = context.session(&args.eth, Signing::Required, true).await?;
     let report = match args.to {
         Some(researcher) => {
@@ -79,9 +92,9 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
                 }
                 .into());
             }
-            export::export_sealed(&session, researcher, &args.output).await?
+            export::export_sealed_with(&session, researcher, &args.output, &method).await?
         }
-        None => export::export_deidentified(&session, patient, &args.output).await?,
+        None => export::export_deidentified_with(&session, patient, &args.output, &method).await?,
     };
     context.print(&report)
 }
