@@ -179,9 +179,10 @@ contract RecordIndex is IRecordIndex {
     // ---------------------------------------------------------------------------------
 
     /// @inheritdoc IRecordIndex
-    /// @dev Checks, in order: the record (`IndexZeroDigest`, `IndexInvalidCategory`,
-    /// `IndexInvalidTags`), the epoch (`IndexWrongEpoch`), the writer (`IndexNotAuthorized`,
-    /// or `IndexWiring` before wiring). Emits `RecordAdded`.
+    /// @dev Checks, in order: the epoch (`IndexWrongEpoch`), the record (`IndexZeroDigest`,
+    /// `IndexInvalidCategory`, `IndexInvalidTags`), the writer (`IndexNotAuthorized`, or
+    /// `IndexWiring` before wiring): the order of a one-record `addRecords`, which the
+    /// differential test (RecordIndex.differential.t.sol) holds it to. Emits `RecordAdded`.
     /// This is the hot path, hand-written around Solidity's checks: the mirror lookup
     /// (`_mirrorAllows`, inlined), then the record, which copies the tags from calldata once
     /// (into the event's data, where they are hashed too), builds the accumulator's preimage
@@ -191,13 +192,6 @@ contract RecordIndex is IRecordIndex {
         external
         returns (uint64 recordId)
     {
-        if (digest == bytes32(0)) revert IndexZeroDigest();
-        if (category == bytes32(0)) revert IndexInvalidCategory(category);
-        // `_validTagsLength`, spelled out: the compiler does not inline it.
-        if (tags.length & 127 != 0 || (_TAG_BUCKETS >> (tags.length >> 7)) & 1 == 0) {
-            revert IndexInvalidTags(tags.length);
-        }
-
         uint256 slot;
         uint256 state;
         bool allowed;
@@ -231,6 +225,12 @@ contract RecordIndex is IRecordIndex {
         {
             uint64 current = uint64(state >> _EPOCH_SHIFT);
             if (epoch != current) revert IndexWrongEpoch(epoch, current);
+        }
+        // `_checkRecord`, spelled out: the compiler does not inline it.
+        if (digest == bytes32(0)) revert IndexZeroDigest();
+        if (category == bytes32(0)) revert IndexInvalidCategory(category);
+        if (tags.length & 127 != 0 || (_TAG_BUCKETS >> (tags.length >> 7)) & 1 == 0) {
+            revert IndexInvalidTags(tags.length);
         }
         if (!allowed) _authorizeByRegistries(patient, category);
 
