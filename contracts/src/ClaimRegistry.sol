@@ -202,24 +202,23 @@ contract ClaimRegistry is IClaimRegistry {
         return _claimCount;
     }
 
-    /// @notice Whether `account` may move claim `claimId` on now: the claim's insurer account
-    /// or a staff member of it, while the insurer is an active insurer. False for an unknown id.
+    /// @inheritdoc IClaimRegistry
     function canReview(uint256 claimId, address account) external view returns (bool) {
         address insurer = _claims[claimId].insurer;
         return insurer != address(0) && _isInsurerOrStaff(insurer, account);
     }
 
-    /// @notice The role registry this registry consults.
+    /// @inheritdoc IClaimRegistry
     function roles() external view returns (address) {
         return address(_roles);
     }
 
-    /// @notice The consent registry this registry consults.
+    /// @inheritdoc IClaimRegistry
     function consent() external view returns (address) {
         return address(_consent);
     }
 
-    /// @notice The record index this registry consults.
+    /// @inheritdoc IClaimRegistry
     function index() external view returns (address) {
         return address(_index);
     }

@@ -373,10 +373,7 @@ contract RecordIndex is IRecordIndex {
         return roles_ != address(0) && _registriesAllow(roles_, patient, writer, category);
     }
 
-    /// @notice Whether the mirror alone authorizes `writer` (the cheap path, no registry call):
-    /// `writer` is the registered `patient`, or staff of an organization that writes holding an
-    /// unexpired Category(`category`) or All grant. False does not mean a write fails:
-    /// emergency access is checked with the registries (see `canWrite`).
+    /// @inheritdoc IRecordIndex
     function mirrorAllows(address patient, address writer, bytes32 category) external view returns (bool) {
         return _mirrorAllows(patient, writer, category, _sload(_patientSlot(patient) | 1));
     }
@@ -391,7 +388,7 @@ contract RecordIndex is IRecordIndex {
         return _consent;
     }
 
-    /// @notice The account allowed to call `wire` (the deployer).
+    /// @inheritdoc IRecordIndex
     function wirer() external view returns (address) {
         return _wirer;
     }

@@ -106,4 +106,17 @@ interface IClaimRegistry {
 
     /// @notice The number of claims filed so far (the last id).
     function claimCount() external view returns (uint256);
+
+    /// @notice Whether `account` may move claim `claimId` on now: the claim's insurer account
+    /// or a staff member of it, while the insurer is an active insurer. False for an unknown id.
+    function canReview(uint256 claimId, address account) external view returns (bool);
+
+    /// @notice The role registry this registry consults.
+    function roles() external view returns (address);
+
+    /// @notice The consent registry this registry consults.
+    function consent() external view returns (address);
+
+    /// @notice The record index this registry consults.
+    function index() external view returns (address);
 }
