@@ -23,24 +23,8 @@ contract RecordIndexDifferentialTest is EhrFixture {
         _setUpOrgs();
         alice = _registerPatient(ALICE_PK);
         // The doctor holds a lab grant, the tech an All grant that expires; the clerk none.
-        _grant(doctor, _categoryScope(LAB), uint64(block.timestamp + 30 days));
-        _grant(tech, _allScope(), uint64(block.timestamp + 1 days));
-    }
-
-    function _grant(address grantee, IConsentRegistry.Scope memory scope, uint64 expiry) internal {
-        uint64 epoch = consent.epochOf(alice);
-        vm.prank(alice);
-        consent.grant(
-            IConsentRegistry.GrantRequest({
-                patient: alice,
-                grantee: grantee,
-                scope: scope,
-                purpose: IConsentRegistry.Purpose.Treatment,
-                expiry: expiry,
-                epoch: epoch,
-                wrappedKeys: hex"01"
-            })
-        );
+        _grantFrom(alice, doctor, _categoryScope(LAB), uint64(block.timestamp + 30 days), hex"01");
+        _grantFrom(alice, tech, _allScope(), uint64(block.timestamp + 1 days), hex"01");
     }
 
     struct Outcome {
