@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity ^0.8.24;
 
-import {IConsentRegistry} from "../src/interfaces/IConsentRegistry.sol";
 import {IRecordIndex} from "../src/interfaces/IRecordIndex.sol";
 import {EhrFixture} from "./utils/EhrFixture.sol";
 import {Vm} from "./utils/Vm.sol";
