@@ -20,4 +20,6 @@ pub use error::{Error, Result};
 pub use evm_build::{Contract, EvmBuild};
 pub use evm_probe::{EvmSupport, probe_evm};
 pub use revert::RevertReason;
-pub use types::{ClaimStatus, OrgKind, Purpose, ReasonCode, Role, Scope, category_bytes32};
+pub use types::{
+    ClaimStatus, DecisionCode, OrgKind, Purpose, ReasonCode, Role, Scope, category_bytes32,
+};
