@@ -49,6 +49,35 @@ await test('key generation: v2 message, recovery code, master secret, key check'
   eq(hex(m), g.masterSecret, 'masterSecret');
   eq(hex(c.keyCheck(m)), g.keyCheck, 'keyCheck');
 });
+await test('two key generations: each epoch from the generation covering it, category ids from the first', () => {
+  const g = k.generations;
+  const second = g.second;
+  const td = c.masterSecretV2TypedData(k.patient, second.generation, k.chainId, k.recordIndex);
+  eq(hex(c.typedDataHash(td)), second.signingHash, 'signingHash');
+  const r2 = c.recoverySecretFromCode(second.recoveryCode);
+  eq(hex(r2), second.recoverySecret, 'recoverySecret of generation 2');
+  const m2 = c.masterSecretFromGeneration(second.signature, r2, k.patient, second.generation);
+  eq(hex(m2), second.masterSecret, 'masterSecret of generation 2');
+  eq(hex(c.keyCheck(m2)), second.keyCheck, 'keyCheck of generation 2');
+  // Generation 1's code does not give generation 2's keys.
+  const wrong = c.masterSecretFromGeneration(second.signature, c.recoverySecretFromCode(k.generation.recoveryCode), k.patient, second.generation);
+  if (hex(c.keyCheck(wrong)) === second.keyCheck) throw new Error('generation 1\'s code opened generation 2');
+  // Given in any order, as the page collects them.
+  const keys = c.patientKeys([
+    { start: BigInt(g.startEpochs[1]), secret: m2 },
+    { start: BigInt(g.startEpochs[0]), secret: c.hexToBytes(k.generation.masterSecret) },
+  ]);
+  eq(hex(keys.namingKey), g.categoryNamingKey, 'naming key from generation 1');
+  const lab = c.categoryScope(keys, 'lab');
+  eq(hex(lab.value), g.labId, 'lab id from generation 1');
+  g.epochs.forEach((epoch, i) => {
+    eq(hex(c.grantPlaintext(keys, BigInt(epoch), { kind: 0, value: new Uint8Array(32) })), g.allPlaintexts[i], `All plaintext of epoch ${epoch}`);
+    eq(hex(c.grantPlaintext(keys, BigInt(epoch), lab).slice(0, 64)), g.labKeys[i], `lab keys of epoch ${epoch}`);
+  });
+  // Only the current generation, without the first: other category ids (what the page refused to do).
+  const alone = c.patientKeys([{ start: 0n, secret: m2 }]);
+  if (hex(c.categoryScope(alone, 'lab').value) === g.labId) throw new Error('the naming key does not depend on the generation');
+});
 await test('epoch, index and data keys; key ids', () => {
   const m = c.hexToBytes(k.masterSecret);
   k.epochs.forEach((epoch, i) => {
@@ -91,7 +120,7 @@ await test('ECIES vectors', async () => {
   }
 });
 await test('grant scope ids, aads, plaintexts and wrappedKeys items', async () => {
-  const m = c.hexToBytes(k.masterSecret);
+  const m = c.patientKeys([{ start: 0n, secret: c.hexToBytes(k.masterSecret) }]);
   for (let i = 0; i < k.grantKinds.length; i++) {
     const scope = { kind: k.grantKinds[i], value: k.grantScopeValues[i] };
     eq(hex(c.scopeId(scope)), k.grantScopeIds[i], 'scopeId');
