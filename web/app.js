@@ -8,6 +8,7 @@
 // wallet's own eth_call, never taken from the server.
 import * as c from './crypto.js';
 import { rotationCheck, keyChainHead, describeReason } from './rotation.js';
+import { recordDataKey, EnvelopeError, MAX_HEADER_LEN } from './envelope.js';
 
 const $ = (id) => document.getElementById(id);
 const enc = new TextEncoder();
@@ -387,7 +388,6 @@ function parseRecoveryCode(code) {
 const STEPS = 6;
 async function signAndRelay({ grantee, scope, purpose, days, requestId }) {
   if (!Number.isInteger(days) || days < 1 || days > 365) throw new UserError('A grant lasts 1 to 365 days.');
-  if (scope.kind === 2) throw new UserError('Record-scope grants need the record\'s key from its envelope: use `ehr grant --scope record:ID --cid CID`.');
   if (!state.deployment.relayer) throw new UserError('This server has no relay account, so it cannot submit signed grants (start `ehr serve --account …`).');
   step(1, STEPS, 'Checking your wallet\'s network');
   await checkChain();
@@ -401,10 +401,12 @@ async function signAndRelay({ grantee, scope, purpose, days, requestId }) {
   const keys = await masterSecret();
   const [domain, now] = await Promise.all([consentDomain(), blockTime()]);
   const epoch = me.epoch;
+  // A Record grant carries the record's data key (from its envelope), the others keys of the epoch.
   const wrappedKeys = await c.wrapGrantKeys({
-    plaintext: c.grantPlaintext(keys, epoch, scope), scope, patient: state.account, grantee,
+    plaintext: scope.kind === 2 ? scope.dataKey : c.grantPlaintext(keys, epoch, scope), scope, patient: state.account, grantee,
     granteePublicKey: c.bytesToHex(target.publicKey), epoch,
   });
+  scope.dataKey?.fill(0);
   const grant = {
     patient: state.account, grantee, scope: { kind: scope.kind, value: c.bytesToHex(scope.value) },
     purpose, expiry: BigInt(now + days * DAY), epoch, wrappedKeys: c.bytesToHex(wrappedKeys),
@@ -631,6 +633,11 @@ function grantFromForm(event) {
       if (!/^[a-z0-9_-]{1,31}$/.test(name)) throw new UserError('A category is 1 to 31 lowercase letters, digits, - or _ (e.g. lab).');
       // On chain the category is this patient's opaque id for the name, never the name.
       scope = c.categoryScope(await masterSecret(), name);
+    } else if ($('grant-scope').value === 'record') {
+      const text = $('grant-record').value.trim();
+      if (!/^[0-9]{1,19}$/.test(text) || BigInt(text) < 1n || BigInt(text) >= 1n << 64n) throw new UserError('A record number is a whole number from 1 (as `ehr search` shows it).');
+      await checkChain();
+      scope = await recordScope(BigInt(text));
     }
     const days = Number($('grant-days').value);
     const rotated = await signAndRelay({ grantee, scope, purpose: Number($('grant-purpose').value), days });
@@ -703,6 +710,43 @@ async function reshare(grants) {
   if (done.length) parts.push(`Epoch ${me.epoch}'s keys were re-shared with ${done.join(', ')}.`);
   if (skipped.length) parts.push(`Not re-shared: ${skipped.join(', ')}.`);
   return parts.join(' ');
+}
+
+// --- record grants: a record's data key from its envelope header ------------------------------
+const RECORD_ADDED = c.bytesToHex(c.keccak256(enc.encode('RecordAdded(address,uint64,address,bytes32,bytes32,uint64,bytes)')));
+/**
+ * A Record scope for the connected patient's record `id`, with the record's data key: the
+ * record's (epoch, category) read through the wallet (its RecordAdded event), its envelope
+ * header from the server, the symmetric slot opened with K_data of that (epoch, category)
+ * derived here, and the header MAC checked in the record's context (this chain, record index
+ * and patient), so a header of another patient or deployment, or a modified one, is refused.
+ */
+async function recordScope(id) {
+  const d = state.deployment;
+  const { index } = state.chain ?? await chainDeployment();
+  const logs = await wallet('eth_getLogs', [{
+    address: index, fromBlock: '0x' + BigInt(d.deployedAtBlock ?? 0).toString(16), toBlock: 'latest',
+    topics: [RECORD_ADDED, topicOf(state.account), c.bytesToHex(pad32(c.hexToBytes(id.toString(16).padStart(16, '0'))))],
+  }]);
+  const log = logs.find((l) => !l.removed && l.address.toLowerCase() === index);
+  if (!log) throw new UserError(`You have no record #${id} on chain: nothing was signed.`);
+  const data = c.hexToBytes(log.data);
+  const category = word(data, 1);
+  const epoch = uintAt(data, 2);
+  const { header } = await api(`/api/patients/${state.account}/records/${id}/header`);
+  const headerBytes = c.hexToBytes(header);
+  if (headerBytes.length > MAX_HEADER_LEN) throw new UserError(`The server sent ${headerBytes.length} bytes as record #${id}'s header, more than a header can be: nothing was signed.`);
+  const keys = await masterSecret();
+  const { data: dataKek } = c.categoryKeys(c.epochKey(keys.masterOf(epoch), epoch), category);
+  try {
+    const dataKey = await recordDataKey({ headerBytes, chainId: d.chainId, recordIndex: d.recordIndex, patient: state.account, dataKek });
+    return { kind: 2, value: pad32(c.hexToBytes(id.toString(16).padStart(16, '0'))), dataKey };
+  } catch (e) {
+    if (e instanceof EnvelopeError) throw new UserError(`Record #${id}'s envelope cannot give its key: ${e.message}. Nothing was signed.`);
+    throw e;
+  } finally {
+    dataKek.fill(0);
+  }
 }
 
 // --- access that ends: rotating the epoch (crates/ehr-sdk/src/rotation.rs) ----------------------

@@ -476,6 +476,30 @@ try {
     assert(JSON.stringify(kept) === '["1","2"]', JSON.stringify(kept));
   });
 
+  await check('a record grant from the page: the nurse fetches record 5 and not record 6; a record that does not exist is refused before anything is signed', async () => {
+    ehr('upload', 'lab2.json', '--fhir', '--allow-duplicate', '--patient', patient, '--category', 'lab', '--keywords', 'not-granted', ...as('alice'));
+    // The nurse's grants ended at epoch 4: records 5 and 6 (generation 2) are out of its reach.
+    assert(/no key|not readable|cannot/i.test(ehrFails('fetch', '5', '--patient', patient, '-o', 'no5.json', ...as('nurse'))), 'the nurse read record 5 before the grant');
+    const before = grantSignings('b');
+    await page.getByLabel('Grantee address').fill(nurse);
+    await page.getByLabel('Scope').selectOption('record');
+    await page.getByLabel('Record number (when one record)').fill('99');
+    await page.getByRole('button', { name: 'Sign and grant' }).click();
+    await page.waitForFunction(() => !document.getElementById('error').hidden);
+    assert(/no record #99/.test(await errorBox.textContent()), await errorBox.textContent());
+    assert(grantSignings('b') === before, 'a grant was signed for a record that does not exist');
+    await page.getByLabel('Record number (when one record)').fill('5');
+    await page.getByRole('button', { name: 'Sign and grant' }).click();
+    await page.waitForFunction(() => /Access granted/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 60000 });
+    assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
+    const granted = ehr('audit', patient).entries.filter((e) => e.event.kind === 'granted' && e.event.grantee.toLowerCase() === nurse).at(-1).event;
+    assert(/record:5|record 5/.test(JSON.stringify(granted.scope)), JSON.stringify(granted));
+    ehr('fetch', '5', '--patient', patient, '-o', 'nurse5.json', ...as('nurse'));
+    assert(readFileSync(join(dir, 'nurse5.json'), 'utf8') === readFileSync(join(dir, 'lab2.json'), 'utf8'), 'record 5 differs');
+    const refused = ehrFails('fetch', '6', '--patient', patient, '-o', 'nurse6.json', ...as('nurse'));
+    assert(refused.length > 0 && !existsSync(join(dir, 'nurse6.json')), refused);
+  });
+
   const token = await page.locator('meta[name="ehr-api-token"]').getAttribute('content');
   const withToken = (extra = {}) => ({ headers: { 'x-ehr-token': token, ...extra } });
 
@@ -490,6 +514,18 @@ try {
     assert(r.status === 405, `GET relay ${r.status}`);
     r = await fetch(new URL('/api/deployment', url));
     assert(r.status === 401 && (await r.json()).error.includes('x-ehr-token'), `no token ${r.status}`);
+    // A record's envelope header: the header only, for a record the index holds.
+    r = await fetch(new URL(`/api/patients/${patient}/records/1/header`, url), withToken());
+    const h = await r.json();
+    assert(r.status === 200 && h.recordId === 1 && /^0x4548524502/.test(h.header) && (h.header.length - 2) / 2 <= 5340, JSON.stringify(h).slice(0, 200));
+    r = await fetch(new URL(`/api/patients/${patient}/records/99/header`, url), withToken());
+    assert(r.status === 404 && /no record 99/.test((await r.json()).error), `unknown record ${r.status}`);
+    r = await fetch(new URL(`/api/patients/${patient}/records/x/header`, url), withToken());
+    assert(r.status === 400 && /not a record id/.test((await r.json()).error), `bad record id ${r.status}`);
+    r = await fetch(new URL(`/api/patients/${patient}/records/1/header`, url), { method: 'POST', ...withToken() });
+    assert(r.status === 405, `POST header ${r.status}`);
+    r = await fetch(new URL(`/api/patients/${patient}/records/1/header`, url));
+    assert(r.status === 401, `header without the token ${r.status}`);
     r = await fetch(new URL('/api/deployment', url), withToken());
     const d = await r.json();
     assert(r.status === 200 && !('rpcUrl' in d) && d.walletRpcUrl === rpc, JSON.stringify(d));
