@@ -73,6 +73,7 @@ pub struct Server {
     limits: Limits,
     wallet_rpc_url: Option<String>,
     quota: RelayQuota,
+    replacement: ehr_contracts::Replacement,
     views: HeadCache<Value>,
     timelines: HeadCache<Timeline>,
 }
@@ -102,6 +103,7 @@ impl Server {
             limits,
             wallet_rpc_url: config.wallet_rpc_url,
             quota: RelayQuota::new(config.relay),
+            replacement: config.replacement,
             views: HeadCache::new(),
             timelines: HeadCache::new(),
         }))

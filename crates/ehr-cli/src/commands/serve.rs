@@ -88,6 +88,7 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
             max_gas: args.relay_gas,
             patients: (!args.relay_patients.is_empty()).then_some(args.relay_patients),
         },
+        replacement: ehr_contracts::Replacement::default(),
     };
     if timeout.is_zero() {
         eyre::bail!("--request-timeout must be at least 1 second");
