@@ -500,6 +500,32 @@ try {
     assert(refused.length > 0 && !existsSync(join(dir, 'nurse6.json')), refused);
   });
 
+  await check('a signed grant that never reached the chain: after its deadline the page asks to rotate, and "Rotate keys" does it', async () => {
+    // The signed grant leaves the page, but the relay request never arrives.
+    await page.route('**/api/relay/grant', (route) => route.abort());
+    await grantInForm(doctor, 'imaging', 5);
+    await page.unroute('**/api/relay/grant');
+    assert(/Cannot reach the ehr server/.test(await errorBox.textContent()), await errorBox.textContent());
+    const remembered = () => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('ehrkit.pending.')).map((k) => JSON.parse(localStorage.getItem(k)).length));
+    assert(JSON.stringify(await remembered()) === '[1]', JSON.stringify(await remembered()));
+    const before = Number(epochOf());
+    await forward('evm_increaseTime', [2 * 3600]); // past the signature's one-hour deadline
+    await forward('evm_mine', []);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator('#rotation').waitFor();
+    const why = await page.locator('#rotation-why').textContent();
+    assert(why.includes(doctor) && /can no longer be submitted/.test(why), why);
+    await page.getByRole('button', { name: 'Rotate keys' }).click();
+    await page.waitForFunction(() => /rotated to/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 60000 });
+    assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
+    assert(Number(epochOf()) === before + 1, `epoch ${epochOf()}`);
+    assert(await page.locator('#rotation').isHidden(), 'the notice is still shown');
+    assert(JSON.stringify(await remembered()) === '[]', `still remembered: ${JSON.stringify(await remembered())}`);
+    // The doctor's lab grant is in force: it gets the new epoch; the nurse's record grant needs none.
+    const shares = ehr('audit', patient).entries.map((e) => e.event).filter((e) => e.kind === 'epochKeysShared' && e.epoch === before + 1);
+    assert(shares.length === 1 && shares[0].grantee.toLowerCase() === doctor, JSON.stringify(shares));
+  });
+
   const token = await page.locator('meta[name="ehr-api-token"]').getAttribute('content');
   const withToken = (extra = {}) => ({ headers: { 'x-ehr-token': token, ...extra } });
 
