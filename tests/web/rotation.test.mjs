@@ -1,6 +1,9 @@
-// Unit test of web/rotation.js: the rotation rule on the cases crates/ehr-sdk/src/rotation.rs
-// decides (tests/consent_rotation.rs runs them against the SDK; the web e2e checks that
-// `ehr rotate --check` and the page agree on a real chain). Run: node tests/web/rotation.test.mjs
+// Unit test of web/rotation.js: the rotation rule on the shared cases of
+// tests/vectors/rotation/cases.json, which crates/ehr-sdk/src/rotation.rs's rule decides in
+// its unit test too (the web e2e checks that `ehr rotate --check` and the page agree on a real
+// chain). Run: node tests/web/rotation.test.mjs
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { rotationCheck, keyChainLink, keyChainHead } from '../../web/rotation.js';
 import { keccak256, concat, bytesToHex, hexToBytes } from '../../web/crypto.js';
 
@@ -15,45 +18,30 @@ function eq(a, b, what) {
   if (x !== y) throw new Error(`${what}: ${x} != ${y}`);
 }
 
-const doctor = '0x' + 'd0'.repeat(20), nurse = '0x' + 'a0'.repeat(20);
+const cases = JSON.parse(readFileSync(fileURLToPath(new URL('../vectors/rotation/cases.json', import.meta.url)), 'utf8')).cases;
+for (const k of cases) {
+  await test(k.name, async () => {
+    const asked = [];
+    const found = await rotationCheck({
+      epoch: BigInt(k.epoch), now: BigInt(k.now), nonce: BigInt(k.nonce),
+      grants: k.grants.map((g) => ({ ...g, scope: `kind ${g.scopeKind}` })),
+      pending: k.pending.map((p) => ({ ...p, epoch: BigInt(p.epoch), nonce: BigInt(p.nonce), deadline: BigInt(p.deadline) })),
+      keyEvents: async (grantee) => {
+        asked.push(grantee);
+        return (k.keyEvents[grantee] ?? []).map((e) => ({ epoch: BigInt(e.epoch), keysHash: e.keysHash }));
+      },
+    });
+    const reasons = found.reasons.map((r) => (r.reason === 'expired-grant'
+      ? { reason: r.reason, grantee: r.grantee, expiry: r.expiry }
+      : { reason: r.reason, grantee: r.grantee, deadline: Number(r.deadline) }));
+    eq(reasons, k.expect.reasons, 'reasons');
+    eq(found.settled, k.expect.settled, 'settled');
+    eq(found.pending.map((p) => p.keysHash), k.expect.pending, 'pending');
+    eq(asked, k.expect.asked, 'key events read');
+  });
+}
+if (cases.length < 4) { failed++; console.log(`FAIL only ${cases.length} shared cases`); }
 const hash = (n) => '0x' + n.toString(16).padStart(64, '0');
-const grant = (grantee, expired, scopeKind = 0) => ({ grantee, scopeKind, scope: scopeKind === 1 ? 'category:#ab' : 'all', expiry: 100, expired });
-const events = (table) => async (grantee) => table[grantee] ?? [];
-let asked;
-const counting = (table) => async (grantee) => { asked.push(grantee); return table[grantee] ?? []; };
-
-await test('an expired grant whose grantee holds this epoch\'s keys rotates; one per grantee', async () => {
-  asked = [];
-  const found = await rotationCheck({
-    epoch: 2n, now: 1000n, nonce: 0n, pending: [],
-    grants: [grant(doctor, true), grant(doctor, true, 1), grant(nurse, false)],
-    keyEvents: counting({ [doctor]: [{ epoch: 1n, keysHash: hash(1) }, { epoch: 2n, keysHash: hash(2) }] }),
-  });
-  eq(found.reasons, [{ reason: 'expired-grant', grantee: doctor, scope: 'all', expiry: 100 }], 'reasons');
-  eq(asked, [doctor], 'key events read once, only for expired grantees');
-});
-await test('an expired grant of an earlier epoch\'s keys, a record grant, a grant in force: no rotation', async () => {
-  const found = await rotationCheck({
-    epoch: 2n, now: 1000n, nonce: 0n, pending: [],
-    grants: [grant(doctor, true), grant(nurse, true, 2), grant(nurse, false)],
-    keyEvents: events({ [doctor]: [{ epoch: 1n, keysHash: hash(1) }], [nurse]: [{ epoch: 2n, keysHash: hash(2) }] }),
-  });
-  eq(found.reasons, [], 'reasons');
-});
-await test('signed grants: on chain settles, past deadline or used nonce rotates, of an earlier epoch settles, else pending', async () => {
-  const p = (n, fields) => ({ grantee: nurse, epoch: 2n, nonce: 5n, deadline: 2000n, keysHash: hash(n), ...fields });
-  const found = await rotationCheck({
-    epoch: 2n, now: 1000n, nonce: 5n, grants: [],
-    pending: [p(10), p(11, { deadline: 999n }), p(12, { nonce: 4n }), p(13, { epoch: 1n }), p(14)],
-    keyEvents: events({ [nurse]: [{ epoch: 2n, keysHash: hash(10) }] }),
-  });
-  eq(found.reasons, [
-    { reason: 'unsubmitted-signature', grantee: nurse, deadline: 999n },
-    { reason: 'unsubmitted-signature', grantee: nurse, deadline: 2000n },
-  ], 'reasons');
-  eq(found.settled, [hash(10), hash(11), hash(12), hash(13)], 'settled');
-  eq(found.pending.map((x) => x.keysHash), [hash(14)], 'pending');
-});
 await test('the key chain: keccak256(abi.encode(head, epoch, scopeId, keysHash)) with the last byte zeroed', () => {
   const zero = hash(0);
   const want = keccak256(concat(hexToBytes(zero), hexToBytes(hash(3)), hexToBytes(hash(7)), hexToBytes(hash(9))));
