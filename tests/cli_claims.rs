@@ -122,7 +122,12 @@ fn claims_through_the_cli() {
     // Staff may decide; a second decision is refused.
     let decided = run(&decide, "clerk");
     assert_eq!((decided["status"].as_str(), decided["id"].as_u64()), (Some("approved"), Some(1)));
-    assert_eq!(decided["decision"]["reason"], "covered by policy 7");
+    // The code is public; the words are on chain only encrypted to the patient.
+    assert_eq!(decided["decision"]["reasonCode"], "covered");
+    assert_eq!(decided["decision"]["hasEncryptedReason"], true);
+    assert!(decided["decision"].get("reason").is_none(), "{decided}");
+    let as_patient = run(&["claim", "show", "1"], "patient");
+    assert_eq!(as_patient["decision"]["reason"], "covered by policy 7");
     assert_eq!(lower(&decided["decision"]["reviewer"]), clerk.to_lowercase());
     assert!(decided["decidedAt"].as_u64().unwrap() > 0);
     let line = fails(&["claim", "decide", "1", "reject", "--reason", "changed my mind"], "insurer");
@@ -149,6 +154,8 @@ fn claims_through_the_cli() {
     assert!(line.contains("claim 2 is submitted"), "{line}");
     let text = p.ok(&with_signer(&["claim", "review", "2"], "insurer"));
     assert!(text.contains("record 2: Condition") && text.contains("verified at block"), "{text}");
+    let line = fails(&["claim", "decide", "2", "reject", "--code", "9"], "insurer");
+    assert!(line.contains("unknown decision code \"9\""), "{line}");
     run(&["claim", "decide", "2", "reject", "--reason", "not covered by the plan"], "insurer");
     let listed = run(&["claim", "list", "--insurer", &insurer], "patient");
     let statuses: Vec<&str> = listed["claims"]
@@ -159,7 +166,10 @@ fn claims_through_the_cli() {
         .collect();
     assert_eq!(statuses, ["approved", "rejected"]);
     let text = p.ok(&["claim", "show", "2"]);
-    assert!(text.contains("rejected") && text.contains("not covered by the plan"), "{text}");
+    assert!(text.contains("rejected") && text.contains("not-covered"), "{text}");
+    assert!(text.contains("[encrypted to the patient]"), "{text}");
+    let text = p.ok(&with_signer(&["claim", "show", "2"], "patient"));
+    assert!(text.contains("not covered by the plan"), "{text}");
 
     // Bad inputs: one line each, nothing filed.
     let bad = |records: &str, amount: &str, currency: &str, extra: &[&str]| -> String {
@@ -226,7 +236,7 @@ fn claims_through_the_cli() {
     );
     assert!(line.contains("is not an active insurer organization"), "{line}");
     let line = fails(&["claim", "decide", "2", "approve", "--reason", " "], "insurer");
-    assert!(line.contains("a decision reason must be 1 to 256 bytes"), "{line}");
+    assert!(line.contains("a reason must not be empty"), "{line}");
     let line = p.fails(&["claim", "show", "99"]);
     assert!(line.contains("there is no claim 99"), "{line}");
     assert_eq!(run(&["claim", "list"], "patient")["claims"].as_array().unwrap().len(), 2);
@@ -254,4 +264,6 @@ fn claims_through_the_cli() {
     let text = p.ok(&with_signer(&["audit", &patient], "patient"));
     assert!(text.contains("claim 1 filed with") && text.contains("for 120.50 EUR"), "{text}");
     assert!(text.contains("claim 2 rejected by"), "{text}");
+    // The patient's trail opens the reviewer's words; the code is shown to anyone.
+    assert!(text.contains("(not-covered): \"not covered by the plan\""), "{text}");
 }

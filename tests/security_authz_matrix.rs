@@ -425,7 +425,8 @@ async fn attempt(cast: &Cast, op: Op, role: R) -> eyre::Result<String> {
                 } else {
                     tx::send("review", claims_as(cast.s(Insurer))?.startReview(id)).await?;
                     outcome(
-                        tx::send("decide", claims_as(me)?.decide(id, true, "covered".into())).await,
+                        tx::send("decide", claims_as(me)?.decide(id, true, 1, Default::default()))
+                            .await,
                     )
                 }
             }

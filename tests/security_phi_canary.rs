@@ -2,14 +2,16 @@
 //! patient, a hospital doctor with a grant, FHIR records, a wrapped PDF, search, fetch,
 //! revocation, a later record, break-glass access) runs with unique random marker strings in
 //! the record bodies, the keywords, the file names, a category name (granted, written,
-//! searched, requested and audited by name) and the words of an access request and of a
-//! break-glass opening (which the patient reads back), and the doctor's read logs (keywords
-//! and record numbers, which the patient opens in its audit). Then every byte the chain holds is
+//! searched, requested and audited by name), the words of an access request, of a
+//! break-glass opening and of an insurer's claim decision (which the patient reads back), a
+//! claim's amount, and the doctor's read logs (keywords and record numbers, which the patient
+//! opens in its audit). Then every byte the chain holds is
 //! scanned — every block with its full transactions (calldata), every receipt and log, and
 //! the storage and code of every account from anvil's `anvil_dumpState` — and every stored
 //! blob, for each marker raw, lower-cased, as hex, upper-case hex, UTF-16 and base64: zero
-//! hits. A control marker deliberately put on chain (an organization's name: calldata, event
-//! and storage) proves the scanner finds what is there.
+//! hits; nor does any stored blob carry the patient's address. A control marker deliberately
+//! put on chain (an organization's name: calldata, event and storage) proves the scanner finds
+//! what is there.
 
 use std::time::Duration;
 
@@ -129,9 +131,10 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
     // A category name is PHI too (`hiv`, `mental-health`): a valid name that is a marker.
     let category = marker("Cat").to_ascii_lowercase();
     // So are the reasons a doctor gives for a request or for break-glass access.
-    let [reason_text, emergency_text] = ["Why", "Er"].map(marker);
+    let [reason_text, emergency_text, decision_text] = ["Why", "Er", "Dec"].map(marker);
     let markers = vec![
         reason_text.clone(),
+        decision_text.clone(),
         emergency_text.clone(),
         body.clone(),
         keyword.clone(),
@@ -292,6 +295,30 @@ async fn no_marker_from_records_keywords_or_file_names_reaches_the_chain_or_the_
     assert_eq!(seen_by_insurer.minor_units, Some(amount), "the insurer opens the terms");
     let seen_by_doctor = ehr_sdk::claims::get_claim(&world.doctor, filed.claim.id).await?;
     assert_eq!(seen_by_doctor.minor_units, None, "anyone else sees only the commitment");
+    // The insurer's words on its decision are about the patient's care too.
+    ehr_sdk::claims::review_claim(
+        &insurer,
+        filed.claim.id,
+        ehr_sdk::claims::ReviewOutput::VerifyOnly,
+    )
+    .await?;
+    let decided = ehr_sdk::claims::decide_claim(
+        &insurer,
+        filed.claim.id,
+        false,
+        ehr_contracts::DecisionCode::NotMedicallyNecessary,
+        Some(&decision_text),
+    )
+    .await?;
+    assert!(
+        decided.decision.as_ref().is_some_and(|d| d.reason.is_none() && d.has_encrypted_reason)
+    );
+    let as_patient = ehr_sdk::claims::get_claim(&world.patient, filed.claim.id).await?;
+    assert_eq!(
+        as_patient.decision.and_then(|d| d.reason).as_deref(),
+        Some(decision_text.as_str()),
+        "the patient opens the reviewer's words"
+    );
     let amount_needles =
         [alloy::hex::encode(amount.to_be_bytes()), alloy::hex::encode_upper(amount.to_be_bytes())];
 

@@ -2,13 +2,14 @@
 //! rebinding) are refused, the API needs the page's per-launch token, relays stop at the
 //! patient's quotas (count, gas, allowlist, key-material size) with a 429 that says when they
 //! reset, a client sending its headers one byte per second is cut off, connections beyond the
-//! limit wait for a free slot, and a relayed
-//! transaction that is not mined does not hold up another patient's relay.
+//! limit wait for a free slot, a relayed transaction that is not mined does not hold up
+//! another patient's relay, and one the node drops is replaced at its nonce with higher fees
+//! (a 504 that says so when no version is mined).
 
 use alloy::primitives::{Address, Bytes};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
-use ehr_contracts::Purpose;
+use ehr_contracts::{Purpose, Replacement};
 use ehr_sdk::consent::GrantSpec;
 use ehr_sdk::relay::{SignedGrant, sign_grant};
 use ehr_sdk::{Chain, Session};
@@ -86,9 +87,39 @@ impl Fixture {
         Ok(reader.raw_request::<_, Value>(method.to_owned().into(), params).await?)
     }
 
+    /// The relayer's transaction at `nonce` waiting in anvil's pool, if any.
+    async fn pooled(&self, nonce: u64) -> eyre::Result<Option<Pooled>> {
+        let pool = self.rpc("txpool_content", serde_json::json!([])).await?;
+        let mine = pool["pending"]
+            .as_object()
+            .and_then(|by| {
+                by.iter().find(|(a, _)| a.eq_ignore_ascii_case(&self.relayer.address().to_string()))
+            })
+            .map(|(_, txs)| txs.clone());
+        let Some(tx) = mine.and_then(|txs| txs.get(nonce.to_string()).cloned()) else {
+            return Ok(None);
+        };
+        let number = |field: &str| -> eyre::Result<u128> {
+            let text = tx[field].as_str().unwrap_or_default().trim_start_matches("0x");
+            Ok(u128::from_str_radix(text, 16)?)
+        };
+        Ok(Some(Pooled {
+            hash: tx["hash"].as_str().unwrap_or_default().parse()?,
+            max_fee: number("maxFeePerGas")?,
+            tip: number("maxPriorityFeePerGas")?,
+        }))
+    }
+
     async fn pending_nonce(&self) -> eyre::Result<u64> {
         Ok(self.chain.reader().get_transaction_count(self.relayer.address()).pending().await?)
     }
+}
+
+/// A transaction in anvil's pool.
+struct Pooled {
+    hash: alloy::primitives::TxHash,
+    max_fee: u128,
+    tip: u128,
 }
 
 /// A running server (stopped when dropped) and a client of it.
@@ -420,6 +451,60 @@ async fn a_relay_not_yet_mined_does_not_hold_up_another_patients_relay() -> eyre
     for answer in [stuck.await??, next.await??] {
         assert_eq!(answer.status, 200, "{answer:?}");
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unmined_relay_is_replaced_at_its_nonce_with_higher_fees_and_reported_when_none_is_mined()
+-> eyre::Result<()> {
+    let f = fixture().await?;
+    let replacement = Replacement {
+        wait: Duration::from_secs(2),
+        replacements: 2,
+        bump_percent: 10,
+        ..Default::default()
+    };
+    let served = f.serve(ServeConfig { replacement, ..ServeConfig::default() }).await?;
+    let [alice, bob] = &f.patients;
+    let grant = f.signed(alice, f.doctor.address(), "lab").await?;
+    let nonce = f.pending_nonce().await?;
+    f.rpc("evm_setAutomine", serde_json::json!([false])).await?;
+    let client = served.client.clone();
+    let relay = tokio::spawn(async move { client.post("/api/relay/grant", &grant).await });
+    wait_for(|| async { Ok(f.pooled(nonce).await?.is_some()) }).await?;
+    let first = f.pooled(nonce).await?.expect("the first version");
+    // The node drops it: without a replacement the relayer's nonce would stay unused, and
+    // every later relay would queue behind it.
+    f.rpc("anvil_dropAllTransactions", serde_json::json!([])).await?;
+    wait_for(|| async { Ok(f.pooled(nonce).await?.is_some_and(|t| t.hash != first.hash)) }).await?;
+    let second = f.pooled(nonce).await?.expect("a replacement");
+    for (old, new, what) in
+        [(first.max_fee, second.max_fee, "max fee"), (first.tip, second.tip, "priority fee")]
+    {
+        assert!(new * 100 >= old * 110, "{what}: {old} -> {new}, less than +10 %");
+    }
+    f.rpc("evm_mine", serde_json::json!([])).await?;
+    let answer = relay.await??;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let mined: alloy::primitives::TxHash =
+        answer.json()["tx"]["txHash"].as_str().unwrap_or_default().parse()?;
+    assert_ne!(mined, first.hash, "the dropped version cannot be the one mined");
+    assert_eq!(f.pending_nonce().await?, nonce + 1, "one nonce, one transaction");
+
+    // No block comes at all: after the wait and both replacements, a 504 that names the nonce.
+    let stuck = f.signed(bob, f.doctor.address(), "lab").await?;
+    let started = Instant::now();
+    let answer = served.post("/api/relay/grant", &stuck).await?;
+    assert_eq!(answer.status, 504, "{answer:?}");
+    let error = answer.error();
+    assert!(
+        error.contains(&format!("nonce {}", nonce + 1)) && error.contains("2 replacement(s)"),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "waited {:?}", started.elapsed());
+    assert!(f.pooled(nonce + 1).await?.is_some(), "the last version stays in the pool");
+    f.rpc("evm_mine", serde_json::json!([])).await?;
+    f.rpc("evm_setAutomine", serde_json::json!([true])).await?;
     Ok(())
 }
 

@@ -2,10 +2,13 @@
 // show registration, requests, grants, emergency accesses and the audit trail (from `ehr
 // serve`'s API), and act: approve or deny a request, grant access (keys derived and wrapped
 // here, grant signed with eth_signTypedData_v4, relayed by `ehr serve`), revoke (expired grants
-// too), end emergency access (transactions sent from the wallet). What a signature covers —
-// epoch, nonce, the grantee's key, the registries — is read through the wallet's own eth_call,
-// never taken from the server.
+// too), end emergency access (transactions sent from the wallet), rotate the key epoch when an
+// access that ended still holds its keys (rotation.js, before every grant and on demand). What
+// a signature covers — epoch, nonce, the grantee's key, the registries — is read through the
+// wallet's own eth_call, never taken from the server.
 import * as c from './crypto.js';
+import { rotationCheck, keyChainHead, describeReason } from './rotation.js';
+import { recordDataKey, EnvelopeError, MAX_HEADER_LEN } from './envelope.js';
 
 const $ = (id) => document.getElementById(id);
 const enc = new TextEncoder();
@@ -23,7 +26,7 @@ const state = {
   account: null, // the connected wallet's account (lowercase)
   viewing: null, // the patient shown
   walletName: '', // the chosen wallet's name
-  master: null, // { account, secret } K_p, only in memory, only in this page
+  master: null, // { account, keys }: the patient's keys (crypto.js patientKeys), only in memory, only for one action
   requests: [],
   busy: false,
 };
@@ -68,9 +71,8 @@ async function act(label, fn) {
   } catch (e) {
     fail(describe(e));
   } finally {
-    // The master secret lives only for one action: the next one asks the wallet again.
-    if (state.master) state.master.secret.fill(0);
-    state.master = null;
+    // The master secrets live only for one action: the next one asks the wallet again.
+    dropKeys();
     state.busy = false;
     $('progress').hidden = true;
     document.body.removeAttribute('aria-busy');
@@ -281,79 +283,130 @@ async function consentDomain() {
   return { name: string(1), version: string(2), chainId, verifyingContract };
 }
 
-/** K_p: the wallet's deterministic signature of the MasterSecret message, checked, kept in memory. */
+/**
+ * The patient's keys for this action, only in memory (crypto.js patientKeys): the current key
+ * generation's master secret, whose keys new epochs use, and the first generation's (or, for
+ * a patient that set up generations late, the original signature-only one), whose category
+ * naming key keeps category ids stable across rotations (keys::patient_keys). Each generation's
+ * secret is the wallet's signature of its message mixed with its recovery code, checked against
+ * the key-check value on chain before any key is used.
+ */
 async function masterSecret() {
-  if (state.master?.account === state.account) return state.master.secret;
-  const d = state.deployment;
+  if (state.master?.account === state.account) return state.master.keys;
   const { consent } = state.chain ?? await chainDeployment();
   const generation = uintAt(await read(consent, 'keysOf(address)', state.account), 0);
-  // Generation 0: the original scheme, the signature alone. From generation 1 on, the
-  // signature is mixed with the recovery code and checked against the key-check value on chain.
-  const typed = generation === 0n
-    ? c.masterSecretTypedData(state.account, d.chainId, d.recordIndex)
-    : c.masterSecretV2TypedData(state.account, generation, d.chainId, d.recordIndex);
-  if (generation > 1n) {
-    // Category ids and the naming key an All grant carries come from generation 1's master
-    // secret; this page derives only the current generation's.
-    throw new UserError(`Your keys were rotated (key generation ${generation}); this page handles generation 1 only so far. Use the CLI (ehr grant, ehr approve, ehr revoke). Nothing was signed or sent.`);
+  const infoOf = async (g) => {
+    const raw = await read(consent, 'generationOf(address,uint64)', state.account, g);
+    return { keyCheck: word(raw, 0).slice(0, 24), start: uintAt(raw, 1) };
+  };
+  // Every typed code, parsed before anything is signed; each generation takes the one that
+  // gives its key check (the page cannot tell which code is which before that), the current
+  // generation first, and no code serves two.
+  const typed = typedRecoveryCodes();
+  const used = new Set();
+  const masters = [];
+  if (generation === 0n) {
+    masters.push({ start: 0n, secret: await legacyMaster() });
+  } else {
+    const first = await infoOf(1n);
+    const current = generation === 1n ? first : await infoOf(generation);
+    masters.push({ start: current.start, secret: await generationMaster(generation, current.keyCheck, typed, used, generation) });
+    if (first.start > 0n) masters.push({ start: 0n, secret: await legacyMaster() });
+    else if (generation > 1n) masters.push({ start: 0n, secret: await generationMaster(1n, first.keyCheck, typed, used, generation) });
   }
-  const code = generation === 0n ? null : recoveryCode(generation);
-  const recovery = code && parseRecoveryCode(code);
-  say('Your wallet asks you to sign "Derive my ehrkit record keys" — this unlocks your keys in this page only…');
+  const keys = c.patientKeys(masters);
+  state.master = { account: state.account, keys };
+  return keys;
+}
+/** Zeroes the keys of the last action. */
+function dropKeys() {
+  if (!state.master) return;
+  for (const m of state.master.keys.masters) m.secret.fill(0);
+  state.master.keys.namingKey.fill(0);
+  state.master = null;
+}
+async function signMasterSecret(typed, what) {
+  say(`Your wallet asks you to sign "Derive my ehrkit record keys"${what} — this unlocks your keys in this page only…`);
   const signature = await wallet('eth_signTypedData_v4', [state.account, c.typedDataJson(typed)]);
   if (c.recoverAddress(c.typedDataHash(typed), signature).toLowerCase() !== state.account) {
     throw new UserError('The wallet signed with another account than the connected one: reconnect.');
   }
-  let secret;
-  if (generation === 0n) {
-    secret = c.masterSecretFromSignature(signature, state.account);
-  } else {
-    secret = c.masterSecretFromGeneration(signature, recovery, state.account, generation);
-    const onChainCheck = word(await read(consent, 'generationOf(address,uint64)', state.account, generation), 0).slice(0, 24);
-    if (c.bytesToHex(c.keyCheck(secret)) !== c.bytesToHex(onChainCheck)) {
-      localStorage.removeItem(recoveryKey(generation));
-      throw new UserError(`Your recovery code and this wallet's signature do not give the keys registered on chain (key generation ${generation}): check the code (ehr key recovery-code shows it), or this wallet does not sign deterministically. Nothing was signed or sent.`);
-    }
-    localStorage.setItem(recoveryKey(generation), code);
+  return signature;
+}
+/** Generation 0: the original scheme, the signature alone. */
+async function legacyMaster() {
+  const d = state.deployment;
+  const signature = await signMasterSecret(c.masterSecretTypedData(state.account, d.chainId, d.recordIndex), '');
+  return c.masterSecretFromSignature(signature, state.account);
+}
+/** K_p(g): the signature of generation g's message with the recovery code that gives `keyCheck`. */
+async function generationMaster(g, keyCheck, typed, used, current) {
+  const d = state.deployment;
+  const stored = localStorage.getItem(recoveryKey(g));
+  const candidates = typed.filter((t) => !used.has(t.code));
+  if (stored && !used.has(stored) && !typed.some((t) => t.code === stored)) candidates.push({ code: stored, secret: parseRecoveryCode(stored) });
+  const which = current > 1n ? ` (key generation ${g})` : '';
+  if (!candidates.length) {
+    throw new UserError(current > 1n
+      ? `Your keys need the recovery code of key generation ${g}: paste what \`ehr key recovery-code --generation ${g}\` shows into "Recovery code" (several codes may go there, one after the other), then try again.`
+      : 'Your keys need your recovery code: paste what `ehr key recovery-code` shows into "Recovery code", then try again.');
   }
-  state.master = { account: state.account, secret };
-  return secret;
+  const signature = await signMasterSecret(c.masterSecretV2TypedData(state.account, g, d.chainId, d.recordIndex), which);
+  const want = c.bytesToHex(keyCheck);
+  for (const { code, secret } of candidates) {
+    const master = c.masterSecretFromGeneration(signature, secret, state.account, g);
+    if (c.bytesToHex(c.keyCheck(master)) === want) {
+      used.add(code);
+      localStorage.setItem(recoveryKey(g), code);
+      return master;
+    }
+    master.fill(0);
+  }
+  if (stored) localStorage.removeItem(recoveryKey(g));
+  throw new UserError(`Your recovery code and this wallet's signature do not give the keys registered on chain (key generation ${g}): check the code (\`ehr key recovery-code${current > 1n ? ` --generation ${g}` : ''}\` shows it), or this wallet does not sign deterministically. Nothing was signed or sent.`);
 }
 function recoveryKey(generation) {
   const d = state.deployment;
   return `ehrkit.recovery.${d.chainId}.${d.recordIndex.toLowerCase()}.${state.account}.${generation}`;
 }
-/** The recovery code typed in the page, else the one this browser kept for the generation. */
-function recoveryCode(generation) {
-  const typed = document.getElementById('recovery-code').value.trim();
-  const code = typed || localStorage.getItem(recoveryKey(generation));
-  if (!code) throw new UserError('Your keys need your recovery code: paste what `ehr key recovery-code` shows into "Recovery code", then try again.');
-  return code;
+/** The recovery codes typed in the page, each parsed: a code starts with ehr2 ("h" and "r"
+ * are not hex digits, so several codes in one field split there). */
+function typedRecoveryCodes() {
+  const text = document.getElementById('recovery-code').value;
+  return text.split(/(?=ehr2)/i).map((t) => t.trim()).filter(Boolean)
+    .map((code) => ({ code, secret: parseRecoveryCode(code) }));
 }
 function parseRecoveryCode(code) {
   try { return c.recoverySecretFromCode(code); } catch (e) { throw new UserError(`The recovery code is not valid: ${e.message}.`); }
 }
 
-/** Builds, signs and relays a grant of `scope` to `grantee` (approving `requestId` when given). */
-const STEPS = 5;
+/**
+ * Builds, signs and relays a grant of `scope` to `grantee` (approving `requestId` when given),
+ * after rotating the epoch if an ended access asks for it. Returns what the rotation did ('' if
+ * none), for the patient.
+ */
+const STEPS = 6;
 async function signAndRelay({ grantee, scope, purpose, days, requestId }) {
   if (!Number.isInteger(days) || days < 1 || days > 365) throw new UserError('A grant lasts 1 to 365 days.');
-  if (scope.kind === 2) throw new UserError('Record-scope grants need the record\'s key from its envelope: use `ehr grant --scope record:ID --cid CID`.');
   if (!state.deployment.relayer) throw new UserError('This server has no relay account, so it cannot submit signed grants (start `ehr serve --account …`).');
   step(1, STEPS, 'Checking your wallet\'s network');
   await checkChain();
-  step(2, STEPS, 'Reading your key epoch, nonce and the grantee\'s key from the chain');
+  step(2, STEPS, 'Checking whether your key epoch must rotate first');
+  const rotated = await maintainKeys();
+  step(3, STEPS, 'Reading your key epoch, nonce and the grantee\'s key from the chain');
   const [target, me] = await Promise.all([onChain(grantee), onChain(state.account)]);
   if (target.role !== 1 && target.role !== 2) throw new UserError(`${grantee} is not a registered organization or staff member.`);
   if (!target.publicKey.length) throw new UserError(`${grantee} has not registered a public key yet (ehr key register), so its keys cannot be wrapped.`);
-  step(3, STEPS, 'Unlocking your record keys');
-  const master = await masterSecret();
+  step(4, STEPS, 'Unlocking your record keys');
+  const keys = await masterSecret();
   const [domain, now] = await Promise.all([consentDomain(), blockTime()]);
   const epoch = me.epoch;
+  // A Record grant carries the record's data key (from its envelope), the others keys of the epoch.
   const wrappedKeys = await c.wrapGrantKeys({
-    plaintext: c.grantPlaintext(master, epoch, scope), scope, patient: state.account, grantee,
+    plaintext: scope.kind === 2 ? scope.dataKey : c.grantPlaintext(keys, epoch, scope), scope, patient: state.account, grantee,
     granteePublicKey: c.bytesToHex(target.publicKey), epoch,
   });
+  scope.dataKey?.fill(0);
   const grant = {
     patient: state.account, grantee, scope: { kind: scope.kind, value: c.bytesToHex(scope.value) },
     purpose, expiry: BigInt(now + days * DAY), epoch, wrappedKeys: c.bytesToHex(wrappedKeys),
@@ -361,7 +414,7 @@ async function signAndRelay({ grantee, scope, purpose, days, requestId }) {
   const nonce = me.nonce;
   const deadline = BigInt(now + SIGNATURE_VALID_FOR);
   const typed = c.grantTypedData(domain, grant, nonce, deadline);
-  step(4, STEPS, 'Your wallet asks you to sign the grant');
+  step(5, STEPS, 'Your wallet asks you to sign the grant');
   const signature = await wallet('eth_signTypedData_v4', [state.account, c.typedDataJson(typed)]);
   if (c.recoverAddress(c.typedDataHash(typed), signature).toLowerCase() !== state.account) {
     throw new UserError('The wallet signed with another account than the connected one: nothing was sent.');
@@ -370,9 +423,14 @@ async function signAndRelay({ grantee, scope, purpose, days, requestId }) {
     grant: { ...grant, expiry: Number(grant.expiry), epoch: Number(grant.epoch) },
     nonce: '0x' + nonce.toString(16), deadline: '0x' + deadline.toString(16), signature,
   };
-  step(5, STEPS, 'Submitting the signed grant and waiting for it to be mined');
-  if (requestId !== undefined) return api('/api/relay/approve', { requestId, ...body });
-  return api('/api/relay/grant', body);
+  // Its key material is out of this page now: remembered until it is on chain, rotated away
+  // if it never gets there (the relay fails, the server keeps it).
+  const keysHash = c.bytesToHex(c.keccak256(wrappedKeys));
+  rememberSigned({ grantee, epoch, nonce, deadline, keysHash });
+  step(6, STEPS, 'Submitting the signed grant and waiting for it to be mined');
+  await api(requestId !== undefined ? '/api/relay/approve' : '/api/relay/grant', requestId !== undefined ? { requestId, ...body } : body);
+  forgetSigned([keysHash]);
+  return rotated;
 }
 
 // --- views -----------------------------------------------------------------------------------
@@ -390,6 +448,8 @@ function button(label, accessibleName, onClick, secondary) {
   b.setAttribute('aria-label', accessibleName);
   if (secondary) b.className = 'secondary';
   b.addEventListener('click', onClick);
+  // Rows drawn while an action runs stay disabled until it ends, like the rest.
+  b.disabled = state.busy;
   return b;
 }
 const when = (unix) => new Date(unix * 1000).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
@@ -484,6 +544,7 @@ async function refresh() {
     }
   }
   if (!grants.grants.length) empty(gt, 6, 'Nobody holds a grant.');
+  await showRotation();
 
   const em = $('emergencies');
   em.replaceChildren();
@@ -517,6 +578,20 @@ async function refresh() {
   applyMode();
 }
 
+/** The "Rotate keys" notice, when rotation::check would rotate (the patient's own view only). */
+async function showRotation() {
+  const box = $('rotation');
+  if (!canAct()) { box.hidden = true; return; }
+  let found;
+  try { found = await checkRotation(); } catch (e) {
+    box.hidden = false;
+    $('rotation-why').textContent = `Whether your key epoch must rotate could not be checked: ${describe(e)}`;
+    return;
+  }
+  box.hidden = !found.reasons.length;
+  $('rotation-why').textContent = found.reasons.map((r) => describeReason(r, when)).join('; ') + (found.reasons.length ? '.' : '');
+}
+
 function applyMode() {
   $('grant-form').hidden = !canAct();
 }
@@ -531,9 +606,9 @@ function approve(r) {
     }
     const days = Number($('approve-days').value);
     const scope = { kind: r.scopeKind, value: c.hexToBytes(r.scopeValue) };
-    await signAndRelay({ grantee: r.requester, scope, purpose: r.purposeId, days, requestId: r.id });
+    const rotated = await signAndRelay({ grantee: r.requester, scope, purpose: r.purposeId, days, requestId: r.id });
     await refresh();
-    return `Request #${r.id} approved: ${r.requester} can now read ${r.scope} records.`;
+    return `Request #${r.id} approved: ${r.requester} can now read ${r.scope} records.${rotated ? ` ${rotated}` : ''}`;
   });
 }
 
@@ -558,12 +633,17 @@ function grantFromForm(event) {
       if (!/^[a-z0-9_-]{1,31}$/.test(name)) throw new UserError('A category is 1 to 31 lowercase letters, digits, - or _ (e.g. lab).');
       // On chain the category is this patient's opaque id for the name, never the name.
       scope = c.categoryScope(await masterSecret(), name);
+    } else if ($('grant-scope').value === 'record') {
+      const text = $('grant-record').value.trim();
+      if (!/^[0-9]{1,19}$/.test(text) || BigInt(text) < 1n || BigInt(text) >= 1n << 64n) throw new UserError('A record number is a whole number from 1 (as `ehr search` shows it).');
+      await checkChain();
+      scope = await recordScope(BigInt(text));
     }
     const days = Number($('grant-days').value);
-    await signAndRelay({ grantee, scope, purpose: Number($('grant-purpose').value), days });
+    const rotated = await signAndRelay({ grantee, scope, purpose: Number($('grant-purpose').value), days });
     $('grant-form').reset();
     await refresh();
-    return `Access granted to ${grantee}.`;
+    return `Access granted to ${grantee}.${rotated ? ` ${rotated}` : ''}`;
   });
 }
 
@@ -606,7 +686,7 @@ async function reshare(grants) {
   if (!byGrantee.size) return 'No other grantee holds an all or category grant: nothing to re-share.';
   const { roles } = state.chain;
   const me = await onChain(state.account);
-  const master = await masterSecret();
+  const keys = await masterSecret();
   const done = [], skipped = [];
   let i = 0;
   for (const [grantee, scopes] of byGrantee) {
@@ -619,7 +699,7 @@ async function reshare(grants) {
     const items = [];
     for (const scope of scopes) {
       items.push(await c.wrapGrantKeys({
-        plaintext: c.grantPlaintext(master, me.epoch, scope), scope, patient: state.account, grantee,
+        plaintext: c.grantPlaintext(keys, me.epoch, scope), scope, patient: state.account, grantee,
         granteePublicKey: c.bytesToHex(target.publicKey), epoch: me.epoch,
       }));
     }
@@ -630,6 +710,146 @@ async function reshare(grants) {
   if (done.length) parts.push(`Epoch ${me.epoch}'s keys were re-shared with ${done.join(', ')}.`);
   if (skipped.length) parts.push(`Not re-shared: ${skipped.join(', ')}.`);
   return parts.join(' ');
+}
+
+// --- record grants: a record's data key from its envelope header ------------------------------
+const RECORD_ADDED = c.bytesToHex(c.keccak256(enc.encode('RecordAdded(address,uint64,address,bytes32,bytes32,uint64,bytes)')));
+/**
+ * A Record scope for the connected patient's record `id`, with the record's data key: the
+ * record's (epoch, category) read through the wallet (its RecordAdded event), its envelope
+ * header from the server, the symmetric slot opened with K_data of that (epoch, category)
+ * derived here, and the header MAC checked in the record's context (this chain, record index
+ * and patient), so a header of another patient or deployment, or a modified one, is refused.
+ */
+async function recordScope(id) {
+  const d = state.deployment;
+  const { index } = state.chain ?? await chainDeployment();
+  const logs = await wallet('eth_getLogs', [{
+    address: index, fromBlock: '0x' + BigInt(d.deployedAtBlock ?? 0).toString(16), toBlock: 'latest',
+    topics: [RECORD_ADDED, topicOf(state.account), c.bytesToHex(pad32(c.hexToBytes(id.toString(16).padStart(16, '0'))))],
+  }]);
+  const log = logs.find((l) => !l.removed && l.address.toLowerCase() === index);
+  if (!log) throw new UserError(`You have no record #${id} on chain: nothing was signed.`);
+  const data = c.hexToBytes(log.data);
+  const category = word(data, 1);
+  const epoch = uintAt(data, 2);
+  const { header } = await api(`/api/patients/${state.account}/records/${id}/header`);
+  const headerBytes = c.hexToBytes(header);
+  if (headerBytes.length > MAX_HEADER_LEN) throw new UserError(`The server sent ${headerBytes.length} bytes as record #${id}'s header, more than a header can be: nothing was signed.`);
+  const keys = await masterSecret();
+  const { data: dataKek } = c.categoryKeys(c.epochKey(keys.masterOf(epoch), epoch), category);
+  try {
+    const dataKey = await recordDataKey({ headerBytes, chainId: d.chainId, recordIndex: d.recordIndex, patient: state.account, dataKek });
+    return { kind: 2, value: pad32(c.hexToBytes(id.toString(16).padStart(16, '0'))), dataKey };
+  } catch (e) {
+    if (e instanceof EnvelopeError) throw new UserError(`Record #${id}'s envelope cannot give its key: ${e.message}. Nothing was signed.`);
+    throw e;
+  } finally {
+    dataKek.fill(0);
+  }
+}
+
+// --- access that ends: rotating the epoch (crates/ehr-sdk/src/rotation.rs) ----------------------
+const KEY_EVENTS = {
+  granted: c.bytesToHex(c.keccak256(enc.encode('AccessGranted(address,address,bytes32,(uint8,bytes32),uint8,uint64,uint64,address,bytes)'))),
+  shared: c.bytesToHex(c.keccak256(enc.encode('EpochKeysShared(address,address,uint64,bytes)'))),
+};
+const topicOf = (address) => c.bytesToHex(pad32(c.hexToBytes(address)));
+/**
+ * The keys the patient handed `grantee` (grants and shares, { epoch, keysHash }), read through
+ * the wallet up to block `head` and checked against the registry's key-material commitment
+ * (`keyChainOf` at that block), so a node that leaves one out is caught as the SDK catches it.
+ */
+async function keyEvents(grantee, head) {
+  const { consent } = state.chain;
+  const block = '0x' + head.toString(16);
+  const logs = await wallet('eth_getLogs', [{
+    address: consent, fromBlock: '0x' + BigInt(state.deployment.deployedAtBlock ?? 0).toString(16), toBlock: block,
+    topics: [[KEY_EVENTS.granted, KEY_EVENTS.shared], topicOf(state.account), topicOf(grantee)],
+  }]);
+  const events = logs.filter((l) => !l.removed && l.address.toLowerCase() === consent).map((l) => {
+    const data = c.hexToBytes(l.data);
+    const granted = l.topics[0].toLowerCase() === KEY_EVENTS.granted;
+    const keys = granted ? bytesAt(data, 6) : bytesAt(data, 0);
+    return {
+      epoch: granted ? uintAt(data, 4) : BigInt(l.topics[3]),
+      scopeId: granted ? l.topics[3] : c.bytesToHex(new Uint8Array(32)),
+      keysHash: c.bytesToHex(c.keccak256(keys)),
+    };
+  });
+  const committed = c.bytesToHex(c.hexToBytes(await wallet('eth_call', [{ to: consent, data: encodeCall('keyChainOf(address,address)', state.account, grantee) }, block])));
+  if (keyChainHead(events) !== committed) {
+    throw new UserError(`The chain's key events for ${grantee} do not match what the consent registry committed to: your wallet's node may be hiding some. Nothing was sent.`);
+  }
+  return events;
+}
+
+// Grants this page signed for the relay, remembered until they are on chain or rotated away.
+function pendingKey() {
+  return `ehrkit.pending.${state.deployment.chainId}.${state.chain.consent}.${state.account}`;
+}
+function pendingGrants() {
+  try {
+    return JSON.parse(localStorage.getItem(pendingKey()) ?? '[]').map((p) => ({
+      ...p, epoch: BigInt(p.epoch), nonce: BigInt(p.nonce), deadline: BigInt(p.deadline),
+    }));
+  } catch { return []; }
+}
+function savePending(list) {
+  const plain = list.map((p) => ({ ...p, epoch: String(p.epoch), nonce: String(p.nonce), deadline: String(p.deadline) }));
+  if (plain.length) localStorage.setItem(pendingKey(), JSON.stringify(plain));
+  else localStorage.removeItem(pendingKey());
+}
+function rememberSigned(p) { savePending([...pendingGrants().filter((x) => x.keysHash !== p.keysHash), p]); }
+function forgetSigned(hashes) { savePending(pendingGrants().filter((p) => !hashes.includes(p.keysHash))); }
+
+/** rotation::check for the connected patient: its epoch, stored grants and remembered signatures. */
+async function checkRotation() {
+  await chainDeployment();
+  const headHex = await wallet('eth_blockNumber');
+  const head = BigInt(headHex);
+  const block = await wallet('eth_getBlockByNumber', [headHex, false]);
+  const { consent } = state.chain;
+  const at = (signature, ...args) => wallet('eth_call', [{ to: consent, data: encodeCall(signature, ...args) }, headHex]).then((r) => uintAt(c.hexToBytes(r), 0));
+  const [epoch, nonce, { grants }] = await Promise.all([
+    at('epochOf(address)', state.account), at('nonces(address)', state.account), api(`/api/patients/${state.account}/grants`),
+  ]);
+  return {
+    grants,
+    ...await rotationCheck({
+      epoch, now: BigInt(block.timestamp), nonce, grants, pending: pendingGrants(),
+      keyEvents: (grantee) => keyEvents(grantee, head),
+    }),
+  };
+}
+
+/**
+ * rotation::maintain: rotates the epoch (rotateEpoch from the wallet, then the new epoch
+ * re-shared with the grantees in force) when the check asks for it, and forgets the settled
+ * signatures. Runs before the page grants or approves, so nothing new is handed out under keys
+ * that should be dead. Returns a sentence for the patient, or '' when nothing was needed.
+ */
+async function maintainKeys() {
+  const found = await checkRotation();
+  let said = '';
+  if (found.reasons.length) {
+    const why = found.reasons.map((r) => describeReason(r, when)).join('; ');
+    say(`Your key epoch must rotate first: ${why}.`);
+    await send(state.chain.consent, c.bytesToHex(selector('rotateEpoch()')), 'rotate your key epoch');
+    const shared = await reshare(found.grants);
+    said = `Your key epoch rotated to ${found.epoch + 1n} (${why}). ${shared}`;
+  }
+  forgetSigned(found.settled);
+  return said;
+}
+
+function rotateNow() {
+  act('Rotating your key epoch', async () => {
+    await checkChain();
+    const said = await maintainKeys();
+    await refresh();
+    return said || 'Nothing asks for a rotation any more.';
+  });
 }
 
 function endEmergency(doctor) {
@@ -652,7 +872,7 @@ async function connect() {
     state.account = accounts[0].toLowerCase();
     await chainDeployment();
     state.viewing = state.account;
-    state.master = null;
+    dropKeys();
     $('wallet-state').textContent = `Connected: ${state.account} (${state.walletName})`;
     $('connect').textContent = 'Reconnect wallet';
     await refresh();
@@ -674,6 +894,7 @@ async function start() {
   $('connect').addEventListener('click', connect);
   $('refresh').addEventListener('click', () => act('Refreshing', async () => { await refresh(); return 'Up to date.'; }));
   $('grant-form').addEventListener('submit', grantFromForm);
+  $('rotate').addEventListener('click', rotateNow);
   $('view-form').addEventListener('submit', (event) => {
     event.preventDefault();
     act('Loading', async () => {
@@ -741,8 +962,8 @@ function renderWallets() {
   }
   $('wallet-list').hidden = state.wallets.length === 0;
 }
-function onAccountsChanged() { state.master = null; state.account = null; $('wallet-state').textContent = 'The wallet changed accounts: connect again.'; applyMode(); }
-function onChainChanged() { state.master = null; say('The wallet changed networks: connect again.'); }
+function onAccountsChanged() { dropKeys(); state.account = null; $('wallet-state').textContent = 'The wallet changed accounts: connect again.'; applyMode(); }
+function onChainChanged() { dropKeys(); say('The wallet changed networks: connect again.'); }
 function chooseWallet(w) {
   if (state.provider === w.provider) return;
   state.provider?.removeListener?.('accountsChanged', onAccountsChanged);
@@ -750,7 +971,7 @@ function chooseWallet(w) {
   state.provider = w.provider;
   state.walletName = w.info.name;
   state.account = null;
-  state.master = null;
+  dropKeys();
   state.chain = null;
   w.provider.on?.('accountsChanged', onAccountsChanged);
   w.provider.on?.('chainChanged', onChainChanged);

@@ -255,9 +255,26 @@ export function categoryNameOf(namingKey, id) {
   const want = bytesToHex(typeof id === 'string' ? hexToBytes(id) : id);
   return WELL_KNOWN_CATEGORIES.find((name) => bytesToHex(categoryId(namingKey, name)) === want) ?? null;
 }
+/**
+ * A patient's keys over its key generations (SearchKeys::patient_generations): each master
+ * secret with the first epoch it covers. An epoch's keys derive from the newest master secret
+ * whose first epoch is not after it; the category naming key is the first one's, so that
+ * category ids survive key rotations.
+ */
+export function patientKeys(masters) {
+  if (!masters.length) throw new Error('a patient has at least one master secret');
+  const sorted = [...masters].sort((a, b) => (BigInt(a.start) < BigInt(b.start) ? -1 : 1));
+  return {
+    masters: sorted,
+    namingKey: categoryNamingKey(sorted[0].secret),
+    masterOf(epoch) {
+      return [...sorted].reverse().find((m) => BigInt(m.start) <= BigInt(epoch)).secret;
+    },
+  };
+}
 /** A Category scope by name, as the chain holds it: { kind: 1, value: id, name }. */
-export function categoryScope(master, name) {
-  return { kind: 1, value: categoryId(categoryNamingKey(master), name), name };
+export function categoryScope(keys, name) {
+  return { kind: 1, value: categoryId(keys.namingKey, name), name };
 }
 export function keyId(dataKek, recordId16) {
   return hmac(sha256, dataKek, concat(enc.encode(LABELS.keyId), recordId16)).slice(0, 16);
@@ -300,12 +317,13 @@ export function grantAad(patient, grantee, epoch, scope) {
 }
 /**
  * The key material a grant of `scope` in `epoch` hands over (All: K_e ‖ K_cat; Category:
- * K_idx ‖ K_data ‖ name[32]). A Category scope's value is the category's opaque id; its name is
- * `scope.name`, or found among the well-known categories (a scope read from chain).
+ * K_idx ‖ K_data ‖ name[32]), from the patient's `keys` (patientKeys). A Category scope's value
+ * is the category's opaque id; its name is `scope.name`, or found among the well-known
+ * categories (a scope read from chain).
  */
-export function grantPlaintext(master, epoch, scope) {
-  const ke = epochKey(master, epoch);
-  const naming = categoryNamingKey(master);
+export function grantPlaintext(keys, epoch, scope) {
+  const ke = epochKey(keys.masterOf(epoch), epoch);
+  const naming = keys.namingKey;
   if (scope.kind === 0) return concat(ke, naming);
   if (scope.kind === 1) {
     const v = typeof scope.value === 'string' ? hexToBytes(scope.value) : scope.value;

@@ -33,8 +33,13 @@ contract ClaimRegistry is IClaimRegistry {
 
     /// @notice The most records one claim may cover.
     uint256 public constant MAX_RECORDS = 64;
-    /// @notice The longest decision reason, in bytes.
-    uint256 public constant MAX_REASON_LENGTH = 256;
+    /// @notice The highest decision reason code (codes are 1 to `MAX_DECISION_CODE`, see `decide`).
+    uint16 public constant MAX_DECISION_CODE = 8;
+    /// @notice The longest encrypted decision reason: ECIES (33-byte point, 16-byte tag) of 256
+    /// bytes of text.
+    uint256 public constant MAX_ENCRYPTED_REASON_LENGTH = 305;
+    /// @dev The shortest non-empty encrypted reason: ECIES of one byte.
+    uint256 private constant _MIN_ENCRYPTED_REASON_LENGTH = 50;
     /// @notice The longest sealed terms, in bytes (the client's are 200: two ECIES of 51 bytes).
     uint256 public constant MAX_SEALED_TERMS_LENGTH = 512;
 
@@ -156,19 +161,26 @@ contract ClaimRegistry is IClaimRegistry {
     /// @inheritdoc IClaimRegistry
     /// @dev Reverts `ClaimUnknown`, then `ClaimNotInsurer` (see `_requireInsurer`), then
     /// `ClaimInvalidTransition` unless the claim is UnderReview, then `ClaimInvalidReason`
-    /// unless the reason is 1 to `MAX_REASON_LENGTH` bytes. Sets the status to Approved or
-    /// Rejected and `decidedAt` to now; emits `ClaimDecided`.
-    function decide(uint256 claimId, bool approved, string calldata reason) external {
+    /// unless the code is 1 to `MAX_DECISION_CODE` and the encrypted reason empty or 50 to
+    /// `MAX_ENCRYPTED_REASON_LENGTH` bytes. Sets the status to Approved or Rejected and
+    /// `decidedAt` to now; emits `ClaimDecided`.
+    function decide(uint256 claimId, bool approved, uint16 reasonCode, bytes calldata encryptedReason)
+        external
+    {
         _Claim storage stored = _claims[claimId];
         (address insurer, ClaimStatus status) = (stored.insurer, stored.status);
         _requireInsurer(claimId, insurer, status);
         if (status != ClaimStatus.UnderReview) revert ClaimInvalidTransition(claimId, status);
-        uint256 reasonLength = bytes(reason).length;
-        if (reasonLength == 0 || reasonLength > MAX_REASON_LENGTH) revert ClaimInvalidReason();
+        uint256 length = encryptedReason.length;
+        if (
+            reasonCode == 0 || reasonCode > MAX_DECISION_CODE
+                || (length != 0
+                    && (length < _MIN_ENCRYPTED_REASON_LENGTH || length > MAX_ENCRYPTED_REASON_LENGTH))
+        ) revert ClaimInvalidReason(reasonCode, length);
 
         stored.status = approved ? ClaimStatus.Approved : ClaimStatus.Rejected;
         stored.decidedAt = uint64(block.timestamp);
-        emit ClaimDecided(claimId, stored.patient, insurer, msg.sender, approved, reason);
+        emit ClaimDecided(claimId, stored.patient, insurer, msg.sender, approved, reasonCode, encryptedReason);
     }
 
     // ---------------------------------------------------------------------------------
@@ -202,24 +214,23 @@ contract ClaimRegistry is IClaimRegistry {
         return _claimCount;
     }
 
-    /// @notice Whether `account` may move claim `claimId` on now: the claim's insurer account
-    /// or a staff member of it, while the insurer is an active insurer. False for an unknown id.
+    /// @inheritdoc IClaimRegistry
     function canReview(uint256 claimId, address account) external view returns (bool) {
         address insurer = _claims[claimId].insurer;
         return insurer != address(0) && _isInsurerOrStaff(insurer, account);
     }
 
-    /// @notice The role registry this registry consults.
+    /// @inheritdoc IClaimRegistry
     function roles() external view returns (address) {
         return address(_roles);
     }
 
-    /// @notice The consent registry this registry consults.
+    /// @inheritdoc IClaimRegistry
     function consent() external view returns (address) {
         return address(_consent);
     }
 
-    /// @notice The record index this registry consults.
+    /// @inheritdoc IClaimRegistry
     function index() external view returns (address) {
         return address(_index);
     }

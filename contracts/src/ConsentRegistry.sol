@@ -483,12 +483,12 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
         return stored.unloggedReads && stored.expiry > block.timestamp;
     }
 
-    /// @notice The scopeIds of the grants stored for (patient, grantee), expired ones included.
+    /// @inheritdoc IConsentRegistry
     function scopeIdsOf(address patient, address grantee) external view returns (bytes32[] memory) {
         return _scopeIdList(patient, grantee);
     }
 
-    /// @notice The scopeId a grant of `scope` is stored under: keccak256(abi.encode(kind, value)).
+    /// @inheritdoc IConsentRegistry
     function scopeIdOf(Scope calldata scope) external pure returns (bytes32) {
         return _scopeId(scope.kind, scope.value);
     }
@@ -575,12 +575,12 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
         return address(_roles);
     }
 
-    /// @notice The contract told about grants and revocations (zero for none).
+    /// @inheritdoc IConsentRegistry
     function hooks() external view returns (address) {
         return address(_hooks);
     }
 
-    /// @notice The EIP-712 domain separator for this chain and contract.
+    /// @inheritdoc IConsentRegistry
     function DOMAIN_SEPARATOR() external view returns (bytes32) {
         return _domainSeparatorV4();
     }

@@ -185,9 +185,10 @@ contract RecordIndex is IRecordIndex {
     // ---------------------------------------------------------------------------------
 
     /// @inheritdoc IRecordIndex
-    /// @dev Checks, in order: the record (`IndexZeroDigest`, `IndexInvalidCategory`,
-    /// `IndexInvalidTags`), the epoch (`IndexWrongEpoch`), the writer (`IndexNotAuthorized`,
-    /// or `IndexWiring` before wiring). Emits `RecordAdded`.
+    /// @dev Checks, in order: the epoch (`IndexWrongEpoch`), the record (`IndexZeroDigest`,
+    /// `IndexInvalidCategory`, `IndexInvalidTags`), the writer (`IndexNotAuthorized`, or
+    /// `IndexWiring` before wiring): the order of a one-record `addRecords`, which the
+    /// differential test (RecordIndex.differential.t.sol) holds it to. Emits `RecordAdded`.
     /// This is the hot path, hand-written around Solidity's checks: the mirror lookup
     /// (`_mirrorAllows`, inlined), then the record, which copies the tags from calldata once
     /// (into the event's data, where they are hashed too), builds the accumulator's preimage
@@ -197,13 +198,6 @@ contract RecordIndex is IRecordIndex {
         external
         returns (uint64 recordId)
     {
-        if (digest == bytes32(0)) revert IndexZeroDigest();
-        if (category == bytes32(0)) revert IndexInvalidCategory(category);
-        // `_validTagsLength`, spelled out: the compiler does not inline it.
-        if (tags.length & 127 != 0 || (_TAG_BUCKETS >> (tags.length >> 7)) & 1 == 0) {
-            revert IndexInvalidTags(tags.length);
-        }
-
         uint256 slot;
         uint256 state;
         bool allowed;
@@ -237,6 +231,12 @@ contract RecordIndex is IRecordIndex {
         {
             uint64 current = uint64(state >> _EPOCH_SHIFT);
             if (epoch != current) revert IndexWrongEpoch(epoch, current);
+        }
+        // `_checkRecord`, spelled out: the compiler does not inline it.
+        if (digest == bytes32(0)) revert IndexZeroDigest();
+        if (category == bytes32(0)) revert IndexInvalidCategory(category);
+        if (tags.length & 127 != 0 || (_TAG_BUCKETS >> (tags.length >> 7)) & 1 == 0) {
+            revert IndexInvalidTags(tags.length);
         }
         if (!allowed) _authorizeByRegistries(patient, category);
 
@@ -383,10 +383,7 @@ contract RecordIndex is IRecordIndex {
         return roles_ != address(0) && _registriesAllow(roles_, patient, writer, category);
     }
 
-    /// @notice Whether the mirror alone authorizes `writer` (the cheap path, no registry call):
-    /// `writer` is the registered `patient`, or staff of an organization that writes holding an
-    /// unexpired Category(`category`) or All grant. False does not mean a write fails:
-    /// emergency access is checked with the registries (see `canWrite`).
+    /// @inheritdoc IRecordIndex
     function mirrorAllows(address patient, address writer, bytes32 category) external view returns (bool) {
         return _mirrorAllows(patient, writer, category, _sload(_patientSlot(patient) | 1));
     }
@@ -401,7 +398,7 @@ contract RecordIndex is IRecordIndex {
         return _consent;
     }
 
-    /// @notice The account allowed to call `wire` (the deployer).
+    /// @inheritdoc IRecordIndex
     function wirer() external view returns (address) {
         return _wirer;
     }

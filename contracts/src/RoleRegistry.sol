@@ -244,7 +244,7 @@ contract RoleRegistry is IRoleRegistry, AccessControlDefaultAdminRules {
         return abi.encodePacked(key.x, key.y);
     }
 
-    /// @notice The contract told about organization, staff and patient changes (zero for none).
+    /// @inheritdoc IRoleRegistry
     function hooks() external view returns (address) {
         return address(_hooks);
     }

@@ -26,6 +26,9 @@ abstract contract ClaimRegistryBase is EhrFixture {
     /// contract opens neither).
     bytes32 internal constant TERMS = keccak256("ehrkit test claim terms");
     bytes internal constant SEALED = hex"5eed";
+    /// @dev Stands for a reviewer's words encrypted to the patient: the shortest ciphertext (50 bytes).
+    bytes internal constant _SEALED_WORDS =
+        hex"5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
 
     ClaimRegistry internal claims;
 
@@ -134,7 +137,7 @@ abstract contract ClaimRegistryBase is EhrFixture {
 
     function _decide(uint256 claimId, address reviewer, bool approved) internal {
         vm.prank(reviewer);
-        claims.decide(claimId, approved, "covered by policy 7");
+        claims.decide(claimId, approved, 1, _SEALED_WORDS);
     }
 }
 
@@ -185,7 +188,8 @@ contract ClaimRegistryTest is ClaimRegistryBase {
         assertEq(claims.consent(), address(consent));
         assertEq(claims.index(), address(index));
         assertEq(claims.MAX_RECORDS(), MAX);
-        assertEq(claims.MAX_REASON_LENGTH(), 256);
+        assertEq(claims.MAX_DECISION_CODE(), 8);
+        assertEq(claims.MAX_ENCRYPTED_REASON_LENGTH(), 305);
         assertEq(claims.claimCount(), 0);
     }
 
@@ -514,7 +518,7 @@ contract ClaimRegistryTest is ClaimRegistryBase {
         _startReview(claimId, clerk);
         vm.warp(T0 + 3 days);
         vm.expectEmit(true, true, true, true, address(claims));
-        emit IClaimRegistry.ClaimDecided(claimId, alice, insurer, insurer, true, "covered by policy 7");
+        emit IClaimRegistry.ClaimDecided(claimId, alice, insurer, insurer, true, 1, _SEALED_WORDS);
         _decide(claimId, insurer, true);
         IClaimRegistry.Claim memory c = claims.claim(claimId);
         assertEq(uint8(c.status), uint8(IClaimRegistry.ClaimStatus.Approved));
@@ -530,11 +534,10 @@ contract ClaimRegistryTest is ClaimRegistryBase {
     function test_decide_rejectsWithAReason() public {
         uint256 claimId = _submit(_ids(1));
         _startReview(claimId, insurer);
-        string memory reason = "treatment not covered";
         vm.expectEmit(true, true, true, true, address(claims));
-        emit IClaimRegistry.ClaimDecided(claimId, alice, insurer, clerk, false, reason);
+        emit IClaimRegistry.ClaimDecided(claimId, alice, insurer, clerk, false, 3, _SEALED_WORDS);
         vm.prank(clerk);
-        claims.decide(claimId, false, reason);
+        claims.decide(claimId, false, 3, _SEALED_WORDS);
         assertEq(uint8(_status(claimId)), uint8(IClaimRegistry.ClaimStatus.Rejected));
         assertEq(claims.claim(claimId).decidedAt, T0);
     }
@@ -542,46 +545,86 @@ contract ClaimRegistryTest is ClaimRegistryBase {
     function test_decide_revertsOnTheReason() public {
         uint256 claimId = _submit(_ids(1));
         _startReview(claimId, insurer);
+        uint16[2] memory badCodes = [uint16(0), 9];
+        for (uint256 i; i < badCodes.length; ++i) {
+            vm.prank(insurer);
+            vm.expectRevert(
+                abi.encodeWithSelector(IClaimRegistry.ClaimInvalidReason.selector, badCodes[i], 0)
+            );
+            claims.decide(claimId, true, badCodes[i], "");
+        }
+        uint256[4] memory badLengths = [uint256(1), 49, 306, 1000];
+        for (uint256 i; i < badLengths.length; ++i) {
+            vm.prank(insurer);
+            vm.expectRevert(
+                abi.encodeWithSelector(IClaimRegistry.ClaimInvalidReason.selector, 1, badLengths[i])
+            );
+            claims.decide(claimId, true, 1, new bytes(badLengths[i]));
+        }
         vm.prank(insurer);
-        vm.expectRevert(IClaimRegistry.ClaimInvalidReason.selector);
-        claims.decide(claimId, true, "");
+        claims.decide(claimId, true, 8, new bytes(305));
+    }
+
+    function test_decide_withoutWords_andAtTheShortestCiphertext() public {
+        uint256 first = _submit(_ids(1));
+        _startReview(first, insurer);
         vm.prank(insurer);
-        vm.expectRevert(IClaimRegistry.ClaimInvalidReason.selector);
-        claims.decide(claimId, true, string(new bytes(257)));
+        claims.decide(first, true, 1, "");
+        uint256 second = _submit(_ids(1));
+        _startReview(second, insurer);
         vm.prank(insurer);
-        claims.decide(claimId, true, string(new bytes(256)));
+        claims.decide(second, false, 4, new bytes(50));
+        assertEq(uint8(_status(second)), uint8(IClaimRegistry.ClaimStatus.Rejected));
+    }
+
+    function testFuzz_decide_acceptsExactlyTheValidReasons(uint16 code, uint256 length, bool approved)
+        public
+    {
+        length = bound(length, 0, 400);
+        uint256 claimId = _submit(_ids(1));
+        _startReview(claimId, insurer);
+        bool valid = code >= 1 && code <= 8 && (length == 0 || (length >= 50 && length <= 305));
+        if (!valid) {
+            vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimInvalidReason.selector, code, length));
+        }
+        vm.prank(clerk);
+        claims.decide(claimId, approved, code, new bytes(length));
+        IClaimRegistry.ClaimStatus expected = !valid
+            ? IClaimRegistry.ClaimStatus.UnderReview
+            : (approved ? IClaimRegistry.ClaimStatus.Approved : IClaimRegistry.ClaimStatus.Rejected);
+        assertEq(uint8(_status(claimId)), uint8(expected));
     }
 
     function test_decide_revertsUnlessUnderReview() public {
         uint256 claimId = _submit(_ids(1));
         vm.prank(insurer);
         _expectTransition(claimId, IClaimRegistry.ClaimStatus.Submitted);
-        claims.decide(claimId, true, "ok");
+        claims.decide(claimId, true, 1, "");
         _startReview(claimId, insurer);
         _decide(claimId, clerk, true);
         // A double decision, either way, by anyone of the insurer.
         for (uint256 i; i < 2; ++i) {
             vm.prank(i == 0 ? insurer : clerk);
             _expectTransition(claimId, IClaimRegistry.ClaimStatus.Approved);
-            claims.decide(claimId, i == 0, "again");
+            claims.decide(claimId, i == 0, 1, "");
         }
         // An invalid reason on a decided claim reports the state, the more useful error.
         vm.prank(insurer);
         _expectTransition(claimId, IClaimRegistry.ClaimStatus.Approved);
-        claims.decide(claimId, false, "");
+        claims.decide(claimId, false, 0, "");
     }
 
     function test_decide_revertsOnUnknownClaimsAndForOthers() public {
         vm.prank(insurer);
         vm.expectRevert(abi.encodeWithSelector(IClaimRegistry.ClaimUnknown.selector, uint256(1)));
-        claims.decide(1, true, "ok");
+        claims.decide(1, true, 1, "");
         uint256 claimId = _submit(_ids(1));
         _startReview(claimId, insurer);
         address[6] memory others = [alice, doctor, insurer2, clerk2, outsider, hospital];
         for (uint256 i; i < others.length; ++i) {
             vm.prank(others[i]);
             _expectNotInsurer(claimId, others[i]);
-            claims.decide(claimId, true, "ok");
+            claims.decide(claimId, true, 1, "");
         }
         assertEq(uint8(_status(claimId)), uint8(IClaimRegistry.ClaimStatus.UnderReview));
     }
@@ -675,20 +718,6 @@ contract ClaimRegistryTest is ClaimRegistryBase {
         vm.prank(alice);
         claims.submitClaim(insurer, _ids(1), commitment, new bytes(length));
         if (valid) assertEq(claims.claim(1).termsCommitment, commitment);
-    }
-
-    function testFuzz_decide_reasonLength(uint256 length, bool approved) public {
-        length = bound(length, 0, 600);
-        uint256 claimId = _submit(_ids(1));
-        _startReview(claimId, insurer);
-        bool valid = length >= 1 && length <= 256;
-        if (!valid) vm.expectRevert(IClaimRegistry.ClaimInvalidReason.selector);
-        vm.prank(clerk);
-        claims.decide(claimId, approved, string(new bytes(length)));
-        IClaimRegistry.ClaimStatus expected = !valid
-            ? IClaimRegistry.ClaimStatus.UnderReview
-            : (approved ? IClaimRegistry.ClaimStatus.Approved : IClaimRegistry.ClaimStatus.Rejected);
-        assertEq(uint8(_status(claimId)), uint8(expected));
     }
 
     function testFuzz_transitions_randomCaller(address caller) public {
@@ -790,7 +819,7 @@ contract ClaimRegistryGasTest is ClaimRegistryBase {
     function test_gas_decide_staff() public {
         _measure(
             clerk,
-            abi.encodeCall(IClaimRegistry.decide, (underReview, true, "covered by policy 7")),
+            abi.encodeCall(IClaimRegistry.decide, (underReview, true, uint16(1), _SEALED_WORDS)),
             "decide (staff, 19-byte reason)"
         );
     }
@@ -798,7 +827,7 @@ contract ClaimRegistryGasTest is ClaimRegistryBase {
     function test_gas_decide_insurer() public {
         _measure(
             insurer,
-            abi.encodeCall(IClaimRegistry.decide, (underReview, false, "covered by policy 7")),
+            abi.encodeCall(IClaimRegistry.decide, (underReview, false, uint16(1), _SEALED_WORDS)),
             "decide (insurer, 19-byte reason)"
         );
     }

@@ -23,19 +23,7 @@ contract ConsentKeysTest is EhrFixture {
     }
 
     function _grant(address grantee, IConsentRegistry.Scope memory scope, bytes memory keys) internal {
-        uint64 epoch = consent.epochOf(alice);
-        vm.prank(alice);
-        consent.grant(
-            IConsentRegistry.GrantRequest({
-                patient: alice,
-                grantee: grantee,
-                scope: scope,
-                purpose: IConsentRegistry.Purpose.Treatment,
-                expiry: uint64(block.timestamp + 30 days),
-                epoch: epoch,
-                wrappedKeys: keys
-            })
-        );
+        _grantFrom(alice, grantee, scope, uint64(block.timestamp + 30 days), keys);
     }
 
     /// @dev The chain step as the interface documents it, computed independently.

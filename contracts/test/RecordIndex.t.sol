@@ -396,13 +396,20 @@ contract RecordIndexTest is RecordIndexBase {
     function test_addRecord_revertsOnZeroDigest() public {
         vm.prank(alice);
         vm.expectRevert(IRecordIndex.IndexZeroDigest.selector);
-        index.addRecord(alice, bytes32(0), bytes32(0), 9, ""); // the digest is checked first
+        index.addRecord(alice, bytes32(0), bytes32(0), 0, ""); // the digest before the rest of the record
+    }
+
+    function test_addRecord_checksTheEpochFirst() public {
+        // As a one-record addRecords does (the batch's epoch before its records).
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IRecordIndex.IndexWrongEpoch.selector, 9, 0));
+        index.addRecord(alice, bytes32(0), bytes32(0), 9, "");
     }
 
     function test_addRecord_revertsOnZeroCategory() public {
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IRecordIndex.IndexInvalidCategory.selector, bytes32(0)));
-        index.addRecord(alice, _digest(1), bytes32(0), 9, ""); // before tags and epoch
+        index.addRecord(alice, _digest(1), bytes32(0), 0, ""); // before the tags
     }
 
     function test_addRecord_revertsOnInvalidTags() public {
@@ -411,7 +418,7 @@ contract RecordIndexTest is RecordIndexBase {
             bytes memory tags = new bytes(lengths[i]);
             vm.prank(alice);
             vm.expectRevert(abi.encodeWithSelector(IRecordIndex.IndexInvalidTags.selector, lengths[i]));
-            index.addRecord(alice, _digest(1), LAB, 9, tags); // before the epoch
+            index.addRecord(alice, _digest(1), LAB, 0, tags); // before the writer
         }
     }
 

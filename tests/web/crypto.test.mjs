@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as c from '../../web/crypto.js';
+import * as env from '../../web/envelope.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const json = (p) => JSON.parse(readFileSync(root + p, 'utf8'));
@@ -49,6 +50,35 @@ await test('key generation: v2 message, recovery code, master secret, key check'
   eq(hex(m), g.masterSecret, 'masterSecret');
   eq(hex(c.keyCheck(m)), g.keyCheck, 'keyCheck');
 });
+await test('two key generations: each epoch from the generation covering it, category ids from the first', () => {
+  const g = k.generations;
+  const second = g.second;
+  const td = c.masterSecretV2TypedData(k.patient, second.generation, k.chainId, k.recordIndex);
+  eq(hex(c.typedDataHash(td)), second.signingHash, 'signingHash');
+  const r2 = c.recoverySecretFromCode(second.recoveryCode);
+  eq(hex(r2), second.recoverySecret, 'recoverySecret of generation 2');
+  const m2 = c.masterSecretFromGeneration(second.signature, r2, k.patient, second.generation);
+  eq(hex(m2), second.masterSecret, 'masterSecret of generation 2');
+  eq(hex(c.keyCheck(m2)), second.keyCheck, 'keyCheck of generation 2');
+  // Generation 1's code does not give generation 2's keys.
+  const wrong = c.masterSecretFromGeneration(second.signature, c.recoverySecretFromCode(k.generation.recoveryCode), k.patient, second.generation);
+  if (hex(c.keyCheck(wrong)) === second.keyCheck) throw new Error('generation 1\'s code opened generation 2');
+  // Given in any order, as the page collects them.
+  const keys = c.patientKeys([
+    { start: BigInt(g.startEpochs[1]), secret: m2 },
+    { start: BigInt(g.startEpochs[0]), secret: c.hexToBytes(k.generation.masterSecret) },
+  ]);
+  eq(hex(keys.namingKey), g.categoryNamingKey, 'naming key from generation 1');
+  const lab = c.categoryScope(keys, 'lab');
+  eq(hex(lab.value), g.labId, 'lab id from generation 1');
+  g.epochs.forEach((epoch, i) => {
+    eq(hex(c.grantPlaintext(keys, BigInt(epoch), { kind: 0, value: new Uint8Array(32) })), g.allPlaintexts[i], `All plaintext of epoch ${epoch}`);
+    eq(hex(c.grantPlaintext(keys, BigInt(epoch), lab).slice(0, 64)), g.labKeys[i], `lab keys of epoch ${epoch}`);
+  });
+  // Only the current generation, without the first: other category ids (what the page refused to do).
+  const alone = c.patientKeys([{ start: 0n, secret: m2 }]);
+  if (hex(c.categoryScope(alone, 'lab').value) === g.labId) throw new Error('the naming key does not depend on the generation');
+});
 await test('epoch, index and data keys; key ids', () => {
   const m = c.hexToBytes(k.masterSecret);
   k.epochs.forEach((epoch, i) => {
@@ -91,7 +121,7 @@ await test('ECIES vectors', async () => {
   }
 });
 await test('grant scope ids, aads, plaintexts and wrappedKeys items', async () => {
-  const m = c.hexToBytes(k.masterSecret);
+  const m = c.patientKeys([{ start: 0n, secret: c.hexToBytes(k.masterSecret) }]);
   for (let i = 0; i < k.grantKinds.length; i++) {
     const scope = { kind: k.grantKinds[i], value: k.grantScopeValues[i] };
     eq(hex(c.scopeId(scope)), k.grantScopeIds[i], 'scopeId');
@@ -118,6 +148,61 @@ await test('EIP-712 Grant type string and hashing is deterministic', () => {
   const h2 = c.typedDataHash(c.grantTypedData({ ...domain, chainId: 1n }, grant, 0, 5));
   if (hex(h1) === hex(h2)) throw new Error('chain id not bound');
   JSON.parse(c.typedDataJson(c.grantTypedData(domain, grant, 0, 5)));
+});
+
+await test('envelope v2 headers: parsed, the symmetric slot opened in the record context, the header MAC checked', async () => {
+  const { readdirSync } = await import('node:fs');
+  const files = readdirSync(root + 'tests/vectors/envelope').filter((f) => f.startsWith('envelope'));
+  if (files.length < 5) throw new Error(`only ${files.length} envelope vectors`);
+  for (const f of files) {
+    const v = json(`tests/vectors/envelope/${f}`);
+    const ctx = v.inputs.context;
+    const bytes = c.hexToBytes(v.expected.envelope);
+    const header = env.parseHeader(bytes);
+    eq(header.length, v.intermediate.header_len, `${f} header length`);
+    eq(hex(header.recordId), '0x' + ctx.record_id, `${f} record id`);
+    const context = env.recordContext(ctx.chain_id, '0x' + ctx.index_contract, '0x' + ctx.patient, header.recordId);
+    eq(hex(env.slotBinding(context)), '0x' + v.intermediate.slot_binding, `${f} slot binding`);
+    const sym = v.inputs.symmetric_recipients[0];
+    const key = await env.openSymmetricSlot(header, context, c.hexToBytes(sym.kek), c.hexToBytes(sym.key_id));
+    eq(key && hex(key), '0x' + v.inputs.data_key, `${f} data key`);
+    if (!env.headerMacVerifies(header, context, key)) throw new Error(`${f}: the header MAC does not verify`);
+    // Another patient, chain or record index: the slot does not open, the MAC does not verify.
+    const other = env.recordContext(ctx.chain_id + 1, '0x' + ctx.index_contract, '0x' + ctx.patient, header.recordId);
+    if (await env.openSymmetricSlot(header, other, c.hexToBytes(sym.kek), c.hexToBytes(sym.key_id))) throw new Error(`${f}: opened in another context`);
+    if (env.headerMacVerifies(header, other, key)) throw new Error(`${f}: MAC verified in another context`);
+    if (await env.openSymmetricSlot(header, context, new Uint8Array(32), c.hexToBytes(sym.key_id))) throw new Error(`${f}: opened with another key`);
+  }
+});
+await test('envelope headers that are not: each refused with its reason', () => {
+  const v = json('tests/vectors/envelope/envelope-1.json');
+  const good = c.hexToBytes(v.intermediate.header);
+  const bad = (at, value, reason) => {
+    const b = good.slice();
+    b[at] = value;
+    try { env.parseHeader(b); } catch (e) {
+      if (!(e instanceof env.EnvelopeError) || !reason.test(e.message)) throw new Error(`byte ${at}: ${e.message}`);
+      return;
+    }
+    throw new Error(`byte ${at} = ${value} accepted`);
+  };
+  bad(0, 0x58, /magic/);
+  bad(4, 1, /version 1/);
+  bad(5, 0, /content algorithm/);
+  bad(6, 9, /padding algorithm/);
+  bad(9, 0x11, /chunk size/);
+  bad(59, 0, /slot count 0/);
+  bad(59, 65, /slot count 65/);
+  bad(60, 3, /slot type 3/);
+  bad(61, 5, /public key/);
+  try { env.parseHeader(good.slice(0, 100)); throw new Error('a truncated header parsed'); } catch (e) { if (!/truncated/.test(e.message)) throw e; }
+  // A flipped byte in a slot: parses, but the MAC no longer verifies.
+  const flipped = good.slice();
+  flipped[100] ^= 1;
+  const ctx = v.inputs.context;
+  const header = env.parseHeader(flipped);
+  const context = env.recordContext(ctx.chain_id, '0x' + ctx.index_contract, '0x' + ctx.patient, header.recordId);
+  if (env.headerMacVerifies(header, context, c.hexToBytes(v.inputs.data_key))) throw new Error('a modified header verified');
 });
 
 console.log(`\nweb crypto: ${passed} passed, ${failed} failed`);

@@ -36,9 +36,11 @@ function ehrFails(...args) {
   throw new Error(`ehr ${args.join(' ')} should have failed`);
 }
 const as = (name) => ['--account', name, '--password-file', 'pw'];
+// What the page showed when a check failed (set once the page exists).
+let pageState = async () => '';
 async function check(name, fn) {
   try { await fn(); passed++; console.log(`ok   ${name}`); }
-  catch (e) { failed++; console.log(`FAIL ${name}: ${e.stack ?? e}`); }
+  catch (e) { failed++; console.log(`FAIL ${name}: ${e.stack ?? e}\n     page: ${await pageState().catch(() => '?')}`); }
 }
 function assert(cond, what) { if (!cond) throw new Error(what); }
 
@@ -178,9 +180,22 @@ try {
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   const errorBox = page.locator('#error');
   const status = page.locator('#status');
+  pageState = async () => `status "${await status.textContent()}", error "${await errorBox.isVisible() ? await errorBox.textContent() : ''}"`;
 
   const chooseB = () => page.getByLabel('Test Wallet B').check();
   const signingCalls = (w) => wallets[w].calls.filter((c) => c.method === 'eth_signTypedData_v4' || c.method === 'eth_sendTransaction').length;
+  // Grants signed and transactions sent (not the master-secret messages that unlock keys).
+  const grantSignings = (w) => wallets[w].calls.filter((c) => c.method === 'eth_sendTransaction' || (c.method === 'eth_signTypedData_v4' && JSON.parse(c.params[1]).primaryType !== 'MasterSecret')).length;
+
+  /** Grants `category` to `grantee` for `days` from the page's form; waits for the outcome. */
+  async function grantInForm(grantee, category, days) {
+    await page.getByLabel('Grantee address').fill(grantee);
+    await page.getByLabel('Scope').selectOption('category');
+    await page.getByLabel('Category (when one category)').fill(category);
+    await page.getByLabel('Lasts (days)').fill(String(days));
+    await page.getByRole('button', { name: 'Sign and grant' }).click();
+    await page.waitForFunction(() => /Access granted/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 60000 });
+  }
 
   await check('two EIP-6963 wallets: the page lists both, once each', async () => {
     await page.goto(url);
@@ -267,7 +282,7 @@ try {
   await check('approve in the page: the chosen wallet signs, the grant is on chain and the doctor can search and fetch', async () => {
     const [aBefore, bBefore] = [signingCalls('a'), signingCalls('b')];
     await page.getByRole('button', { name: `Approve request #${request.id}` }).click();
-    await page.waitForFunction(() => /approved/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
+    await page.waitForFunction(() => /approved/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 60000 });
     assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
     const requests = ehr('requests', '--patient', patient).requests;
     assert(requests[0].status === 'approved', `status ${requests[0].status}`);
@@ -302,7 +317,7 @@ try {
     const r3 = ehr('request', patient, '--scope', 'category:imaging', '--purpose', 'research', '--reason', 'Study cohort', '--ttl', '7d', ...as('doctor'));
     await page.getByRole('button', { name: 'Refresh' }).click();
     await page.getByRole('button', { name: `Deny request #${r3.id}` }).click();
-    await page.waitForFunction(() => /denied/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
+    await page.waitForFunction(() => /denied/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 60000 });
     assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
     const denied = ehr('requests', '--patient', patient).requests.find((x) => x.id === r3.id);
     assert(denied.status === 'denied', `status ${denied.status}`);
@@ -313,7 +328,7 @@ try {
     ehr('grant', nurse, '--scope', 'all', '--expires', '30d', ...as('alice'));
     await page.getByRole('button', { name: 'Refresh' }).click();
     await page.getByRole('button', { name: `Revoke every grant to ${doctor}` }).click();
-    await page.waitForFunction(() => /revoked/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
+    await page.waitForFunction(() => /revoked/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 60000 });
     assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
     const isGrantee = execFileSync('cast', ['call', deployment.consentRegistry, 'isGrantee(address,address)(bool)', patient, doctor, '--rpc-url', rpc], { env, encoding: 'utf8' }).trim();
     assert(isGrantee === 'false', `isGrantee ${isGrantee}`);
@@ -331,12 +346,7 @@ try {
   });
 
   await check('grant from the form (epoch 2, after the revocations), relayed; the doctor searches again', async () => {
-    await page.getByLabel('Grantee address').fill(doctor);
-    await page.getByLabel('Scope').selectOption('category');
-    await page.getByLabel('Category (when one category)').fill('lab');
-    await page.getByLabel('Lasts (days)').fill('10');
-    await page.getByRole('button', { name: 'Sign and grant' }).click();
-    await page.waitForFunction(() => /Access granted/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
+    await grantInForm(doctor, 'lab', 10);
     assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
     const grants = ehr('audit', patient).entries.filter((e) => e.event.kind === 'granted' && e.event.grantee.toLowerCase() === doctor);
     assert(grants.length === 2 && grants[1].event.epoch === 2, JSON.stringify(grants.map((g) => g.event)));
@@ -361,10 +371,55 @@ try {
     await page.getByRole('button', { name: `End emergency access of ${doctor}` }).waitFor();
     await page.screenshot({ path: join(root, 'docs/web-page.png'), fullPage: true });
     await page.getByRole('button', { name: `End emergency access of ${doctor}` }).click();
-    await page.waitForFunction(() => /ended/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
+    await page.waitForFunction(() => /ended/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 60000 });
     assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
     const until = execFileSync('cast', ['call', deployment.consentRegistry, 'emergencyUntil(address,address)(uint64)', patient, doctor, '--rpc-url', rpc], { env, encoding: 'utf8' }).trim();
     assert(until === '0', `emergencyUntil ${until}`);
+  });
+
+  const epochOf = () => execFileSync('cast', ['call', deployment.consentRegistry, 'epochOf(address)(uint64)', patient, '--rpc-url', rpc], { env, encoding: 'utf8' }).trim();
+  const rotationReasons = () => ehr('rotate', '--check', ...as('alice')).reasons;
+
+  await check('a grant expires: the page and `ehr rotate --check` name it, the next grant rotates first; the expired grantee cannot read what is written after, the one in force can', async () => {
+    // The doctor holds epoch 2's keys (its 10-day lab grant above); the nurse gets an All grant
+    // that stays in force.
+    ehr('grant', nurse, '--scope', 'all', '--expires', '30d', ...as('alice'));
+    assert(epochOf() === '2', `epoch ${epochOf()}`);
+    await forward('evm_increaseTime', [11 * 86400]);
+    await forward('evm_mine', []);
+    const sdk = rotationReasons();
+    assert(sdk.length === 1 && sdk[0].reason === 'expired-grant' && sdk[0].grantee.toLowerCase() === doctor, JSON.stringify(sdk));
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const notice = page.locator('#rotation');
+    await notice.waitFor();
+    const why = await page.locator('#rotation-why').textContent();
+    assert(why.includes(doctor) && !why.includes(nurse) && /expired/.test(why), why);
+    await page.getByRole('button', { name: 'Rotate keys' }).waitFor();
+    // The patient's next action: a grant to the nurse, from the form.
+    await grantInForm(nurse, 'imaging', 5);
+    assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
+    const said = await status.textContent();
+    assert(/rotated to 3/.test(said) && /re-shared with/.test(said), said);
+    assert(epochOf() === '3', `epoch ${epochOf()}`);
+    const events = ehr('audit', patient).entries.map((e) => e.event);
+    const shares = events.filter((e) => e.kind === 'epochKeysShared' && e.epoch === 3);
+    assert(shares.length === 1 && shares[0].grantee.toLowerCase() === nurse, JSON.stringify(shares));
+    const granted = events.filter((e) => e.kind === 'granted' && e.grantee.toLowerCase() === nurse && e.epoch === 3);
+    assert(granted.length === 1, 'the grant was not made in the new epoch');
+    // The SDK agrees that nothing asks for a rotation any more, and so does the page.
+    assert(rotationReasons().length === 0, JSON.stringify(rotationReasons()));
+    assert(await notice.isHidden(), 'the rotation notice is still shown');
+    // A record written now: out of the expired doctor's reach, open to the nurse.
+    ehr('upload', 'lab2.json', '--fhir', '--allow-duplicate', '--patient', patient, '--category', 'lab', '--keywords', 'after-expiry', ...as('alice'));
+    assert(epochOf() === '3', 'the upload rotated again');
+    const doctorFound = ehr('search', patient, 'after-expiry', ...as('doctor'));
+    assert(doctorFound.hits.length === 0, JSON.stringify(doctorFound));
+    const refused = ehrFails('fetch', '4', '--patient', patient, '-o', 'no.json', ...as('doctor'));
+    assert(refused.length > 0 && !existsSync(join(dir, 'no.json')), refused);
+    const nurseFound = ehr('search', patient, 'after-expiry', ...as('nurse'));
+    assert(nurseFound.hits.length === 1 && nurseFound.hits[0].recordId === 4, JSON.stringify(nurseFound));
+    ehr('fetch', '4', '--patient', patient, '-o', 'out4.json', ...as('nurse'));
+    ehr('revoke', nurse, ...as('alice')); // epoch 4
   });
 
   await check('an expired grant is listed as stored, and revoked in the page', async () => {
@@ -376,11 +431,99 @@ try {
     // The server sees only the category's opaque id.
     assert(/category:#[0-9a-f]{32}/.test(row) && /staff of General Hospital/.test(row), row);
     await page.getByRole('button', { name: `Revoke every grant to ${doctor}` }).click();
-    await page.waitForFunction(() => /revoked/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 30000 });
+    await page.waitForFunction(() => /revoked/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 60000 });
     assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
     const ids = execFileSync('cast', ['call', deployment.consentRegistry, 'scopeIdsOf(address,address)(bytes32[])', patient, doctor, '--rpc-url', rpc], { env, encoding: 'utf8' }).trim();
     assert(ids === '[]', `scopeIdsOf ${ids}`);
     assert((await page.locator('#grants').textContent()).includes('Nobody holds a grant'), 'grant still listed');
+  });
+
+  await check('key generation 2 (`ehr rotate --keys`): the page needs both codes, derives both generations, and a grant it makes opens a record written after it', async () => {
+    const rotated = ehr('rotate', '--keys', ...as('alice'));
+    assert(rotated.rotated.reasons[0].generation === 2, JSON.stringify(rotated.rotated));
+    const second = ehr('key', 'recovery-code', ...as('alice'));
+    const first = ehr('key', 'recovery-code', '--generation', '1', ...as('alice'));
+    assert(second.generation === 2 && first.generation === 1 && second.code !== first.code, JSON.stringify([first.generation, second.generation]));
+    assert(/no generation 3/.test(ehrFails('key', 'recovery-code', '--generation', '3', ...as('alice'))), 'generation 3 shown');
+    // Only the new code, and this browser forgot generation 1's: the code serves generation 2,
+    // generation 1 has none; a clear message, no grant signed, nothing sent.
+    await page.evaluate(() => { for (const k of Object.keys(localStorage)) if (k.startsWith('ehrkit.recovery.')) localStorage.removeItem(k); });
+    await page.fill('#recovery-code', second.code);
+    const nonceBefore = ehr('audit', patient).entries.length;
+    const signsBefore = grantSignings('b');
+    await grantInForm(doctor, 'lab', 10);
+    const text = await errorBox.textContent();
+    assert(/recovery code of key generation 1/.test(text) && /--generation 1/.test(text), text);
+    assert(grantSignings('b') === signsBefore, 'a grant was signed or a transaction sent');
+    assert(ehr('audit', patient).entries.length === nonceBefore, 'something reached the chain');
+    // Both codes, in any order: the grant goes through in the new generation's epoch.
+    await page.fill('#recovery-code', `${second.code}\n${first.code}`);
+    await grantInForm(doctor, 'lab', 10);
+    assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
+    const epoch = Number(epochOf());
+    const grants = ehr('audit', patient).entries.filter((e) => e.event.kind === 'granted' && e.event.grantee.toLowerCase() === doctor);
+    assert(grants.at(-1).event.epoch === epoch, JSON.stringify(grants.at(-1).event));
+    // The category id is generation 1's (the CLI's upload files the record under it), and the
+    // epoch keys generation 2's: the doctor finds and opens a record written after the grant.
+    ehr('upload', 'lab2.json', '--fhir', '--allow-duplicate', '--patient', patient, '--category', 'lab', '--keywords', 'second-generation', ...as('alice'));
+    const found = ehr('search', patient, 'second-generation', ...as('doctor'));
+    assert(found.hits.length === 1 && found.hits[0].recordId === 5, JSON.stringify(found));
+    ehr('fetch', '5', '--patient', patient, '-o', 'out5.json', ...as('doctor'));
+    assert(readFileSync(join(dir, 'out5.json'), 'utf8') === readFileSync(join(dir, 'lab.json'), 'utf8'), 'fetched record differs');
+    // Both codes were kept for this origin: the next action needs none typed.
+    await page.fill('#recovery-code', '');
+    const kept = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('ehrkit.recovery.')).map((k) => k.split('.').at(-1)).sort());
+    assert(JSON.stringify(kept) === '["1","2"]', JSON.stringify(kept));
+  });
+
+  await check('a record grant from the page: the nurse fetches record 5 and not record 6; a record that does not exist is refused before anything is signed', async () => {
+    ehr('upload', 'lab2.json', '--fhir', '--allow-duplicate', '--patient', patient, '--category', 'lab', '--keywords', 'not-granted', ...as('alice'));
+    // The nurse's grants ended at epoch 4: records 5 and 6 (generation 2) are out of its reach.
+    assert(/no key|not readable|cannot/i.test(ehrFails('fetch', '5', '--patient', patient, '-o', 'no5.json', ...as('nurse'))), 'the nurse read record 5 before the grant');
+    const before = grantSignings('b');
+    await page.getByLabel('Grantee address').fill(nurse);
+    await page.getByLabel('Scope').selectOption('record');
+    await page.getByLabel('Record number (when one record)').fill('99');
+    await page.getByRole('button', { name: 'Sign and grant' }).click();
+    await page.waitForFunction(() => !document.getElementById('error').hidden);
+    assert(/no record #99/.test(await errorBox.textContent()), await errorBox.textContent());
+    assert(grantSignings('b') === before, 'a grant was signed for a record that does not exist');
+    await page.getByLabel('Record number (when one record)').fill('5');
+    await page.getByRole('button', { name: 'Sign and grant' }).click();
+    await page.waitForFunction(() => /Access granted/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 60000 });
+    assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
+    const granted = ehr('audit', patient).entries.filter((e) => e.event.kind === 'granted' && e.event.grantee.toLowerCase() === nurse).at(-1).event;
+    assert(/record:5|record 5/.test(JSON.stringify(granted.scope)), JSON.stringify(granted));
+    ehr('fetch', '5', '--patient', patient, '-o', 'nurse5.json', ...as('nurse'));
+    assert(readFileSync(join(dir, 'nurse5.json'), 'utf8') === readFileSync(join(dir, 'lab2.json'), 'utf8'), 'record 5 differs');
+    const refused = ehrFails('fetch', '6', '--patient', patient, '-o', 'nurse6.json', ...as('nurse'));
+    assert(refused.length > 0 && !existsSync(join(dir, 'nurse6.json')), refused);
+  });
+
+  await check('a signed grant that never reached the chain: after its deadline the page asks to rotate, and "Rotate keys" does it', async () => {
+    // The signed grant leaves the page, but the relay request never arrives.
+    await page.route('**/api/relay/grant', (route) => route.abort());
+    await grantInForm(doctor, 'imaging', 5);
+    await page.unroute('**/api/relay/grant');
+    assert(/Cannot reach the ehr server/.test(await errorBox.textContent()), await errorBox.textContent());
+    const remembered = () => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('ehrkit.pending.')).map((k) => JSON.parse(localStorage.getItem(k)).length));
+    assert(JSON.stringify(await remembered()) === '[1]', JSON.stringify(await remembered()));
+    const before = Number(epochOf());
+    await forward('evm_increaseTime', [2 * 3600]); // past the signature's one-hour deadline
+    await forward('evm_mine', []);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator('#rotation').waitFor();
+    const why = await page.locator('#rotation-why').textContent();
+    assert(why.includes(doctor) && /can no longer be submitted/.test(why), why);
+    await page.getByRole('button', { name: 'Rotate keys' }).click();
+    await page.waitForFunction(() => /rotated to/.test(document.getElementById('status').textContent) || !document.getElementById('error').hidden, null, { timeout: 60000 });
+    assert(await errorBox.isHidden(), `error: ${await errorBox.textContent()}`);
+    assert(Number(epochOf()) === before + 1, `epoch ${epochOf()}`);
+    assert(await page.locator('#rotation').isHidden(), 'the notice is still shown');
+    assert(JSON.stringify(await remembered()) === '[]', `still remembered: ${JSON.stringify(await remembered())}`);
+    // The doctor's lab grant is in force: it gets the new epoch; the nurse's record grant needs none.
+    const shares = ehr('audit', patient).entries.map((e) => e.event).filter((e) => e.kind === 'epochKeysShared' && e.epoch === before + 1);
+    assert(shares.length === 1 && shares[0].grantee.toLowerCase() === doctor, JSON.stringify(shares));
   });
 
   const token = await page.locator('meta[name="ehr-api-token"]').getAttribute('content');
@@ -397,6 +540,18 @@ try {
     assert(r.status === 405, `GET relay ${r.status}`);
     r = await fetch(new URL('/api/deployment', url));
     assert(r.status === 401 && (await r.json()).error.includes('x-ehr-token'), `no token ${r.status}`);
+    // A record's envelope header: the header only, for a record the index holds.
+    r = await fetch(new URL(`/api/patients/${patient}/records/1/header`, url), withToken());
+    const h = await r.json();
+    assert(r.status === 200 && h.recordId === 1 && /^0x4548524502/.test(h.header) && (h.header.length - 2) / 2 <= 5340, JSON.stringify(h).slice(0, 200));
+    r = await fetch(new URL(`/api/patients/${patient}/records/99/header`, url), withToken());
+    assert(r.status === 404 && /no record 99/.test((await r.json()).error), `unknown record ${r.status}`);
+    r = await fetch(new URL(`/api/patients/${patient}/records/x/header`, url), withToken());
+    assert(r.status === 400 && /not a record id/.test((await r.json()).error), `bad record id ${r.status}`);
+    r = await fetch(new URL(`/api/patients/${patient}/records/1/header`, url), { method: 'POST', ...withToken() });
+    assert(r.status === 405, `POST header ${r.status}`);
+    r = await fetch(new URL(`/api/patients/${patient}/records/1/header`, url));
+    assert(r.status === 401, `header without the token ${r.status}`);
     r = await fetch(new URL('/api/deployment', url), withToken());
     const d = await r.json();
     assert(r.status === 200 && !('rpcUrl' in d) && d.walletRpcUrl === rpc, JSON.stringify(d));

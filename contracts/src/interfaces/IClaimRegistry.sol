@@ -46,7 +46,8 @@ interface IClaimRegistry {
     event ClaimReviewStarted(
         uint256 indexed claimId, address indexed patient, address indexed insurer, address reviewer
     );
-    /// @notice The insurer decided; `reason` explains the decision.
+    /// @notice The insurer decided, for the reason `reasonCode` (1 to `MAX_DECISION_CODE`, see
+    /// `decide`); `encryptedReason` holds the reviewer's words, if any, encrypted to the patient.
     /// @dev `patient` is indexed for the audit trail, as in `ClaimReviewStarted`.
     event ClaimDecided(
         uint256 indexed claimId,
@@ -54,7 +55,8 @@ interface IClaimRegistry {
         address indexed insurer,
         address reviewer,
         bool approved,
-        string reason
+        uint16 reasonCode,
+        bytes encryptedReason
     );
 
     /// @notice The caller is not a registered patient.
@@ -76,8 +78,9 @@ interface IClaimRegistry {
     error ClaimNotInsurer(uint256 claimId, address caller);
     /// @notice The claim is `status`; this step is not allowed from there.
     error ClaimInvalidTransition(uint256 claimId, ClaimStatus status);
-    /// @notice A decision reason must be 1 to 256 bytes.
-    error ClaimInvalidReason();
+    /// @notice A decision needs a reason code of 1 to `MAX_DECISION_CODE`, and its words, when
+    /// given, must be an ECIES ciphertext of 1 to 256 bytes of text (50 to 305 bytes).
+    error ClaimInvalidReason(uint16 reasonCode, uint256 encryptedReasonLength);
 
     /// @notice Files a claim as the calling patient.
     /// @param insurer The insurer organization's account.
@@ -99,11 +102,30 @@ interface IClaimRegistry {
     function startReview(uint256 claimId) external;
 
     /// @notice Approves or rejects a claim under review (caller: the insurer or its active staff).
-    function decide(uint256 claimId, bool approved, string calldata reason) external;
+    /// @param reasonCode Why, as a code (clients name them): 1 covered, 2 partly covered, 3 not
+    /// covered by the plan, 4 information missing, 5 not medically necessary, 6 out of network,
+    /// 7 duplicate claim, 8 other.
+    /// @param encryptedReason The reviewer's words, ECIES-encrypted to the patient, or empty:
+    /// no free text about a patient's care goes on chain in clear.
+    function decide(uint256 claimId, bool approved, uint16 reasonCode, bytes calldata encryptedReason)
+        external;
 
     /// @notice A stored claim.
     function claim(uint256 claimId) external view returns (Claim memory);
 
     /// @notice The number of claims filed so far (the last id).
     function claimCount() external view returns (uint256);
+
+    /// @notice Whether `account` may move claim `claimId` on now: the claim's insurer account
+    /// or a staff member of it, while the insurer is an active insurer. False for an unknown id.
+    function canReview(uint256 claimId, address account) external view returns (bool);
+
+    /// @notice The role registry this registry consults.
+    function roles() external view returns (address);
+
+    /// @notice The consent registry this registry consults.
+    function consent() external view returns (address);
+
+    /// @notice The record index this registry consults.
+    function index() external view returns (address);
 }

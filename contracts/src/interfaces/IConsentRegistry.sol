@@ -364,4 +364,16 @@ interface IConsentRegistry {
 
     /// @notice The role registry this registry consults.
     function roles() external view returns (address);
+
+    /// @notice The scopeIds of the grants stored for (patient, grantee), expired ones included.
+    function scopeIdsOf(address patient, address grantee) external view returns (bytes32[] memory);
+
+    /// @notice The scopeId a grant of `scope` is stored under: keccak256(abi.encode(kind, value)).
+    function scopeIdOf(Scope calldata scope) external pure returns (bytes32);
+
+    /// @notice The contract told about grants and revocations (zero for none).
+    function hooks() external view returns (address);
+
+    /// @notice The EIP-712 domain separator for this chain and contract.
+    function DOMAIN_SEPARATOR() external view returns (bytes32);
 }

@@ -128,4 +128,13 @@ interface IRecordIndex is IAccessHooks {
 
     /// @notice The consent registry.
     function consent() external view returns (address);
+
+    /// @notice Whether the mirror alone authorizes `writer` (the cheap path, no registry call):
+    /// `writer` is the registered `patient`, or staff of an organization that writes holding an
+    /// unexpired Category(`category`) or All grant. False does not mean a write fails:
+    /// emergency access is checked with the registries (see `canWrite`).
+    function mirrorAllows(address patient, address writer, bytes32 category) external view returns (bool);
+
+    /// @notice The account allowed to call `wire` (the deployer).
+    function wirer() external view returns (address);
 }

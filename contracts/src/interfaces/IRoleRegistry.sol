@@ -107,4 +107,7 @@ interface IRoleRegistry {
 
     /// @notice The 64-byte public key of `account`, empty when none is registered.
     function publicKeyOf(address account) external view returns (bytes memory);
+
+    /// @notice The contract told about organization, staff and patient changes (zero for none).
+    function hooks() external view returns (address);
 }

@@ -283,14 +283,16 @@ contract ClaimHandler is EhrHelpers {
         reasonSeed = _mix(reasonSeed, "reason");
         uint256 claimId = _pickClaim(claimSeed, IClaimRegistry.ClaimStatus.UnderReview);
         address caller = _pickReviewer(claimId, callerSeed);
-        uint256 reasonLength = reasonSeed % 8 == 0 ? (reasonSeed >> 3) % 301 : 1 + (reasonSeed >> 3) % 256;
+        // Codes 0 and 9 are out of range; words, when sent, are 50 to 305 bytes of ciphertext.
+        uint16 code = uint16(reasonSeed % 10);
+        uint256 length = (reasonSeed >> 4) % 4 == 0 ? 0 : (reasonSeed >> 6) % 330;
         bool known = claimId != 0 && claimId <= _ghosts.length;
         bool expected = known && mayMove(_ghosts[claimId - 1].insurer, caller)
-            && _ghosts[claimId - 1].status == IClaimRegistry.ClaimStatus.UnderReview && reasonLength >= 1
-            && reasonLength <= 256;
+            && _ghosts[claimId - 1].status == IClaimRegistry.ClaimStatus.UnderReview && code >= 1 && code <= 8
+            && (length == 0 || (length >= 50 && length <= 305));
 
         vm.prank(caller);
-        try claims.decide(claimId, approved, string(new bytes(reasonLength))) {
+        try claims.decide(claimId, approved, code, new bytes(length)) {
             if (!expected) unexpectedSuccesses++;
             if (!known) return;
             Ghost storage g = _ghosts[claimId - 1];

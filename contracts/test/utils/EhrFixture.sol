@@ -140,6 +140,29 @@ abstract contract EhrFixture is EhrHelpers {
         roles.addStaff(staff);
     }
 
+    /// @dev `patient` grants `grantee` `scope` for treatment until `expiry`, at its current epoch.
+    function _grantFrom(
+        address patient,
+        address grantee,
+        IConsentRegistry.Scope memory scope,
+        uint64 expiry,
+        bytes memory wrappedKeys
+    ) internal {
+        uint64 epoch = consent.epochOf(patient); // before the prank, which one call consumes
+        vm.prank(patient);
+        consent.grant(
+            IConsentRegistry.GrantRequest({
+                patient: patient,
+                grantee: grantee,
+                scope: scope,
+                purpose: IConsentRegistry.Purpose.Treatment,
+                expiry: expiry,
+                epoch: epoch,
+                wrappedKeys: wrappedKeys
+            })
+        );
+    }
+
     /// @dev The admin adds the hospital, the lab and the insurer.
     function _addOrganizations() internal {
         _addOrg(hospital, IRoleRegistry.OrgKind.Hospital, "St. Mary");

@@ -120,6 +120,10 @@ abstract contract Test {
         vm.assertEq(left, right);
     }
 
+    function assertEq(bytes memory left, bytes memory right, string memory err) internal pure {
+        vm.assertEq(left, right, err);
+    }
+
     function assertEq(string memory left, string memory right) internal pure {
         vm.assertEq(left, right);
     }

@@ -60,6 +60,8 @@ interface Vm {
         external
         returns (bytes32[] memory readSlots, bytes32[] memory writeSlots);
     function getRecordedLogs() external returns (Log[] memory logs);
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
     function expectCall(address callee, bytes calldata data) external;
 
     // Gas.

@@ -112,6 +112,19 @@ pub(crate) async fn run(
     let patient = env.account().await?;
     let r = tx::send("register", roles(&patient).registerPatient(public_key(&patient))).await?;
     results.put("gas.register", gas(&r), &format!("registerPatient: {receipt_method}"));
+    // Key generation 1 right after registering, as the SDK's register_patient does: every
+    // later figure sees the patient's key-state word as a real patient's client leaves it.
+    let check = |label: &str| B256::from(alloy::primitives::keccak256(label)).0[..24].try_into();
+    let r = tx::send(
+        "setup keys",
+        consent(&patient).setupKeys(alloy::primitives::FixedBytes(check("g1")?)),
+    )
+    .await?;
+    results.put(
+        "gas.setup_keys",
+        gas(&r),
+        &format!("patient's setupKeys(keyCheck), key generation 1, right after registerPatient (as the SDK registers): {receipt_method}"),
+    );
     let master = derive_master_secret(&patient, d.chain_id, d.record_index).await?;
     let patient_keys = SearchKeys::patient(master.clone());
     let lab: Category = patient_keys.category_id("lab")?;
@@ -335,17 +348,6 @@ pub(crate) async fn run(
         "gas.rotate_epoch",
         gas(&r),
         &format!("patient's rotateEpoch() (index mirror updated): {receipt_method}"),
-    );
-    let check = |label: &str| B256::from(alloy::primitives::keccak256(label)).0[..24].try_into();
-    let r = tx::send(
-        "setup keys",
-        consent(&patient).setupKeys(alloy::primitives::FixedBytes(check("g1")?)),
-    )
-    .await?;
-    results.put(
-        "gas.setup_keys",
-        gas(&r),
-        &format!("patient's setupKeys(keyCheck), key generation 1: {receipt_method}"),
     );
     let r = tx::send(
         "rotate keys",

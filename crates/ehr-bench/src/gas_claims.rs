@@ -112,15 +112,28 @@ pub(crate) async fn run(
         gas(&r),
         &format!("insurer's startReview: {receipt_method}"),
     );
-    let r = tx::send(
-        "decide",
-        claims(&insurer).decide(id, true, "covered under plan B, outpatient care".into()),
-    )
-    .await?;
+    // The reviewer's 37 words of text, sealed to the patient as the SDK does (86 bytes).
+    let binding = ehr_crypto::reason::ReasonBinding {
+        context: ehr_crypto::reason::ReasonContext::ClaimDecision,
+        chain_id: d.chain_id,
+        registry: d.claim_registry.0.0,
+        patient: patient.address().0.0,
+        sender: insurer.address().0.0,
+        code: 1,
+    };
+    let patient_key = ehr_crypto::public_key_for_address(&public_key(patient), &binding.patient)?;
+    let sealed = ehr_crypto::reason::seal_reason(
+        &patient_key,
+        &binding,
+        "covered under plan B, outpatient care",
+    )?;
+    let r = tx::send("decide", claims(&insurer).decide(id, true, 1, sealed.into())).await?;
     results.put(
         "gas.claim.decide",
         gas(&r),
-        &format!("insurer's decide (approved, a 37-byte reason): {receipt_method}"),
+        &format!(
+            "insurer's decide (approved, code 1, 37 bytes of words sealed to the patient: 86 bytes): {receipt_method}"
+        ),
     );
     Ok(())
 }

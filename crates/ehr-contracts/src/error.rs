@@ -53,6 +53,19 @@ pub enum Error {
         /// How long we waited.
         waited: std::time::Duration,
     },
+    /// A transaction and its replacements at the same nonce, each with higher fees, were not
+    /// mined ([`crate::send_replacing`]).
+    #[error("{action}: the transaction at nonce {nonce} was not mined within {} s, nor any of its {} replacement(s) with higher fees; the node may have dropped it, or fees are above the cap: check the account's pending transactions ({}) before sending again", waited.as_secs(), txs.len() - 1, txs.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", "))]
+    NotMinedAfterReplacement {
+        /// What was being done.
+        action: &'static str,
+        /// The nonce every version was sent at.
+        nonce: u64,
+        /// Every version sent, the first first.
+        txs: Vec<TxHash>,
+        /// How long it waited in all.
+        waited: std::time::Duration,
+    },
     /// The node refused the transaction because the signing account cannot pay for its gas.
     #[error("{action}: the signing account has too little ether to pay for the gas ({message})")]
     InsufficientFunds {

@@ -8,6 +8,7 @@ pub mod eip712;
 mod error;
 mod evm_build;
 mod evm_probe;
+mod replacement;
 mod revert;
 pub mod sender_lock;
 pub mod tx;
@@ -19,5 +20,8 @@ pub use deployment::{DEPLOYMENT_FORMAT, Deployment};
 pub use error::{Error, Result};
 pub use evm_build::{Contract, EvmBuild};
 pub use evm_probe::{EvmSupport, probe_evm};
+pub use replacement::{MIN_BUMP_PERCENT, Replacement, bumped, send_replacing};
 pub use revert::RevertReason;
-pub use types::{ClaimStatus, OrgKind, Purpose, ReasonCode, Role, Scope, category_bytes32};
+pub use types::{
+    ClaimStatus, DecisionCode, OrgKind, Purpose, ReasonCode, Role, Scope, category_bytes32,
+};

@@ -416,7 +416,11 @@ fn fmt_claim(e: &K, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             "{} is not an active insurer organization, so no claim can be filed with it",
             e.insurer
         ),
-        K::ClaimInvalidReason(_) => f.write_str("a decision reason must be 1 to 256 bytes"),
+        K::ClaimInvalidReason(e) => write!(
+            f,
+            "decision code {} with {} bytes of encrypted reason: the code must be 1 to 8 and the encrypted reason empty or 50 to 305 bytes (1 to 256 bytes of text)",
+            e.reasonCode, e.encryptedReasonLength
+        ),
         K::ClaimInvalidRecords(e) if e.count.is_zero() => {
             f.write_str("a claim must list at least one record")
         }

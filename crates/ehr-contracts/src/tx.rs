@@ -64,7 +64,7 @@ where
 /// Why a mined transaction reverted: its call replayed on the state of the block it was mined
 /// in, at that block's time, which reverts the same way unless that block changed the state
 /// it depends on. Failing that, whether it ran out of gas.
-async fn explain_mined_revert<P, D>(
+pub(crate) async fn explain_mined_revert<P, D>(
     action: &'static str,
     call: &CallBuilder<P, D>,
     receipt: TransactionReceipt,

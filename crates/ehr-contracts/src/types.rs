@@ -129,72 +129,104 @@ impl fmt::Display for Purpose {
     }
 }
 
-/// Why access is asked for or break-glass access opened: the consent registry's reason codes
-/// (after HL7 v3 PurposeOfUse). Sent in clear; any free text goes encrypted to the patient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReasonCode {
-    /// 1, TREAT.
-    Treatment = 1,
-    /// 2, ETREAT.
-    EmergencyTreatment = 2,
-    /// 3, HPAYMT.
-    Payment = 3,
-    /// 4, HRESCH.
-    Research = 4,
-    /// 5, HOPERAT.
-    Operations = 5,
-    /// 6, CAREMGT.
-    CareCoordination = 6,
-    /// 7, PATRQT.
-    PatientRequest = 7,
-    /// 8, PUBHLTH.
-    PublicHealth = 8,
-    /// 9, HLEGAL.
-    Legal = 9,
+/// A contract enum of `uint16` codes 1..=N with a name each, as typed and shown: the enum,
+/// `ALL`, `as_u16`, `from_u16`, `name` and `Display`.
+macro_rules! code_table {
+    (
+        $(#[$doc:meta])*
+        $name:ident { $($(#[$vdoc:meta])* $variant:ident = $value:literal => $text:literal,)+ }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant = $value,)+
+        }
+
+        impl $name {
+            /// Every code, in order.
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
+
+            /// The contract's `uint16`.
+            pub fn as_u16(self) -> u16 {
+                self as u16
+            }
+
+            /// Decodes the contract's `uint16`.
+            pub fn from_u16(value: u16) -> Result<Self> {
+                Self::ALL.iter().copied().find(|c| c.as_u16() == value).ok_or(
+                    Error::UnknownEnumValue {
+                        name: stringify!($name),
+                        value: u8::try_from(value).unwrap_or(u8::MAX),
+                    },
+                )
+            }
+
+            /// The code's name as typed and shown.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+code_table! {
+    /// Why access is asked for or break-glass access opened: the consent registry's reason
+    /// codes (after HL7 v3 PurposeOfUse). Sent in clear; any free text goes encrypted to the
+    /// patient.
+    ReasonCode {
+        /// 1, TREAT.
+        Treatment = 1 => "treatment",
+        /// 2, ETREAT.
+        EmergencyTreatment = 2 => "emergency-treatment",
+        /// 3, HPAYMT.
+        Payment = 3 => "payment",
+        /// 4, HRESCH.
+        Research = 4 => "research",
+        /// 5, HOPERAT.
+        Operations = 5 => "operations",
+        /// 6, CAREMGT.
+        CareCoordination = 6 => "care-coordination",
+        /// 7, PATRQT.
+        PatientRequest = 7 => "patient-request",
+        /// 8, PUBHLTH.
+        PublicHealth = 8 => "public-health",
+        /// 9, HLEGAL.
+        Legal = 9 => "legal",
+    }
+}
+
+code_table! {
+    /// Why an insurer decided a claim as it did: the claim registry's decision codes. Sent in
+    /// clear; the reviewer's own words, if any, go encrypted to the patient.
+    DecisionCode {
+        /// 1: the care is covered.
+        Covered = 1 => "covered",
+        /// 2: part of it is covered.
+        PartlyCovered = 2 => "partly-covered",
+        /// 3: the plan does not cover it.
+        NotCovered = 3 => "not-covered",
+        /// 4: information is missing.
+        InformationMissing = 4 => "information-missing",
+        /// 5: not medically necessary.
+        NotMedicallyNecessary = 5 => "not-medically-necessary",
+        /// 6: out of network.
+        OutOfNetwork = 6 => "out-of-network",
+        /// 7: a duplicate claim.
+        Duplicate = 7 => "duplicate",
+        /// 8: another reason (say which in the words).
+        Other = 8 => "other",
+    }
 }
 
 impl ReasonCode {
-    /// Every code, in order.
-    pub const ALL: [ReasonCode; 9] = [
-        Self::Treatment,
-        Self::EmergencyTreatment,
-        Self::Payment,
-        Self::Research,
-        Self::Operations,
-        Self::CareCoordination,
-        Self::PatientRequest,
-        Self::PublicHealth,
-        Self::Legal,
-    ];
-
-    /// The contract's `uint16`.
-    pub fn as_u16(self) -> u16 {
-        self as u16
-    }
-
-    /// Decodes the contract's `uint16`.
-    pub fn from_u16(value: u16) -> Result<Self> {
-        Self::ALL.into_iter().find(|c| c.as_u16() == value).ok_or(Error::UnknownEnumValue {
-            name: "ReasonCode",
-            value: u8::try_from(value).unwrap_or(u8::MAX),
-        })
-    }
-
-    /// The code's name as typed and shown (`treatment`, `emergency-treatment`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Treatment => "treatment",
-            Self::EmergencyTreatment => "emergency-treatment",
-            Self::Payment => "payment",
-            Self::Research => "research",
-            Self::Operations => "operations",
-            Self::CareCoordination => "care-coordination",
-            Self::PatientRequest => "patient-request",
-            Self::PublicHealth => "public-health",
-            Self::Legal => "legal",
-        }
-    }
-
     /// The usual code for a grant purpose.
     pub fn for_purpose(purpose: Purpose) -> Self {
         match purpose {
@@ -203,12 +235,6 @@ impl ReasonCode {
             Purpose::Research => Self::Research,
             Purpose::Emergency => Self::EmergencyTreatment,
         }
-    }
-}
-
-impl fmt::Display for ReasonCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

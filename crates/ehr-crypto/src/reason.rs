@@ -1,14 +1,15 @@
-//! The free-text reason of an access request or a break-glass opening, encrypted to the
-//! patient: the chain carries a reason code in clear and this ciphertext.
+//! The free-text reason of an access request, a break-glass opening or an insurer's claim
+//! decision, encrypted to the patient: the chain carries a code in clear and this ciphertext.
 //!
 //! ```text
 //! sealed = ECIES(patient public key, purpose "ehrkit/v2/reason", aad, utf8(text))
-//! aad    = context[1] ‖ be64(chain_id) ‖ consent_registry[20] ‖ patient[20] ‖ sender[20] ‖ be16(code)
-//! context: 0x00 access request, 0x01 break-glass access
+//! aad    = context[1] ‖ be64(chain_id) ‖ registry[20] ‖ patient[20] ‖ sender[20] ‖ be16(code)
+//! context: 0x00 access request, 0x01 break-glass access (registry: the consent registry),
+//!          0x02 claim decision (registry: the claim registry)
 //! ```
 //!
 //! The aad binds the text to the deployment, the patient, the account that sent it and the
-//! code, so a reason cannot be moved to another request, patient or code. The output is
+//! code, so a reason cannot be moved to another kind of act, patient, sender or code. The output is
 //! `49 + len(text)` bytes (ECIES: a 33-byte point and a 16-byte tag).
 
 use k256::{PublicKey, SecretKey};
@@ -26,35 +27,39 @@ pub enum ReasonContext {
     Request,
     /// Break-glass access (`openEmergencyAccess`).
     Emergency,
+    /// An insurer's decision on a claim (`ClaimRegistry.decide`).
+    ClaimDecision,
 }
 
 /// Where a reason belongs: the associated data of its encryption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReasonBinding {
-    /// Request or break-glass access.
+    /// Request, break-glass access or claim decision.
     pub context: ReasonContext,
     /// The chain id.
     pub chain_id: u64,
-    /// The consent registry's address.
-    pub consent_registry: [u8; 20],
+    /// The contract the reason is sent to: the consent registry (requests, break-glass) or
+    /// the claim registry (decisions).
+    pub registry: [u8; 20],
     /// The patient the reason is for (and encrypted to).
     pub patient: [u8; 20],
-    /// The account that sends the request or opens the access.
+    /// The account that sends the request, opens the access or decides the claim.
     pub sender: [u8; 20],
     /// The reason code sent with it.
     pub code: u16,
 }
 
 impl ReasonBinding {
-    /// `context ‖ be64(chain_id) ‖ consent_registry ‖ patient ‖ sender ‖ be16(code)`.
+    /// `context ‖ be64(chain_id) ‖ registry ‖ patient ‖ sender ‖ be16(code)`.
     pub fn aad(&self) -> [u8; 71] {
         let mut aad = [0u8; 71];
         aad[0] = match self.context {
             ReasonContext::Request => 0,
             ReasonContext::Emergency => 1,
+            ReasonContext::ClaimDecision => 2,
         };
         aad[1..9].copy_from_slice(&self.chain_id.to_be_bytes());
-        aad[9..29].copy_from_slice(&self.consent_registry);
+        aad[9..29].copy_from_slice(&self.registry);
         aad[29..49].copy_from_slice(&self.patient);
         aad[49..69].copy_from_slice(&self.sender);
         aad[69..].copy_from_slice(&self.code.to_be_bytes());
@@ -95,7 +100,7 @@ mod tests {
         ReasonBinding {
             context: ReasonContext::Request,
             chain_id: 31337,
-            consent_registry: [7; 20],
+            registry: [7; 20],
             patient: crate::eth_address(&patient.public_key()),
             sender: [9; 20],
             code: 1,
@@ -115,6 +120,8 @@ mod tests {
             ReasonBinding { code: 2, ..b },
             ReasonBinding { sender: [8; 20], ..b },
             ReasonBinding { context: ReasonContext::Emergency, ..b },
+            ReasonBinding { context: ReasonContext::ClaimDecision, ..b },
+            ReasonBinding { registry: [6; 20], ..b },
             ReasonBinding { chain_id: 1, ..b },
         ] {
             assert!(matches!(open_reason(&patient, &moved, &sealed), Err(Error::UnwrapFailed)));

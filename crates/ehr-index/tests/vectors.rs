@@ -169,27 +169,61 @@ async fn keys_vector() -> Value {
         "grantee": address(Address::from(parties.grantee)),
         "granteePublicKey": hex0x(raw_public_key(&grantee.public_key())),
         "grantEpoch": 1,
-        "generation": generation_vector(&patient).await,
+        "generation": generation_vector(&patient, 1).await,
+        "generations": generations_vector(&patient).await,
     });
     out.as_object_mut().unwrap().extend(g);
     out
 }
 
-/// Key generation 1: the v2 message, the default recovery secret and its code, the master
-/// secret and its key-check value.
-async fn generation_vector(patient: &PrivateKeySigner) -> Value {
-    let generation = 1u64;
+/// A patient after one key rotation: generation 1 from epoch 0, generation 2 from
+/// `startEpochs[1]`. Each epoch's key from the generation that covers it, the naming key and
+/// category ids from generation 1's, as `SearchKeys::patient_generations` derives them.
+async fn generations_vector(patient: &PrivateKeySigner) -> Value {
+    let start_epochs = [0u64, 3];
+    let mut masters = Vec::new();
+    for (generation, start) in (1u64..).zip(start_epochs) {
+        masters.push((start, generation_master(patient, generation).await.1));
+    }
+    let keys = ehr_index::SearchKeys::patient_generations(masters);
+    let epochs = [2u64, 3, 4];
+    let lab = keys.category_id("lab").unwrap();
+    let all: Vec<String> = epochs
+        .iter()
+        .map(|&e| {
+            let epoch_key = keys.epoch_key(e).unwrap();
+            hex0x([&epoch_key.as_bytes()[..], keys.naming_key().unwrap().as_bytes()].concat())
+        })
+        .collect();
+    let lab_keys: Vec<String> = epochs
+        .iter()
+        .map(|&e| {
+            let k = keys.category_keys(e, &lab).unwrap();
+            hex0x([&k.index_key().as_bytes()[..], k.data_key_encryption_key().as_bytes()].concat())
+        })
+        .collect();
+    json!({
+        "comment": "two key generations: generation 1 (as in `generation`) covers epochs from startEpochs[0], generation 2 from startEpochs[1]; allPlaintexts[i] = the All grant plaintext of epochs[i] = epochKey(masterSecret of the generation covering it) ‖ categoryNamingKey, categoryNamingKey and labId from generation 1's master secret; labKeys[i] = indexKey ‖ dataKey of lab in epochs[i]",
+        "second": generation_vector(patient, 2).await,
+        "startEpochs": start_epochs,
+        "epochs": epochs,
+        "categoryNamingKey": hex0x(keys.naming_key().unwrap().as_bytes()),
+        "labId": hex0x(lab.as_bytes32()),
+        "allPlaintexts": all,
+        "labKeys": lab_keys,
+    })
+}
+
+/// The vector patient's default recovery secret of `generation` and the master secret it gives.
+async fn generation_master(
+    patient: &PrivateKeySigner,
+    generation: u64,
+) -> (ehr_crypto::RecoverySecret, ehr_index::MasterSecret) {
     let recovery = ehr_crypto::RecoverySecret::from_account_key(
         &PATIENT_KEY,
         CHAIN_ID,
         &RECORD_INDEX.0.0,
         generation,
-    );
-    let hash = master_secret::generation_signing_hash(
-        patient.address(),
-        generation,
-        CHAIN_ID,
-        RECORD_INDEX,
     );
     let master = master_secret::derive_generation_master_secret(
         patient,
@@ -200,6 +234,19 @@ async fn generation_vector(patient: &PrivateKeySigner) -> Value {
     )
     .await
     .unwrap();
+    (recovery, master)
+}
+
+/// Key generation `generation`: the v2 message, the default recovery secret and its code, the
+/// master secret and its key-check value.
+async fn generation_vector(patient: &PrivateKeySigner, generation: u64) -> Value {
+    let (recovery, master) = generation_master(patient, generation).await;
+    let hash = master_secret::generation_signing_hash(
+        patient.address(),
+        generation,
+        CHAIN_ID,
+        RECORD_INDEX,
+    );
     let signature = patient.sign_hash(&hash).await.unwrap().normalized_s().as_bytes();
     json!({
         "comment": "key generation g >= 1: signature = EIP-712 MasterSecret(address patient,uint64 generation,string purpose) in domain {name \"ehrkit\", version \"2\", chainId, verifyingContract = recordIndex} (canonical: low s, v 27/28); masterSecret = HKDF-SHA256(ikm = signature ‖ recoverySecret, salt = patient ‖ be64(g), info = \"ehrkit/v2/master-secret\"); keyCheck = HMAC-SHA256(masterSecret, \"ehrkit/v2/key-check\")[..24]; recoveryCode = \"ehr2\" then hex(recoverySecret ‖ SHA-256(\"ehrkit/v2/recovery-code\" ‖ recoverySecret)[..2]) in dash-separated groups of 4; recoverySecret (default) = HKDF-SHA256(ikm = patientPrivateKey, salt = empty, info = \"ehrkit/v2/recovery-secret\" ‖ be64(chainId) ‖ recordIndex ‖ be64(g))",

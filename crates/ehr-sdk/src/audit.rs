@@ -27,7 +27,7 @@ use ehr_contracts::bindings::RecordIndex::{
     ReadsLogged as ReadsLoggedEvent, RecordAdded, RecordSuperseded,
 };
 use ehr_contracts::bindings::RoleRegistry::PatientRegistered;
-use ehr_contracts::{Deployment, Purpose, ReasonCode, Scope};
+use ehr_contracts::{DecisionCode, Deployment, Purpose, ReasonCode, Scope};
 use serde::Serialize;
 
 /// One thing that happened to a patient's records or consent.
@@ -240,8 +240,15 @@ pub enum AuditEvent {
         reviewer: Address,
         /// Approved (true) or rejected.
         approved: bool,
-        /// The insurer's reason.
-        reason: String,
+        /// Why, as a code.
+        #[serde(serialize_with = "display")]
+        reason_code: DecisionCode,
+        /// The reviewer's words, when the viewer is the patient they were encrypted to.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The words as on chain, encrypted to the patient (empty without).
+        #[serde(skip)]
+        encrypted_reason: Bytes,
     },
 }
 
@@ -371,10 +378,13 @@ impl AuditEvent {
             Self::ClaimReviewStarted { claim_id, reviewer, .. } => {
                 format!("claim {claim_id} taken into review by {reviewer}")
             }
-            Self::ClaimDecided { claim_id, reviewer, approved, reason, .. } => format!(
-                "claim {claim_id} {} by {reviewer}: {reason:?}",
-                if *approved { "approved" } else { "rejected" }
-            ),
+            Self::ClaimDecided { claim_id, reviewer, approved, reason_code, reason, .. } => {
+                format!(
+                    "claim {claim_id} {} by {reviewer} ({reason_code}){}",
+                    if *approved { "approved" } else { "rejected" },
+                    shown_reason(reason)
+                )
+            }
         }
     }
 }
@@ -658,7 +668,9 @@ pub fn default_sources() -> Vec<EventSource> {
                     insurer: e.insurer,
                     reviewer: e.reviewer,
                     approved: e.approved,
-                    reason: e.reason,
+                    reason_code: DecisionCode::from_u16(e.reasonCode).ok()?,
+                    reason: None,
+                    encrypted_reason: e.encryptedReason,
                 })
             },
         },
@@ -831,17 +843,25 @@ fn open_reads(session: &Session, patient: Address, event: &mut AuditEvent) {
     }
 }
 
-/// Decrypts a request's or break-glass opening's words when the viewer is the patient.
+/// Decrypts the words of a request, a break-glass opening or a claim decision when the viewer
+/// is the patient.
 fn open_reasons(session: &Session, patient: Address, event: &mut AuditEvent) {
     use crate::requests::{open_reason, reason_binding};
     use ehr_crypto::reason::ReasonContext;
     let (context, sender, code, sealed, reason) = match event {
         AuditEvent::AccessRequested {
             requester, reason_code, encrypted_reason, reason, ..
-        } => (ReasonContext::Request, *requester, *reason_code, &*encrypted_reason, reason),
+        } => (ReasonContext::Request, *requester, reason_code.as_u16(), &*encrypted_reason, reason),
         AuditEvent::EmergencyOpened { doctor, reason_code, encrypted_reason, reason, .. } => {
-            (ReasonContext::Emergency, *doctor, *reason_code, &*encrypted_reason, reason)
+            (ReasonContext::Emergency, *doctor, reason_code.as_u16(), &*encrypted_reason, reason)
         }
+        AuditEvent::ClaimDecided { reviewer, reason_code, encrypted_reason, reason, .. } => (
+            ReasonContext::ClaimDecision,
+            *reviewer,
+            reason_code.as_u16(),
+            &*encrypted_reason,
+            reason,
+        ),
         _ => return,
     };
     *reason =
@@ -914,12 +934,14 @@ mod tests {
             insurer: Address::repeat_byte(3),
             reviewer: Address::repeat_byte(4),
             approved: true,
-            reason: "covered".into(),
+            reason_code: DecisionCode::Covered,
+            reason: Some("plan B".into()),
+            encrypted_reason: Bytes::new(),
         };
         assert_eq!(serde_json::to_value(&decided).unwrap()["kind"], "claimDecided");
         assert_eq!(
             decided.describe(),
-            "claim 2 approved by 0x0404040404040404040404040404040404040404: \"covered\""
+            "claim 2 approved by 0x0404040404040404040404040404040404040404 (covered): \"plan B\""
         );
     }
 }

@@ -24,11 +24,11 @@ use alloy::primitives::{Address, B256, FixedBytes, U256, keccak256};
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use ehr_contracts::bindings::ClaimRegistry::{
-    ClaimDecided, ClaimInvalidInsurer, ClaimInvalidReason, ClaimInvalidRecords, ClaimNotInsurer,
-    ClaimRegistryErrors, ClaimReviewStarted, ClaimSubmitted, ClaimUnknown, ClaimUnknownRecord,
+    ClaimDecided, ClaimInvalidInsurer, ClaimInvalidRecords, ClaimNotInsurer, ClaimRegistryErrors,
+    ClaimReviewStarted, ClaimSubmitted, ClaimUnknown, ClaimUnknownRecord,
 };
 use ehr_contracts::bindings::IClaimRegistry;
-use ehr_contracts::{ClaimStatus, OrgKind, Purpose, RevertReason, Scope, tx};
+use ehr_contracts::{ClaimStatus, DecisionCode, OrgKind, Purpose, RevertReason, Scope, tx};
 use serde::{Serialize, Serializer};
 
 use crate::consent::{self, GrantRecord, GrantSpec};
@@ -37,14 +37,15 @@ use crate::logs::fetch_logs;
 use crate::parse::{ParseError, ParseResult, duration_within};
 use crate::record_keys::{key_ring, reader_key};
 use crate::records::{index_client, session_store};
+use crate::requests::{open_reason, reason_binding, seal_reason};
+use crate::serde_text::display;
 use crate::session::{Session, TxInfo, event_in};
 use crate::{Error, Result};
 use ehr_crypto::claim_terms::{ClaimTerms, TermsBinding};
+use ehr_crypto::reason::ReasonContext;
 
 /// The most records one claim covers (the claim registry's `MAX_RECORDS`).
 pub const MAX_CLAIM_RECORDS: usize = 64;
-/// The longest decision reason, in bytes (the claim registry's `MAX_REASON_LENGTH`).
-pub const MAX_DECISION_REASON: usize = 256;
 /// How long the Record grants [`submit_claim`] gives the insurer last by default.
 pub const CLAIM_GRANT_DURATION: Duration = Duration::from_secs(90 * 86_400);
 /// The most separately scoped grants a patient may give one grantee (the consent registry's
@@ -233,8 +234,14 @@ pub fn record_id(input: &str) -> ParseResult<u64> {
 pub struct Decision {
     /// Approved (true) or rejected.
     pub approved: bool,
-    /// The insurer's reason.
-    pub reason: String,
+    /// Why, as a code.
+    #[serde(serialize_with = "display")]
+    pub reason_code: DecisionCode,
+    /// The reviewer's words, when the viewer is the patient they were encrypted to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Whether the reviewer sent words (on chain only encrypted to the patient).
+    pub has_encrypted_reason: bool,
     /// Who decided: the insurer's account or a staff member.
     pub reviewer: Address,
     /// The transaction.
@@ -453,9 +460,18 @@ async fn decisions(session: &Session, filter: &Filter) -> Result<HashMap<u64, De
                 tx_hash: log.transaction_hash.unwrap_or_default(),
                 block: log.block_number.unwrap_or_default(),
             };
+            let binding = reason_binding(
+                session,
+                ReasonContext::ClaimDecision,
+                event.patient,
+                event.reviewer,
+                event.reasonCode,
+            );
             let decision = Decision {
                 approved: event.approved,
-                reason: event.reason,
+                reason_code: DecisionCode::from_u16(event.reasonCode).ok()?,
+                reason: open_reason(session, &binding, &event.encryptedReason),
+                has_encrypted_reason: !event.encryptedReason.is_empty(),
                 reviewer: event.reviewer,
                 tx,
             };
@@ -800,31 +816,28 @@ async fn require_reviewer(
     Ok(())
 }
 
-/// Checks a decision reason against the contract's rule before any gas is spent.
-pub fn check_decision_reason(reason: &str) -> Result<()> {
-    if reason.trim().is_empty() || reason.len() > MAX_DECISION_REASON {
-        return Err(refused(
-            "decide the claim",
-            ClaimRegistryErrors::ClaimInvalidReason(ClaimInvalidReason {}),
-        ));
-    }
-    Ok(())
-}
-
 /// Decides claim `id` as the insurer or its staff (the signer): approves it or rejects it,
-/// with `reason` (1 to 256 bytes) for the patient. The claim must be under review
-/// ([`review_claim`] moves it there); the contract refuses anything else, and its refusal is
-/// the error.
+/// for the reason `code`, with the reviewer's own words (1 to 256 bytes) if any, which go on
+/// chain encrypted to the claim's patient. The claim must be under review ([`review_claim`]
+/// moves it there); the contract refuses anything else, and its refusal is the error.
 pub async fn decide_claim(
     session: &Session,
     id: u64,
     approve: bool,
-    reason: &str,
+    code: DecisionCode,
+    reason: Option<&str>,
 ) -> Result<ClaimInfo> {
     const ACTION: &str = "decide the claim";
-    check_decision_reason(reason)?;
+    if let Some(text) = reason {
+        crate::requests::check_reason(text)?;
+    }
+    let patient = get_claim(session, id).await?.patient;
+    let reviewer = session.chain().address()?;
+    let binding =
+        reason_binding(session, ReasonContext::ClaimDecision, patient, reviewer, code.as_u16());
+    let sealed = seal_reason(session, &binding, reason).await?;
     let contract = session.claims_as_signer()?;
-    let call = contract.decide(U256::from(id), approve, reason.to_owned());
+    let call = contract.decide(U256::from(id), approve, code.as_u16(), sealed);
     let receipt = tx::send(ACTION, call).await?;
     let _: ClaimDecided = event_in(&receipt, session.deployment().claim_registry, ACTION)?;
     get_claim(session, id).await

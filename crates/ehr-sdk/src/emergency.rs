@@ -66,7 +66,8 @@ pub async fn open(
         MAX_EMERGENCY_DURATION,
     )?;
     let doctor = session.chain().address()?;
-    let binding = reason_binding(session, ReasonContext::Emergency, patient, doctor, reason_code);
+    let binding =
+        reason_binding(session, ReasonContext::Emergency, patient, doctor, reason_code.as_u16());
     let sealed = seal_reason(session, &binding, reason).await?;
     let contract = session.consent_as_signer()?;
     let call =

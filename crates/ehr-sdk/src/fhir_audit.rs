@@ -227,6 +227,12 @@ pub fn audit_event(context: &FhirContext, patient: &Address, entry: &AuditEntry)
                 details.push(("reason", reason.clone()));
             }
         }
+        E::ClaimDecided { reason_code, reason, .. } => {
+            details.push(("decisionCode", reason_code.to_string()));
+            if let Some(reason) = reason {
+                details.push(("reason", reason.clone()));
+            }
+        }
         E::ReadsLogged { keywords: Some(words), .. } => {
             details.extend(words.iter().map(|w| ("keyword", w.clone())));
         }
@@ -480,7 +486,9 @@ mod tests {
                 insurer: a(8),
                 reviewer: a(9),
                 approved: true,
-                reason: "covered".into(),
+                reason_code: ehr_contracts::DecisionCode::Covered,
+                reason: Some("covered in full".into()),
+                encrypted_reason: Bytes::new(),
             },
         ]
     }

@@ -22,8 +22,9 @@ use ehr_store::{BlobStore, Cid};
 use futures_util::StreamExt;
 use zeroize::Zeroizing;
 
-/// Envelope headers are a few KiB; anything longer than this is not a header.
-const MAX_HEADER_BYTES: usize = 1 << 20;
+/// The longest header the format allows (64 ECIES slots); a stream that has not given a
+/// whole header by then is not an envelope.
+const MAX_HEADER_BYTES: usize = ehr_crypto::envelope::MAX_HEADER_LEN;
 
 /// The signer's current master secret for this deployment (the signer must be the patient),
 /// checked against the key-check value on chain ([`patient_keys`]).
@@ -233,6 +234,23 @@ pub async fn record_data_key(session: &Session, record_id: u64, cid: Cid) -> Res
         other => other.into(),
     })?;
     Ok(reader.data_key().clone())
+}
+
+/// The envelope header of `patient`'s record `record_id` and its CID: the header bytes only,
+/// read from the store at the CID whose digest the record index holds for that record. For a
+/// client that opens a slot itself (the patient page, which derives the category key).
+pub async fn record_header(
+    session: &Session,
+    patient: Address,
+    record_id: u64,
+) -> Result<(Cid, Vec<u8>)> {
+    let digest = record_digest_on_chain(session, patient, record_id).await?;
+    let store = session.store().ok_or(Error::NoStore)?;
+    let cid = crate::fetch::locate_envelope(store.as_ref(), record_id, digest).await?;
+    let mut bytes = read_header(store.as_ref(), cid).await?;
+    let (_, len) = Header::parse(&bytes)?;
+    bytes.truncate(len);
+    Ok((cid, bytes))
 }
 
 /// The digest of `patient`'s record `record_id` from its `RecordAdded` event.

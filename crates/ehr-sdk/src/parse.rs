@@ -4,7 +4,7 @@
 
 use crate::NamedScope;
 use alloy::primitives::Address;
-use ehr_contracts::{OrgKind, Purpose, ReasonCode};
+use ehr_contracts::{DecisionCode, OrgKind, Purpose, ReasonCode};
 use std::fmt;
 use std::time::Duration;
 
@@ -167,12 +167,37 @@ pub fn purpose(input: &str) -> ParseResult<Purpose> {
 
 /// A reason code by name (`treatment`, `emergency-treatment`, `payment`, …) or number (1 to 9).
 pub fn reason_code(input: &str) -> ParseResult<ReasonCode> {
+    code_by_name(input, "reason code", ReasonCode::ALL, ReasonCode::name, ReasonCode::as_u16)
+}
+
+/// A claim decision code by name (`covered`, `not-covered`, `information-missing`, …) or
+/// number (1 to 8).
+pub fn decision_code(input: &str) -> ParseResult<DecisionCode> {
+    code_by_name(
+        input,
+        "decision code",
+        DecisionCode::ALL,
+        DecisionCode::name,
+        DecisionCode::as_u16,
+    )
+}
+
+/// One of `all` by its name or its number, case and surrounding space ignored.
+fn code_by_name<T: Copy>(
+    input: &str,
+    what: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+    number: fn(T) -> u16,
+) -> ParseResult<T> {
     let text = input.trim().to_ascii_lowercase();
-    let by_number = text.parse::<u16>().ok().and_then(|n| ReasonCode::from_u16(n).ok());
-    by_number.or_else(|| ReasonCode::ALL.into_iter().find(|c| c.name() == text)).ok_or_else(|| {
-        let names: Vec<&str> = ReasonCode::ALL.iter().map(|c| c.name()).collect();
+    let by_number =
+        text.parse::<u16>().ok().and_then(|n| all.iter().copied().find(|c| number(*c) == n));
+    by_number.or_else(|| all.iter().copied().find(|c| name(*c) == text)).ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|c| name(*c)).collect();
+        let last = all.last().map_or(0, |c| number(*c));
         ParseError::new(format!(
-            "unknown reason code {}: use one of {} (or 1 to 9)",
+            "unknown {what} {}: use one of {} (or 1 to {last})",
             shown(input),
             names.join(", ")
         ))
@@ -269,6 +294,11 @@ mod tests {
         assert_eq!(reason_code("9").unwrap(), ReasonCode::Legal);
         assert!(err(reason_code("0")).contains("unknown reason code"));
         assert!(err(reason_code("curiosity")).contains("payment, research"));
+        assert_eq!(decision_code("not-covered").unwrap(), DecisionCode::NotCovered);
+        assert_eq!(decision_code(" 8 ").unwrap(), DecisionCode::Other);
+        assert!(err(decision_code("9")).contains("unknown decision code \"9\""));
+        assert!(err(decision_code("fine")).contains("covered, partly-covered"));
+        assert!(err(decision_code("fine")).contains("(or 1 to 8)"));
     }
 
     #[test]

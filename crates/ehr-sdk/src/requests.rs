@@ -119,8 +119,13 @@ pub async fn request_access(session: &Session, spec: RequestSpec) -> Result<Acce
     )?;
     let scope = on_chain_scope(session, spec.patient, &spec.scope).await?;
     let sender = session.chain().address()?;
-    let binding =
-        reason_binding(session, ReasonContext::Request, spec.patient, sender, spec.reason_code);
+    let binding = reason_binding(
+        session,
+        ReasonContext::Request,
+        spec.patient,
+        sender,
+        spec.reason_code.as_u16(),
+    );
     let sealed = seal_reason(session, &binding, spec.reason.as_deref()).await?;
     let contract = session.consent_as_signer()?;
     let call = contract.requestAccess(
@@ -155,15 +160,20 @@ pub(crate) fn reason_binding(
     context: ReasonContext,
     patient: Address,
     sender: Address,
-    code: ReasonCode,
+    code: u16,
 ) -> ReasonBinding {
+    let d = session.deployment();
+    let registry = match context {
+        ReasonContext::ClaimDecision => d.claim_registry,
+        ReasonContext::Request | ReasonContext::Emergency => d.consent_registry,
+    };
     ReasonBinding {
         context,
         chain_id: session.chain().chain_id(),
-        consent_registry: session.deployment().consent_registry.0.0,
+        registry: registry.0.0,
         patient: patient.0.0,
         sender: sender.0.0,
-        code: code.as_u16(),
+        code,
     }
 }
 
@@ -294,7 +304,7 @@ pub async fn list_requests(
                     ReasonContext::Request,
                     event.patient,
                     event.requester,
-                    ReasonCode::from_u16(event.reasonCode)?,
+                    event.reasonCode,
                 ),
                 &event.encryptedReason,
             ),

@@ -132,29 +132,89 @@ pub async fn check(session: &Session) -> Result<RotationCheck> {
     let consent = session.consent();
     let (head, now) = session.chain().now().await?;
     let epoch = tx::call("read the key epoch", consent.epochOf(patient)).await?;
-    let client = session.index_client();
-    // Verified key events per grantee, read once even when a grantee has both an expired
-    // grant and a pending signature.
-    let mut key_events: HashMap<Address, Vec<ehr_index::KeyEvent>> = HashMap::new();
-    let mut events_of = async |grantee: Address| -> Result<Vec<ehr_index::KeyEvent>> {
-        if let Some(events) = key_events.get(&grantee) {
-            return Ok(events.clone());
-        }
-        let events = client.key_events(patient, grantee, head).await?;
-        key_events.insert(grantee, events.clone());
-        Ok(events)
+    let stored: Vec<StoredScope> = stored_grants(session, patient)
+        .await?
+        .into_iter()
+        .map(|g| StoredScope {
+            grantee: g.grant.grantee,
+            scope: g.grant.scope,
+            expiry: g.grant.expiry,
+            expired: g.expired,
+        })
+        .collect();
+    let remembered = match session.pending_grants_dir() {
+        Some(dir) => read_pending(dir)?,
+        None => Vec::new(),
     };
+    let nonce = if remembered.is_empty() {
+        U256::ZERO
+    } else {
+        tx::call("read the patient's nonce", consent.nonces(patient)).await?
+    };
+    // Verified key events, read once per grantee the rule asks about.
+    let client = session.index_client();
+    let mut key_events: HashMap<Address, Vec<(u64, B256)>> = HashMap::new();
+    for grantee in grantees_asked(epoch, &stored, &remembered) {
+        let events = client.key_events(patient, grantee, head).await?;
+        key_events.insert(
+            grantee,
+            events.iter().map(|e| (e.epoch, keccak256(&e.wrapped_keys))).collect(),
+        );
+    }
+    Ok(decide(&RuleInputs { epoch, now, nonce, stored, remembered, key_events }))
+}
+
+/// A grant the registry stores, as the rotation rule sees it.
+#[derive(Debug, Clone)]
+struct StoredScope {
+    grantee: Address,
+    scope: Scope,
+    expiry: u64,
+    expired: bool,
+}
+
+/// What the rotation rule decides from: the patient's epoch, the chain's time and the
+/// patient's nonce, its stored grants, its remembered signed grants, and per grantee asked
+/// about its key events (epoch, keccak256 of the key material).
+struct RuleInputs {
+    epoch: u64,
+    now: u64,
+    nonce: U256,
+    stored: Vec<StoredScope>,
+    remembered: Vec<PendingGrant>,
+    key_events: HashMap<Address, Vec<(u64, B256)>>,
+}
+
+/// The grantees whose key events [`decide`] looks at.
+fn grantees_asked(epoch: u64, stored: &[StoredScope], remembered: &[PendingGrant]) -> Vec<Address> {
+    let mut out: Vec<Address> = Vec::new();
+    let expired = stored.iter().filter(|g| g.expired && !matches!(g.scope, Scope::Record(_)));
+    let pending = remembered.iter().filter(|g| g.epoch >= epoch);
+    for grantee in expired.map(|g| g.grantee).chain(pending.map(|g| g.grantee)) {
+        if !out.contains(&grantee) {
+            out.push(grantee);
+        }
+    }
+    out
+}
+
+/// The rotation rule, in one place (the page's `web/rotation.js` applies the same one;
+/// `tests/vectors/rotation/cases.json` checks both): the epoch must rotate when an All or
+/// Category grant has expired while its grantee holds the current epoch's keys, or when a
+/// remembered signed grant can no longer reach the chain (deadline passed, nonce used) and its
+/// key material never appeared there.
+fn decide(inputs: &RuleInputs) -> RotationCheck {
+    let RuleInputs { epoch, now, nonce, stored, remembered, key_events } = inputs;
+    let events_of = |grantee: &Address| key_events.get(grantee).map(Vec::as_slice).unwrap_or(&[]);
     let mut reasons = Vec::new();
-    for stored in stored_grants(session, patient).await? {
-        let grant = &stored.grant;
-        if !stored.expired || matches!(grant.scope, Scope::Record(_)) {
+    for grant in stored {
+        if !grant.expired || matches!(grant.scope, Scope::Record(_)) {
             continue;
         }
         if reasons.iter().any(|r| matches!(r, RotationReason::ExpiredGrant { grantee, .. } if *grantee == grant.grantee)) {
             continue;
         }
-        let events = events_of(grant.grantee).await?;
-        if events.iter().any(|e| e.epoch == epoch) {
+        if events_of(&grant.grantee).iter().any(|(e, _)| e == epoch) {
             reasons.push(RotationReason::ExpiredGrant {
                 grantee: grant.grantee,
                 scope: grant.scope,
@@ -164,32 +224,24 @@ pub async fn check(session: &Session) -> Result<RotationCheck> {
     }
     let mut pending = Vec::new();
     let mut settled = Vec::new();
-    let remembered = match session.pending_grants_dir() {
-        Some(dir) => read_pending(dir)?,
-        None => Vec::new(),
-    };
-    if !remembered.is_empty() {
-        let nonce = tx::call("read the patient's nonce", consent.nonces(patient)).await?;
-        for grant in remembered {
-            if grant.epoch < epoch {
-                settled.push(grant.keys_hash);
-                continue;
-            }
-            let events = events_of(grant.grantee).await?;
-            if events.iter().any(|e| keccak256(&e.wrapped_keys) == grant.keys_hash) {
-                settled.push(grant.keys_hash);
-            } else if grant.deadline < U256::from(now) || nonce > grant.nonce {
-                settled.push(grant.keys_hash);
-                reasons.push(RotationReason::UnsubmittedSignature {
-                    grantee: grant.grantee,
-                    deadline: grant.deadline,
-                });
-            } else {
-                pending.push(grant);
-            }
+    for grant in remembered {
+        if grant.epoch < *epoch {
+            settled.push(grant.keys_hash);
+            continue;
+        }
+        if events_of(&grant.grantee).iter().any(|(_, hash)| *hash == grant.keys_hash) {
+            settled.push(grant.keys_hash);
+        } else if grant.deadline < U256::from(*now) || *nonce > grant.nonce {
+            settled.push(grant.keys_hash);
+            reasons.push(RotationReason::UnsubmittedSignature {
+                grantee: grant.grantee,
+                deadline: grant.deadline,
+            });
+        } else {
+            pending.push(grant.clone());
         }
     }
-    Ok(RotationCheck { epoch, reasons, pending, settled })
+    RotationCheck { epoch: *epoch, reasons, pending, settled }
 }
 
 /// Advances the signing patient's epoch and re-shares it with every grantee whose All or
@@ -287,4 +339,104 @@ fn read_pending(dir: &Path) -> Result<Vec<PendingGrant>> {
     }
     out.sort_by_key(|g| g.keys_hash);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn address(v: &Value) -> Address {
+        v.as_str().unwrap().parse().unwrap()
+    }
+    fn hash(v: &Value) -> B256 {
+        v.as_str().unwrap().parse().unwrap()
+    }
+    fn number(v: &Value) -> u64 {
+        v.as_u64().unwrap()
+    }
+
+    /// The cases the page's rule is checked on too (tests/web/rotation.test.mjs).
+    #[test]
+    fn the_rule_decides_the_shared_cases() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/rotation/cases.json");
+        let cases: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        for case in cases["cases"].as_array().unwrap() {
+            let name = case["name"].as_str().unwrap();
+            let stored: Vec<StoredScope> = case["grants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| StoredScope {
+                    grantee: address(&g["grantee"]),
+                    scope: match number(&g["scopeKind"]) {
+                        0 => Scope::All,
+                        1 => Scope::Category(hash(&g["scopeValue"])),
+                        _ => Scope::Record(U256::from_be_bytes(hash(&g["scopeValue"]).0).to()),
+                    },
+                    expiry: number(&g["expiry"]),
+                    expired: g["expired"].as_bool().unwrap(),
+                })
+                .collect();
+            let remembered: Vec<PendingGrant> = case["pending"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| PendingGrant {
+                    grantee: address(&p["grantee"]),
+                    epoch: number(&p["epoch"]),
+                    nonce: U256::from(number(&p["nonce"])),
+                    deadline: U256::from(number(&p["deadline"])),
+                    keys_hash: hash(&p["keysHash"]),
+                })
+                .collect();
+            let key_events = case["keyEvents"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(grantee, events)| {
+                    let events = events
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| (number(&e["epoch"]), hash(&e["keysHash"])))
+                        .collect();
+                    (grantee.parse().unwrap(), events)
+                })
+                .collect();
+            let epoch = number(&case["epoch"]);
+            let asked = grantees_asked(epoch, &stored, &remembered);
+            let inputs = RuleInputs {
+                epoch,
+                now: number(&case["now"]),
+                nonce: U256::from(number(&case["nonce"])),
+                stored,
+                remembered,
+                key_events,
+            };
+            let found = decide(&inputs);
+            let expect = &case["expect"];
+            let reasons: Vec<Value> = found
+                .reasons
+                .iter()
+                .map(|r| match r {
+                    RotationReason::ExpiredGrant { grantee, expiry, .. } => serde_json::json!({
+                        "reason": "expired-grant", "grantee": format!("{grantee:#x}"), "expiry": expiry
+                    }),
+                    RotationReason::UnsubmittedSignature { grantee, deadline } => serde_json::json!({
+                        "reason": "unsubmitted-signature", "grantee": format!("{grantee:#x}"), "deadline": deadline.to::<u64>()
+                    }),
+                    other => panic!("{name}: {other:?}"),
+                })
+                .collect();
+            assert_eq!(Value::from(reasons), expect["reasons"], "{name}: reasons");
+            let hashes =
+                |v: &[B256]| Value::from(v.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+            assert_eq!(hashes(&found.settled), expect["settled"], "{name}: settled");
+            let still: Vec<B256> = found.pending.iter().map(|p| p.keys_hash).collect();
+            assert_eq!(hashes(&still), expect["pending"], "{name}: pending");
+            let asked: Vec<String> = asked.iter().map(|a| format!("{a:#x}")).collect();
+            assert_eq!(Value::from(asked), expect["asked"], "{name}: grantees asked");
+        }
+    }
 }

@@ -18,6 +18,9 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// Who may have grants relayed, and how many.
     pub relay: RelayPolicy,
+    /// How long a relayed transaction may go unmined before it is replaced at its nonce with
+    /// higher fees, how often, and up to which fee.
+    pub replacement: ehr_contracts::Replacement,
 }
 
 /// Connection and request limits: what a slow or greedy client can hold.

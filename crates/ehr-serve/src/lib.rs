@@ -15,6 +15,7 @@
 //! | `GET /api/patients/{addr}/grants` | stored grants, expired ones included (`expired`) |
 //! | `GET /api/patients/{addr}/emergencies` | open break-glass accesses |
 //! | `GET /api/patients/{addr}/audit` | the audit timeline |
+//! | `GET /api/patients/{addr}/records/{id}/header` | the envelope header of record `id` (header bytes only, at most `MAX_HEADER_LEN`), from the store, at the CID whose digest the record index holds: the page opens its symmetric slot for a Record grant |
 //! | `POST /api/relay/grant` | `{grant, nonce, deadline, signature}` → `grantWithSig` |
 //! | `POST /api/relay/approve` | `{requestId, grant, nonce, deadline, signature}` → `approveRequestWithSig` |
 //!
@@ -36,6 +37,7 @@ mod error;
 mod origin;
 mod page;
 mod quota;
+mod record_header;
 mod relay;
 mod response;
 mod view_cache;
@@ -71,6 +73,7 @@ pub struct Server {
     limits: Limits,
     wallet_rpc_url: Option<String>,
     quota: RelayQuota,
+    replacement: ehr_contracts::Replacement,
     views: HeadCache<Value>,
     timelines: HeadCache<Timeline>,
 }
@@ -100,6 +103,7 @@ impl Server {
             limits,
             wallet_rpc_url: config.wallet_rpc_url,
             quota: RelayQuota::new(config.relay),
+            replacement: config.replacement,
             views: HeadCache::new(),
             timelines: HeadCache::new(),
         }))
@@ -146,6 +150,9 @@ impl Server {
                     _ => Err(ApiError::not_found(&path)),
                 }
             }
+            ["api", "patients", addr, "records", id, "header"] if get => {
+                Ok(ok(self.record_header(address(addr)?, record_id(id)?).await?))
+            }
             ["api", "relay", "grant"] if post => {
                 let body = read_json(req, &self.limits).await?;
                 Ok(ok(self.relay_grant(body).await?))
@@ -171,8 +178,18 @@ fn known_api(parts: &[&str]) -> bool {
         ["api", "deployment"]
             | ["api", "accounts", _]
             | ["api", "patients", _, _]
+            | ["api", "patients", _, "records", _, "header"]
             | ["api", "relay", "grant" | "approve"]
     )
+}
+
+fn record_id(text: &str) -> std::result::Result<u64, ApiError> {
+    match text.parse::<u64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(ApiError::bad_request(format!(
+            "{text:?} is not a record id (a whole number from 1)"
+        ))),
+    }
 }
 
 fn address(text: &str) -> std::result::Result<alloy::primitives::Address, ApiError> {
@@ -197,5 +214,10 @@ mod tests {
         assert!(known_api(&["api", "relay", "grant"]));
         assert!(!known_api(&["api", "relay", "other"]));
         assert!(address("0x12").is_err());
+        assert!(known_api(&["api", "patients", "0x1", "records", "3", "header"]));
+        assert_eq!(record_id("3").unwrap(), 3);
+        for bad in ["0", "-1", "x", "18446744073709551616", ""] {
+            assert!(record_id(bad).is_err(), "{bad}");
+        }
     }
 }

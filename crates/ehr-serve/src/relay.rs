@@ -1,9 +1,13 @@
 //! Relaying grants the patient signed, from the server's account, within the patient's quota.
 //!
-//! Nothing serialises relays here: `ehr_contracts::tx::send` reads the relayer's nonce under
-//! the account's lock and releases it once the node has the transaction, and the receipt is
-//! awaited without it. So a relay whose transaction is slow to be mined does not hold up the
-//! next patient's, which is sent at the following nonce straight away.
+//! Nothing serialises relays here: `ehr_contracts::send_replacing` reads the relayer's nonce
+//! under the account's lock and releases it once the node has the transaction, and the receipt
+//! is awaited without it. So a relay whose transaction is slow to be mined does not hold up the
+//! next patient's, which is sent at the following nonce straight away. A transaction that is
+//! not mined within the configured wait (fee too low, dropped by the node) is replaced at its
+//! nonce with fees raised by at least 10 %, up to a cap, so neither the patient nor the
+//! relayer's later nonces wait for it forever; when no version is mined the patient gets a
+//! 504 that says so.
 
 use crate::Server;
 use crate::api_error::ApiError;
@@ -81,8 +85,8 @@ impl Server {
         call: alloy::contract::CallBuilder<P, D>,
     ) -> Result<TransactionReceipt, ApiError>
     where
-        P: alloy::providers::Provider,
-        D: alloy::contract::CallDecoder,
+        P: alloy::providers::Provider + Clone,
+        D: alloy::contract::CallDecoder + Clone,
     {
         let estimate = call
             .estimate_gas()
@@ -90,7 +94,7 @@ impl Server {
             .map_err(|e| ehr_contracts::Error::from_contract(action, e))?;
         let limit = tx::gas_limit(estimate);
         let reservation = self.quota.reserve(grant.patient, limit, ehr_sdk::time::unix_now())?;
-        match tx::send(action, call).await {
+        match ehr_contracts::send_replacing(action, call, self.replacement).await {
             Ok(receipt) => {
                 self.quota.settle(reservation, receipt.gas_used);
                 Ok(receipt)
@@ -99,6 +103,11 @@ impl Server {
             Err(e @ ehr_contracts::Error::Reverted { .. }) => {
                 self.quota.refund(reservation);
                 Err(e.into())
+            }
+            // Sent and never mined: it may still be, so it counts in full.
+            Err(e @ ehr_contracts::Error::NotMinedAfterReplacement { .. }) => {
+                self.quota.settle(reservation, u64::MAX);
+                Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, e.to_string()))
             }
             // Sent, or maybe sent: it counts in full.
             Err(e) => {

@@ -5,7 +5,7 @@ use crate::context::{Context, Signing};
 use crate::output::{Fields, Render, when};
 use crate::signer;
 use alloy::primitives::Address;
-use ehr_contracts::{ClaimStatus, Role};
+use ehr_contracts::{ClaimStatus, DecisionCode, Role};
 use ehr_sdk::claims::{
     self, ClaimFilter, ClaimInfo, ClaimRequest, ClaimReview, Currency, ReviewOutput,
     SubmittedClaim,
@@ -94,17 +94,22 @@ Examples:
     /// Approve or reject a claim under review (the insurer or its staff).
     #[command(after_help = "\
 Examples:
-  ehr claim decide 1 approve --reason \"covered by policy 7\"
-  ehr claim decide 2 reject --reason \"treatment not covered by the plan\"")]
+  ehr claim decide 1 approve
+  ehr claim decide 2 reject --code not-covered --reason \"physiotherapy is outside plan B\"")]
     Decide {
         /// The claim's id.
         id: u64,
         /// approve or reject.
         #[arg(value_enum)]
         verdict: Verdict,
-        /// Why (1 to 256 bytes); on chain for the patient to read.
+        /// Why, as a code logged in clear: covered, partly-covered, not-covered,
+        /// information-missing, not-medically-necessary, out-of-network, duplicate or other (or
+        /// 1 to 8) [default: covered to approve, not-covered to reject].
+        #[arg(long, value_parser = parse::decision_code)]
+        code: Option<DecisionCode>,
+        /// Why, in words (1 to 256 bytes): encrypted to the patient, only it reads them.
         #[arg(long)]
-        reason: String,
+        reason: Option<String>,
         #[command(flatten)]
         eth: EthArgs,
     },
@@ -169,11 +174,20 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
             let output = output.map_or(ReviewOutput::VerifyOnly, ReviewOutput::Directory);
             context.print(&claims::review_claim(&session, id, output).await?)
         }
-        ClaimCommand::Decide { id, verdict, reason, eth } => {
-            claims::check_decision_reason(&reason)?;
+        ClaimCommand::Decide { id, verdict, code, reason, eth } => {
+            if let Some(text) = &reason {
+                ehr_sdk::requests::check_reason(text)?;
+            }
             let session = context.session(&eth, Signing::Required, false).await?;
             let approve = verdict == Verdict::Approve;
-            context.print(&claims::decide_claim(&session, id, approve, &reason).await?)
+            let code = code.unwrap_or(if approve {
+                DecisionCode::Covered
+            } else {
+                DecisionCode::NotCovered
+            });
+            let decided =
+                claims::decide_claim(&session, id, approve, code, reason.as_deref()).await?;
+            context.print(&decided)
         }
         ClaimCommand::List { patient, insurer, eth } => {
             // Listing needs no key: the signer flags only say who "me" is.
@@ -229,7 +243,8 @@ fn claim_fields(claim: &ClaimInfo) -> Fields {
     if let Some(decision) = &claim.decision {
         fields = fields
             .add("decided by", decision.reviewer)
-            .add("reason", format!("{:?}", decision.reason));
+            .add("reason code", decision.reason_code)
+            .add("reason", shown_decision_reason(decision));
     }
     fields
 }
@@ -291,7 +306,7 @@ impl Render for ClaimList {
             .map(|c| {
                 let decided = match (&c.decision, c.status) {
                     (Some(d), ClaimStatus::Approved | ClaimStatus::Rejected) => {
-                        format!(": {:?}", d.reason)
+                        format!(": {} ({})", d.reason_code, shown_decision_reason(d))
                     }
                     _ => String::new(),
                 };
@@ -307,5 +322,14 @@ impl Render for ClaimList {
                 )
             })
             .collect()
+    }
+}
+
+/// The reviewer's words as this viewer may see them.
+fn shown_decision_reason(decision: &claims::Decision) -> String {
+    match (&decision.reason, decision.has_encrypted_reason) {
+        (Some(words), _) => format!("{words:?}"),
+        (None, true) => "[encrypted to the patient]".to_owned(),
+        (None, false) => "none".to_owned(),
     }
 }

@@ -5,7 +5,7 @@ use crate::context::Context;
 use crate::output::Render;
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
-use ehr_contracts::{ClaimStatus, OrgKind, Purpose, Role, Scope};
+use ehr_contracts::{ClaimStatus, DecisionCode, OrgKind, Purpose, Role, Scope};
 use ehr_devstack::{AnvilNode, AnvilOptions, Lifetime};
 use ehr_record::Category;
 use ehr_sdk::audit::{self, AuditEvent};
@@ -537,7 +537,8 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
         &insurer.session,
         claim_id,
         true,
-        "HbA1c monitoring of type 2 diabetes is covered",
+        DecisionCode::Covered,
+        Some("HbA1c monitoring of type 2 diabetes is covered"),
     )
     .await?;
     story.line(format!(

@@ -29,8 +29,15 @@ enum KeyCommand {
     /// Show the patient's recovery code for its current key generation (what the web page asks
     /// for). Anyone holding it AND a master-secret signature from the wallet can derive the
     /// patient's keys: keep it like a password; `ehr rotate --keys` replaces it.
-    #[command(after_help = "Examples:\n  ehr key recovery-code --account alice")]
+    #[command(
+        after_help = "Examples:\n  ehr key recovery-code --account alice\n  ehr key recovery-code --generation 1 --account alice"
+    )]
     RecoveryCode {
+        /// The key generation whose code to show (default: the current one). After a key
+        /// rotation the page also needs generation 1's: its category naming key keeps
+        /// category ids stable.
+        #[arg(long, value_name = "G")]
+        generation: Option<u64>,
         #[command(flatten)]
         eth: EthArgs,
     },
@@ -50,17 +57,23 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
             let session = context.session(&eth, Signing::Required, false).await?;
             context.print(&roles::register_public_key(&session).await?)
         }
-        KeyCommand::RecoveryCode { eth } => {
+        KeyCommand::RecoveryCode { generation: asked, eth } => {
             let session = context.session(&eth, Signing::Required, false).await?;
             let patient = session.chain().address()?;
             session.require_patient(patient).await?;
             // Checked against the chain first: a code that does not derive the registered key
             // is never shown.
             let keys = keys::patient_keys(&session).await?;
-            let generation = keys.generation();
-            if generation == 0 {
+            let current = keys.generation();
+            if current == 0 {
                 eyre::bail!(
                     "patient {patient} has no key generation yet: `ehr rotate --keys` starts one"
+                );
+            }
+            let generation = asked.unwrap_or(current);
+            if generation == 0 || generation > current {
+                eyre::bail!(
+                    "patient {patient} has key generations 1 to {current}: there is no generation {generation}"
                 );
             }
             let code = keys::recovery_secret(&session, generation)?.to_code().to_string();

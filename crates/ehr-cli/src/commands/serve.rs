@@ -69,7 +69,8 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
     if !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback: anyone who reaches it may spend the relay account's gas");
     }
-    let session = context.session(&args.eth, Signing::Optional, false).await?;
+    // The store serves record headers to the page (Record grants open their data key there).
+    let session = context.session(&args.eth, Signing::Optional, true).await?;
     let relayer = session.chain().address().ok();
     let timeout = Duration::from_secs(args.request_timeout);
     let config = ServeConfig {
@@ -87,6 +88,7 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
             max_gas: args.relay_gas,
             patients: (!args.relay_patients.is_empty()).then_some(args.relay_patients),
         },
+        replacement: ehr_contracts::Replacement::default(),
     };
     if timeout.is_zero() {
         eyre::bail!("--request-timeout must be at least 1 second");
