@@ -9,6 +9,7 @@ mod error;
 mod evm_build;
 mod evm_probe;
 mod revert;
+mod revert_guardian;
 pub mod sender_lock;
 pub mod tx;
 mod types;
