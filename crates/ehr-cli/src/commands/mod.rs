@@ -49,6 +49,7 @@ commands! {
     Deny => deny,
     Relay => relay,
     Emergency => emergency,
+    Guardian => guardian,
     Audit => audit,
     Upload => upload,
     Validate => validate,
