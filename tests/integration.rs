@@ -15,6 +15,7 @@ mod chains_story;
 mod consent_flow;
 mod consent_rotation;
 mod devstack;
+mod guardians_flow;
 mod store_kubo;
 mod store_replicated;
 
