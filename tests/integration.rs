@@ -45,6 +45,7 @@ mod readme_walkthrough;
 mod security_authz_matrix;
 mod security_faults;
 mod security_forgery;
+mod security_guardians;
 mod security_key_material;
 mod security_load;
 mod security_phi_canary;

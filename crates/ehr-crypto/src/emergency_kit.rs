@@ -89,6 +89,15 @@ impl EmergencyShare {
         self.index
     }
 
+    /// This share with its value changed (still a canonical scalar): what a guardian that
+    /// lies would release. For tests of verification only.
+    #[doc(hidden)]
+    pub fn tampered(&self) -> Self {
+        let mut value = self.value.clone();
+        value[31] ^= 1;
+        Self { index: self.index, value }
+    }
+
     fn scalar(&self) -> Option<Scalar> {
         Option::from(Scalar::from_repr((*self.value).into()))
     }
