@@ -83,9 +83,11 @@ pub async fn key_ring(session: &Session, patient: Address, to_block: u64) -> Res
     Ok(KeyRing { holder, patient, keys: granted.keys, unreadable: granted.unreadable, emergency })
 }
 
-/// Lets keys holding the naming key show the well-known categories by name.
+/// Lets keys holding the naming key show the well-known categories, and the default
+/// emergency ones, by name.
 pub(crate) fn learn_well_known_names(keys: &mut SearchKeys) {
     keys.learn_names(ehr_record::Category::WELL_KNOWN.iter().map(|c| c.as_str()));
+    keys.learn_names(crate::guardians::DEFAULT_EMERGENCY_CATEGORIES);
 }
 
 /// `K_idx` and `K_data` for writing a record of `category` in `epoch`.
