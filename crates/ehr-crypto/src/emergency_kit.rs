@@ -55,6 +55,10 @@ pub const COMMITMENT_LEN: usize = 33;
 pub const WRAPPED_SHARE_LEN: usize = ecies::OVERHEAD + 32;
 
 type KShare = DefaultShare<IdentifierPrimeField<Scalar>, IdentifierPrimeField<Scalar>>;
+/// A share's value y_i, as bytes.
+type ShareValue = Zeroizing<[u8; 32]>;
+/// A commitment C_j, SEC1-compressed.
+type Commitment = [u8; COMMITMENT_LEN];
 type KVerifier = ShareVerifierGroup<ProjectivePoint>;
 
 /// Whose kit, and the epoch it was published in: part of every binding.
@@ -186,11 +190,7 @@ pub fn seal_kit(
 }
 
 /// The shares' values (y_1..y_n) and the commitments of a Feldman split of `secret`.
-fn split(
-    secret: &Scalar,
-    threshold: u8,
-    n: usize,
-) -> Result<(Vec<Zeroizing<[u8; 32]>>, Vec<[u8; 33]>)> {
+fn split(secret: &Scalar, threshold: u8, n: usize) -> Result<(Vec<ShareValue>, Vec<Commitment>)> {
     let encode = |point: &ProjectivePoint| -> [u8; 33] {
         let mut out = [0u8; 33];
         out.copy_from_slice(&point.to_bytes()[..]);
