@@ -61,6 +61,7 @@ enum EmergencyCommand {
         eth: EthArgs,
     },
     /// Set your break-glass policy (patient): allowed hospitals only, and the renewal cap.
+    #[command(after_help = "Examples:\n  ehr emergency policy --cap-hours 24\n  ehr emergency policy --allowed-only")]
     Policy {
         /// Admit only hospitals you allowed (`ehr emergency hospital H allow`).
         #[arg(long)]
@@ -73,6 +74,7 @@ enum EmergencyCommand {
         eth: EthArgs,
     },
     /// Rule on one hospital's break-glass openings (patient): allow, deny or default.
+    #[command(after_help = "Examples:\n  ehr emergency hospital 0xHOSPITAL deny\n  ehr emergency hospital 0xHOSPITAL allow")]
     Hospital {
         /// The hospital.
         #[arg(value_parser = parse::address)]
@@ -84,6 +86,7 @@ enum EmergencyCommand {
         eth: EthArgs,
     },
     /// Confirm a doctor's break-glass access (patient): its time against the cap restarts.
+    #[command(after_help = "Examples:\n  ehr emergency confirm --doctor 0xDOCTOR")]
     Confirm {
         /// The doctor.
         #[arg(long, value_parser = parse::address, value_name = "ADDRESS")]

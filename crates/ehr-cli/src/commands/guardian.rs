@@ -27,6 +27,7 @@ pub(crate) struct Args {
 #[derive(clap::Subcommand, Debug)]
 enum GuardianCommand {
     /// Name your guardians and threshold and publish your emergency kit (patient).
+    #[command(after_help = "Examples:\n  ehr guardian set 0xLAB 0xHOSPITAL 0xRELATIVE --threshold 2\n  ehr guardian set 0xA 0xB --threshold 2 --scope allergy,prescription")]
     Set {
         /// The guardians: registered patients, organizations or staff with a public key.
         #[arg(required = true, value_parser = parse::address)]
@@ -42,6 +43,7 @@ enum GuardianCommand {
         eth: EthArgs,
     },
     /// Show a patient's guardians and current kit.
+    #[command(after_help = "Examples:\n  ehr guardian show 0xPATIENT")]
     Show {
         /// The patient [default: the signer].
         #[arg(value_parser = parse::address)]
@@ -50,6 +52,7 @@ enum GuardianCommand {
         eth: EthArgs,
     },
     /// Release your share to a doctor that opened break-glass access (guardian, one-shot).
+    #[command(after_help = "Examples:\n  ehr guardian release 0xPATIENT --doctor 0xDOCTOR")]
     Release {
         /// The patient.
         #[arg(value_parser = parse::address)]
@@ -62,6 +65,7 @@ enum GuardianCommand {
     },
     /// Watch for break-glass openings of the patients you guard and release when the rules
     /// allow (runs until stopped; one JSON line or summary per outcome).
+    #[command(after_help = "Examples:\n  ehr guardian watch\n  ehr guardian watch --from-block 0 --once --json")]
     Watch {
         /// First block to look at [default: the latest].
         #[arg(long)]
