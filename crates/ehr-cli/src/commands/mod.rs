@@ -49,7 +49,6 @@ commands! {
     Deny => deny,
     Relay => relay,
     Emergency => emergency,
-    Guardian => guardian,
     Audit => audit,
     Upload => upload,
     Validate => validate,
@@ -63,4 +62,5 @@ commands! {
     Grants => grants,
     Rotate => rotate,
     Store => store,
+    Guardian => guardian,
 }
