@@ -36,6 +36,7 @@ mod cli_consent;
 mod cli_demo;
 mod cli_errors;
 mod cli_fhir_corpus;
+mod cli_guardians;
 mod cli_help;
 mod cli_records;
 mod cli_scripted;
