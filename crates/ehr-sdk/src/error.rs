@@ -338,7 +338,7 @@ pub enum Error {
     /// The searcher holds no search keys for the patient's records.
     #[error(
         "{holder} holds no keys to search patient {patient}'s records: no All or Category grant \
-         from the patient carried any"
+         from the patient carried any, and no threshold of guardians released emergency keys to it"
     )]
     NoSearchKeys {
         /// The patient.
