@@ -170,8 +170,29 @@ async fn two_of_three_guardians_let_a_break_glass_doctor_read_the_emergency_scop
         Err(Error::NoRecordKey { .. }) => {}
         other => panic!("the lab record is outside the emergency scope: {other:?}"),
     }
-    // The doctor may add an allergy under break-glass, with the released keys.
+    // The doctor may add an allergy under break-glass, with the released keys, but not
+    // correct a record: that needs a grant.
     let added = upload(&world.doctor, &journal, note(patient, "allergy", "latex")).await?;
+    let index = ehr_contracts::bindings::RecordIndex::new(
+        world.chain.deployment.record_index,
+        world.doctor.chain().writer()?.clone(),
+    );
+    let mut category = [0u8; 32];
+    category[0] = 1;
+    let call = index.supersede(
+        patient,
+        allergy.record_id,
+        alloy::primitives::B256::repeat_byte(7),
+        category.into(),
+        0,
+        vec![0u8; 128].into(),
+    );
+    let refused = ehr_contracts::tx::send("supersede under break-glass", call).await.unwrap_err();
+    assert_eq!(
+        refused.revert_reason().map(RevertReason::error_name),
+        Some("IndexBreakGlassCannotSupersede"),
+        "{refused}"
+    );
 
     // Refusals outside the policy. A denied hospital:
     emergency::set_hospital_rule(&world.patient, hospital, HospitalRule::Denied).await?;

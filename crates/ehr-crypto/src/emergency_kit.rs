@@ -39,7 +39,7 @@ use vsss_rs::{
     DefaultShare, FeldmanVerifierSet, IdentifierPrimeField, ReadableShareSet, Share,
     ShareVerifierGroup, ValueGroup, feldman,
 };
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::aead::{self, WrapKeyNonce};
 use crate::patient_keys::{GrantKeys, GrantScope};
@@ -185,6 +185,8 @@ pub fn seal_kit(
         plain.extend_from_slice(&keys.plaintext());
     }
     let key_nonce = material_key(&secret, context);
+    let mut secret = secret;
+    secret.zeroize();
     kit.extend(aead::seal(&key_nonce, &kit_aad(context, &hash), &plain)?);
     Ok(kit)
 }
@@ -201,7 +203,7 @@ fn split(secret: &Scalar, threshold: u8, n: usize) -> Result<(Vec<ShareValue>, V
         let values = (0..n).map(|_| Zeroizing::new(value)).collect();
         return Ok((values, vec![encode(&(ProjectivePoint::GENERATOR * secret))]));
     }
-    let (shares, verifiers) = feldman::split_secret::<KShare, KVerifier>(
+    let (mut shares, verifiers) = feldman::split_secret::<KShare, KVerifier>(
         usize::from(threshold),
         n,
         &IdentifierPrimeField(*secret),
@@ -217,6 +219,7 @@ fn split(secret: &Scalar, threshold: u8, n: usize) -> Result<(Vec<ShareValue>, V
         }
         values.push(Zeroizing::new(share.value().0.to_bytes().into()));
     }
+    shares.iter_mut().for_each(Zeroize::zeroize);
     // verifiers[0] is the generator; the commitments follow.
     let commitments = verifiers[1..].iter().map(|v| encode(&v.0)).collect();
     Ok((values, commitments))
@@ -425,21 +428,22 @@ impl EmergencyKit {
         if distinct.len() < need {
             return Err(Error::NotEnoughShares { have: distinct.len(), need });
         }
-        let secret = if need == 1 {
+        let mut secret = if need == 1 {
             distinct[0].scalar().ok_or(Error::ShareDoesNotVerify { index: distinct[0].index })?
         } else {
-            let set: Vec<KShare> = distinct[..need]
+            let mut set: Vec<KShare> = distinct[..need]
                 .iter()
                 .map(|s| s.vsss().ok_or(Error::ShareDoesNotVerify { index: s.index }))
                 .collect::<Result<_>>()?;
-            set.combine().map_err(|_| Error::InvalidKit("the shares do not combine"))?.0
+            let combined =
+                set.combine().map_err(|_| Error::InvalidKit("the shares do not combine"));
+            set.iter_mut().for_each(Zeroize::zeroize);
+            combined?.0
         };
-        let plain = aead::open(
-            &material_key(&secret, context),
-            &kit_aad(context, &self.hash),
-            &self.material,
-        )
-        .ok_or(Error::UnwrapFailed)?;
+        let key_nonce = material_key(&secret, context);
+        secret.zeroize();
+        let plain = aead::open(&key_nonce, &kit_aad(context, &self.hash), &self.material)
+            .ok_or(Error::UnwrapFailed)?;
         parse_entries(&plain)
     }
 
