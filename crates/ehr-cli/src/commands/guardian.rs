@@ -64,7 +64,8 @@ enum GuardianCommand {
         eth: EthArgs,
     },
     /// Watch for break-glass openings of the patients you guard and release when the rules
-    /// allow (runs until stopped; one JSON line or summary per outcome).
+    /// allow (runs until stopped; one JSON line or summary per outcome; a poll the node fails
+    /// is retried, a release that fails is printed: send it with `ehr guardian release`).
     #[command(after_help = "Examples:\n  ehr guardian watch\n  ehr guardian watch --from-block 0 --once --json")]
     Watch {
         /// First block to look at [default: the latest].
@@ -121,12 +122,26 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
                 None => session.chain().head().await?.0,
             };
             loop {
-                let (head, _) = session.chain().head().await?;
-                if head >= from {
-                    for outcome in guardians::watch_once(&session, from, head).await? {
-                        context.print(&outcome)?;
+                // A node that fails one poll is asked again at the next (a watcher runs for
+                // days); the range is only moved past once it was answered.
+                let pass = async {
+                    let (head, _) = session.chain().head().await?;
+                    let outcomes = if head >= from {
+                        guardians::watch_once(&session, from, head).await?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok::<_, ehr_sdk::Error>((head, outcomes))
+                };
+                match pass.await {
+                    Ok((head, outcomes)) => {
+                        for outcome in &outcomes {
+                            context.print(outcome)?;
+                        }
+                        from = from.max(head + 1);
                     }
-                    from = head + 1;
+                    Err(e) if !once => tracing::warn!("guardian watch: {e}; trying again"),
+                    Err(e) => return Err(e.into()),
                 }
                 if once {
                     return Ok(());
