@@ -66,6 +66,11 @@ fn guardians_and_break_glass_through_the_cli() {
     );
     let found = run(&["search", &alice, "penicillin"], "doctor");
     assert_eq!(found["hits"].as_array().map(Vec::len), Some(1), "{found}");
+    let listed = p.json(&["emergency", "list", &alice]);
+    let open = listed["open"].as_array().expect("a list");
+    assert_eq!(open.len(), 1, "{listed}");
+    assert_eq!(open[0]["doctor"].as_str().map(str::to_lowercase), Some(doctor.to_lowercase()));
+    assert_eq!(open[0]["releasedBy"].as_array().map(Vec::len), Some(2), "{listed}");
 
     run(&["emergency", "hospital", &hospital, "deny"], "alice");
     let denied = fails(&["guardian", "release", &alice, "--doctor", &doctor], "dave");

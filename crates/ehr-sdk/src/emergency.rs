@@ -238,3 +238,87 @@ pub async fn confirm(session: &Session, doctor: Address) -> Result<EmergencyConf
     let event: EmergencyRenewalConfirmed = event_in(&receipt, *contract.address(), ACTION)?;
     Ok(EmergencyConfirmed { patient, doctor, used: event.used, tx: TxInfo::of(&receipt) })
 }
+
+/// A doctor's break-glass access that is open now, with what the patient's guardians released
+/// to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenEmergency {
+    /// The doctor.
+    pub doctor: Address,
+    /// Its hospital (at the latest opening).
+    pub hospital: Address,
+    /// Unix time the access ends.
+    pub until: u64,
+    /// Why, as a code (the latest opening's).
+    #[serde(serialize_with = "crate::serde_text::display")]
+    pub reason_code: ReasonCode,
+    /// The guardians that released their share of the current kit to it.
+    pub released_by: Vec<Address>,
+    /// Shares needed (0: the patient has no guardians).
+    pub threshold: u8,
+}
+
+/// Every break-glass access to `patient` open at the latest block, oldest opening first, with
+/// the guardians that released to each doctor (`ehr emergency list`, the page's list).
+pub async fn open_emergencies(session: &Session, patient: Address) -> Result<Vec<OpenEmergency>> {
+    use alloy::rpc::types::Filter;
+    use alloy::sol_types::SolEvent;
+    let d = session.deployment();
+    let filter = Filter::new()
+        .address(d.consent_registry)
+        .event_signature(EmergencyAccessOpened::SIGNATURE_HASH)
+        .topic1(patient.into_word());
+    let (head, _) = session.chain().head().await?;
+    let logs = crate::logs::fetch_logs(session.chain(), &filter, d.deployed_at_block, head).await?;
+    let mut latest: Vec<EmergencyAccessOpened> = Vec::new();
+    for event in logs.iter().filter_map(|log| log.log_decode::<EmergencyAccessOpened>().ok()) {
+        let event = event.inner.data;
+        latest.retain(|e| e.doctor != event.doctor);
+        latest.push(event);
+    }
+    let guardianship = match d.guardian_registry {
+        Some(_) => Some(
+            tx::call("read the guardians", session.guardians()?.guardianshipOf(patient)).await?,
+        ),
+        None => None,
+    };
+    let mut open = Vec::new();
+    for event in latest {
+        let until = tx::call(
+            "read the emergency access",
+            session.consent().emergencyUntil(patient, event.doctor),
+        )
+        .await?;
+        if until == 0 {
+            continue;
+        }
+        let (released_by, threshold) = match &guardianship {
+            Some(set) => {
+                let releases = tx::call(
+                    "read the releases",
+                    session.guardians()?.releasesOf(patient, event.doctor),
+                )
+                .await?;
+                let by = set
+                    .guardians
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| releases.released & (1 << i) != 0)
+                    .map(|(_, g)| *g)
+                    .collect();
+                (by, set.threshold)
+            }
+            None => (Vec::new(), 0),
+        };
+        open.push(OpenEmergency {
+            doctor: event.doctor,
+            hospital: event.hospital,
+            until,
+            reason_code: ReasonCode::from_u16(event.reasonCode)?,
+            released_by,
+            threshold,
+        });
+    }
+    Ok(open)
+}

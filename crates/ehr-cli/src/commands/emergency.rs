@@ -6,8 +6,9 @@ use crate::output::{Fields, Render, when};
 use alloy::primitives::Address;
 use ehr_sdk::emergency::{
     self, EmergencyClosed, EmergencyConfirmed, EmergencyOpened, EmergencyPolicy, HospitalRule,
-    HospitalRuleSet,
+    HospitalRuleSet, OpenEmergency,
 };
+use serde::Serialize;
 use ehr_contracts::ReasonCode;
 use ehr_sdk::parse;
 use std::time::Duration;
@@ -21,7 +22,8 @@ Examples:
   ehr emergency close 0xPATIENT --doctor 0xDOCTOR --account alice   # the patient ends it
   ehr emergency policy --cap-hours 24 --account alice                # renewal cap
   ehr emergency hospital 0xHOSPITAL deny --account alice              # deny list
-  ehr emergency confirm --doctor 0xDOCTOR --account alice             # let it go on")]
+  ehr emergency confirm --doctor 0xDOCTOR --account alice             # let it go on
+  ehr emergency list --account alice                                  # open access, releases")]
 pub(crate) struct Args {
     #[command(subcommand)]
     command: EmergencyCommand,
@@ -57,6 +59,15 @@ enum EmergencyCommand {
         /// The doctor whose access ends [default: the signer].
         #[arg(long, value_parser = parse::address, value_name = "ADDRESS")]
         doctor: Option<Address>,
+        #[command(flatten)]
+        eth: EthArgs,
+    },
+    /// List a patient's open break-glass access, with the guardians that released to each doctor.
+    #[command(after_help = "Examples:\n  ehr emergency list 0xPATIENT\n  ehr emergency list --account alice")]
+    List {
+        /// The patient [default: the signer].
+        #[arg(value_parser = parse::address)]
+        patient: Option<Address>,
         #[command(flatten)]
         eth: EthArgs,
     },
@@ -122,6 +133,15 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
             };
             context.print(&emergency::close(&session, patient, doctor).await?)
         }
+        EmergencyCommand::List { patient, eth } => {
+            let session = context.session(&eth, Signing::Optional, false).await?;
+            let patient = match patient {
+                Some(patient) => patient,
+                None => session.chain().address()?,
+            };
+            let open = emergency::open_emergencies(&session, patient).await?;
+            context.print(&OpenList { patient, open })
+        }
         EmergencyCommand::Policy { allowed_only, cap_hours, eth } => {
             let session = context.session(&eth, Signing::Required, false).await?;
             let cap = cap_hours.map(|h| Duration::from_secs(h * 3_600));
@@ -135,6 +155,48 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
             let session = context.session(&eth, Signing::Required, false).await?;
             context.print(&emergency::confirm(&session, doctor).await?)
         }
+    }
+}
+
+/// `ehr emergency list`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OpenList {
+    patient: Address,
+    open: Vec<OpenEmergency>,
+}
+
+impl Render for OpenList {
+    fn render(&self) -> String {
+        if self.open.is_empty() {
+            return format!("no open emergency access to {}", self.patient);
+        }
+        self.open
+            .iter()
+            .map(|e| {
+                let released: Vec<String> = e.released_by.iter().map(Address::to_string).collect();
+                Fields::new()
+                    .add("emergency access of", e.doctor)
+                    .add("hospital", e.hospital)
+                    .add("until", when(e.until))
+                    .add("reason code", e.reason_code)
+                    .add(
+                        "guardian releases",
+                        format!(
+                            "{} of {} needed{}",
+                            e.released_by.len(),
+                            e.threshold,
+                            if released.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({})", released.join(", "))
+                            }
+                        ),
+                    )
+                    .finish()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
