@@ -502,16 +502,22 @@ pub async fn watch_once(session: &Session, from: u64, to: u64) -> Result<Vec<Wat
         if !set.guardians.contains(&guardian) {
             continue;
         }
-        outcomes.push(match release(session, patient, doctor).await {
-            Ok(released) => WatchOutcome::Released(released),
-            Err(Error::ReleaseRefused { reason: Refusal::AlreadyReleased, .. }) => continue,
-            Err(Error::ReleaseRefused { reason, .. }) => {
-                WatchOutcome::Refused { patient, doctor, reason }
-            }
-            Err(e) => WatchOutcome::Failed { patient, doctor, error: e.to_string() },
-        });
+        outcomes.extend(answer(session, patient, doctor).await);
     }
     Ok(outcomes)
+}
+
+/// [`release`] as a watcher reports it: `None` when this guardian already released to the
+/// doctor (nothing to say). A [`WatchOutcome::Failed`] is worth answering again later.
+pub async fn answer(session: &Session, patient: Address, doctor: Address) -> Option<WatchOutcome> {
+    Some(match release(session, patient, doctor).await {
+        Ok(released) => WatchOutcome::Released(released),
+        Err(Error::ReleaseRefused { reason: Refusal::AlreadyReleased, .. }) => return None,
+        Err(Error::ReleaseRefused { reason, .. }) => {
+            WatchOutcome::Refused { patient, doctor, reason }
+        }
+        Err(e) => WatchOutcome::Failed { patient, doctor, error: e.to_string() },
+    })
 }
 
 #[cfg(test)]

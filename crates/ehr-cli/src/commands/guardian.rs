@@ -65,7 +65,7 @@ enum GuardianCommand {
     },
     /// Watch for break-glass openings of the patients you guard and release when the rules
     /// allow (runs until stopped; one JSON line or summary per outcome; a poll the node fails
-    /// is retried, a release that fails is printed: send it with `ehr guardian release`).
+    /// is retried, and so is a release that failed, at every interval).
     #[command(after_help = "Examples:\n  ehr guardian watch\n  ehr guardian watch --from-block 0 --once --json")]
     Watch {
         /// First block to look at [default: the latest].
@@ -121,7 +121,17 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
                 Some(block) => block,
                 None => session.chain().head().await?.0,
             };
+            // Releases that failed (the node, a timeout), answered again at every poll until
+            // they are released or refused.
+            let mut failed: Vec<(Address, Address)> = Vec::new();
             loop {
+                for (patient, doctor) in std::mem::take(&mut failed) {
+                    match guardians::answer(&session, patient, doctor).await {
+                        Some(WatchOutcome::Failed { .. }) => failed.push((patient, doctor)),
+                        Some(outcome) => context.print(&outcome)?,
+                        None => {}
+                    }
+                }
                 // A node that fails one poll is asked again at the next (a watcher runs for
                 // days); the range is only moved past once it was answered.
                 let pass = async {
@@ -137,6 +147,9 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
                     Ok((head, outcomes)) => {
                         for outcome in &outcomes {
                             context.print(outcome)?;
+                            if let WatchOutcome::Failed { patient, doctor, .. } = outcome {
+                                failed.push((*patient, *doctor));
+                            }
                         }
                         from = from.max(head + 1);
                     }
