@@ -177,6 +177,32 @@ contract GuardianRegistryTest is EhrFixture {
         guardians.releaseShare(alice, doctor, 1, share);
     }
 
+    function test_newSet_endsTheOldSetsReleases() public {
+        _setTwoOfThree();
+        _open(doctor, 6 hours);
+        _release(g1, 1, doctor);
+        _release(g2, 2, doctor);
+        assertTrue(guardians.thresholdReached(alice, doctor));
+        // The patient replaces its guardians: g3 alone, 1 of 1.
+        address[] memory one = new address[](1);
+        one[0] = g3;
+        vm.prank(alice);
+        guardians.setGuardians(one, 1, 0, kit);
+        assertFalse(guardians.thresholdReached(alice, doctor), "the old set's releases do not count");
+        (uint16 bits, uint8 count) = guardians.releasesOf(alice, doctor);
+        assertEq(uint256(bits) + count, 0);
+        // g1 is no guardian any more; g3 is number 1.
+        vm.prank(g1);
+        vm.expectRevert(abi.encodeWithSelector(IGuardianRegistry.GuardianNotGuardian.selector, alice, g1, 1));
+        guardians.releaseShare(alice, doctor, 1, share);
+        _release(g3, 1, doctor);
+        assertTrue(guardians.thresholdReached(alice, doctor));
+        IGuardianRegistry.Guardianship memory set = guardians.guardianshipOf(alice);
+        assertEq(set.guardians.length, 1);
+        assertEq(set.setId, 2);
+        assertEq(set.kitId, 2);
+    }
+
     // ---------------------------------------------------------------------------------
     // Releases
     // ---------------------------------------------------------------------------------
