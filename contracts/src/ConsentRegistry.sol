@@ -5,6 +5,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IAccessHooks} from "./interfaces/IAccessHooks.sol";
 import {IConsentRegistry} from "./interfaces/IConsentRegistry.sol";
+import {IEmergencyPolicy} from "./interfaces/IEmergencyPolicy.sol";
 import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
 
 /// @title ConsentRegistry
@@ -30,6 +31,9 @@ import {IRoleRegistry} from "./interfaces/IRoleRegistry.sol";
 /// Every created or replaced All or Category grant and every revocation is also reported to
 /// the `IAccessHooks` contract given at deployment (the record index, which mirrors the state
 /// its write rule reads), in the same transaction and after the registry's own effects.
+/// Every break-glass opening is put to the `IEmergencyPolicy` contract given at deployment
+/// (the guardian registry, which keeps the patient's hospital rules and renewal cap), which
+/// reverts to refuse it.
 /// EIP-712 domain: name "ehrkit ConsentRegistry", version "1" (ERC-5267 `eip712Domain()`).
 contract ConsentRegistry is IConsentRegistry, EIP712 {
     // ---------------------------------------------------------------------------------
@@ -107,6 +111,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
     IRoleRegistry private immutable _roles;
     /// @dev Told about grants and revocations; zero for none.
     IAccessHooks private immutable _hooks;
+    /// @dev Asked before every break-glass opening; zero for none.
+    IEmergencyPolicy private immutable _policy;
 
     mapping(address patient => mapping(address grantee => mapping(bytes32 scopeId => _Grant))) private
         _grants;
@@ -126,9 +132,14 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
     /// @param roles_ The role registry consulted for patients, participants and doctors.
     /// @param hooks_ The contract told about every All or Category grant and every revocation
     /// (the record index); the zero address for none.
-    constructor(IRoleRegistry roles_, IAccessHooks hooks_) EIP712("ehrkit ConsentRegistry", "1") {
+    /// @param policy_ The contract asked before every break-glass opening (the guardian
+    /// registry); the zero address for none.
+    constructor(IRoleRegistry roles_, IAccessHooks hooks_, IEmergencyPolicy policy_)
+        EIP712("ehrkit ConsentRegistry", "1")
+    {
         _roles = roles_;
         _hooks = hooks_;
+        _policy = policy_;
     }
 
     // ---------------------------------------------------------------------------------
@@ -391,6 +402,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
     /// @dev Reverts `ConsentNotHospitalDoctor` unless the caller is an active doctor whose
     /// organization is an active hospital, `ConsentNotPatient`, `ConsentInvalidReason` or
     /// `ConsentInvalidEmergencyDuration` (1 s to 72 h). Opening again replaces the end time.
+    /// Then the policy (`IEmergencyPolicy.onEmergencyOpened`) may refuse: a denied hospital,
+    /// or more time in total than the patient's renewal cap.
     function openEmergencyAccess(
         address patient,
         uint16 reasonCode,
@@ -411,8 +424,12 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
         }
 
         uint64 until = uint64(block.timestamp) + duration;
+        uint64 previousUntil = _emergencyUntil[patient][msg.sender];
         _emergencyUntil[patient][msg.sender] = until;
         emit EmergencyAccessOpened(patient, msg.sender, hospital, until, reasonCode, encryptedReason);
+        if (address(_policy) != address(0)) {
+            _policy.onEmergencyOpened(patient, msg.sender, hospital, previousUntil, until);
+        }
     }
 
     /// @inheritdoc IConsentRegistry
@@ -578,6 +595,11 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
     /// @inheritdoc IConsentRegistry
     function hooks() external view returns (address) {
         return address(_hooks);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function emergencyPolicy() external view returns (address) {
+        return address(_policy);
     }
 
     /// @inheritdoc IConsentRegistry

@@ -312,7 +312,8 @@ contract RecordIndex is IRecordIndex {
 
     /// @inheritdoc IRecordIndex
     /// @dev Checks, in order: the new record (as `addRecord`), `IndexUnknownRecord` (0 or past
-    /// the last record), `IndexWrongEpoch`, the writer (for `category`). Appends the tombstone
+    /// the last record), `IndexWrongEpoch`, the writer (for `category`; break-glass access
+    /// does not count: `IndexBreakGlassCannotSupersede`). Appends the tombstone
     /// (emitting `RecordSuperseded`), then the new record (emitting `RecordAdded`). The index
     /// keeps nothing per record, so it knows neither the superseded record's category nor
     /// whether it was superseded before: searchers see both in the events.
@@ -329,7 +330,7 @@ contract RecordIndex is IRecordIndex {
         uint256 state = _sload(slot | 1);
         if (recordId == 0 || recordId > uint64(state)) revert IndexUnknownRecord(patient, recordId);
         _checkEpoch(epoch, state);
-        _authorize(patient, category, state);
+        _authorizeSupersede(patient, category, state);
 
         unchecked {
             newRecordId = uint64(state) + 1;
@@ -411,6 +412,15 @@ contract RecordIndex is IRecordIndex {
     /// of `category` for `patient`: the mirror first (no call), the registries only when it says no.
     function _authorize(address patient, bytes32 category, uint256 state) private view {
         if (!_mirrorAllows(patient, msg.sender, category, state)) _authorizeByRegistries(patient, category);
+    }
+
+    /// @dev `_authorize` without break-glass access: a correction needs the patient or a grant.
+    /// The mirror is complete for grants (the invariant tests), so a writer it refuses whom the
+    /// registries allow holds break-glass access only: `IndexBreakGlassCannotSupersede`.
+    function _authorizeSupersede(address patient, bytes32 category, uint256 state) private view {
+        if (_mirrorAllows(patient, msg.sender, category, state)) return;
+        _authorizeByRegistries(patient, category);
+        revert IndexBreakGlassCannotSupersede(patient, msg.sender);
     }
 
     /// @dev The slow path of `_authorize`: reverts `IndexWiring` before wiring, and

@@ -803,7 +803,7 @@ contract ConsentRegistryTest is EhrFixture {
         IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
 
-        ConsentRegistry other = new ConsentRegistry(roles, NO_HOOKS);
+        ConsentRegistry other = new ConsentRegistry(roles, NO_HOOKS, NO_POLICY);
         _expectBadSignature(sig, other.grantDigest(req, 0, T0), alice);
         vm.prank(relayer);
         other.grantWithSig(req, 0, T0, sig);
@@ -1781,7 +1781,7 @@ contract ConsentRegistryTest is EhrFixture {
     function test_hooks_reportAllAndCategoryGrantsAndEveryRevocation() public {
         HooksRecorder recorder = new HooksRecorder();
         address hooks = address(recorder);
-        consent = new ConsentRegistry(roles, IAccessHooks(hooks));
+        consent = new ConsentRegistry(roles, IAccessHooks(hooks), NO_POLICY);
         assertEq(consent.hooks(), hooks);
 
         // Direct grants: All and Category are reported, a Record scope is not.
@@ -1852,7 +1852,7 @@ contract ConsentRegistryTest is EhrFixture {
 
     function test_hooks_failureRevertsTheChange() public {
         HooksRecorder recorder = new HooksRecorder();
-        consent = new ConsentRegistry(roles, IAccessHooks(address(recorder)));
+        consent = new ConsentRegistry(roles, IAccessHooks(address(recorder)), NO_POLICY);
         _grantAll(alice, doctor);
         recorder.setFailing(true);
         IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _categoryScope("lab"));
@@ -1999,7 +1999,7 @@ contract ConsentRegistryTest is EhrFixture {
     }
 
     function testFuzz_grantWithSig_otherInstance(bytes32 salt) public {
-        ConsentRegistry other = new ConsentRegistry{salt: salt}(roles, NO_HOOKS);
+        ConsentRegistry other = new ConsentRegistry{salt: salt}(roles, NO_HOOKS, NO_POLICY);
         IConsentRegistry.GrantRequest memory req = _request(alice, doctor, _allScope());
         bytes memory sig = _signGrant(ALICE_PK, req, 0, T0);
         _expectBadSignature(sig, other.grantDigest(req, 0, T0), alice);

@@ -191,7 +191,7 @@ contract RecordIndexTest is RecordIndexBase {
     function _freshStack() internal returns (RecordIndex fresh, RoleRegistry r, ConsentRegistry c) {
         fresh = new RecordIndex();
         r = new RoleRegistry(1 days, admin, IAccessHooks(address(fresh)));
-        c = new ConsentRegistry(r, IAccessHooks(address(fresh)));
+        c = new ConsentRegistry(r, IAccessHooks(address(fresh)), NO_POLICY);
     }
 
     // ---------------------------------------------------------------------------------
@@ -1042,7 +1042,7 @@ contract RecordIndexGasTest is RecordIndexBase {
         super.setUp();
         // The same registries without hooks, with the same cast, as the baseline.
         plainRoles = new RoleRegistry(1 days, admin, IAccessHooks(address(0)));
-        plainConsent = new ConsentRegistry(plainRoles, IAccessHooks(address(0)));
+        plainConsent = new ConsentRegistry(plainRoles, IAccessHooks(address(0)), NO_POLICY);
         vm.startPrank(admin);
         plainRoles.addOrganization(hospital, IRoleRegistry.OrgKind.Hospital, "St. Mary");
         plainRoles.addOrganization(lab, IRoleRegistry.OrgKind.Lab, "Quest Lab");

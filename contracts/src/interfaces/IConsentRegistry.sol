@@ -374,6 +374,9 @@ interface IConsentRegistry {
     /// @notice The contract told about grants and revocations (zero for none).
     function hooks() external view returns (address);
 
+    /// @notice The contract asked before every break-glass opening (zero for none).
+    function emergencyPolicy() external view returns (address);
+
     /// @notice The EIP-712 domain separator for this chain and contract.
     function DOMAIN_SEPARATOR() external view returns (bytes32);
 }

@@ -62,6 +62,8 @@ interface IRecordIndex is IAccessHooks {
 
     /// @notice The caller may not write records of `category` for `patient`.
     error IndexNotAuthorized(address patient, address writer, bytes32 category);
+    /// @notice Break-glass access lets a doctor add records, not correct (supersede) them.
+    error IndexBreakGlassCannotSupersede(address patient, address writer);
     /// @notice The record was built with key epoch `given`; the patient is at `current`.
     error IndexWrongEpoch(uint64 given, uint64 current);
     /// @notice A tag list must be 8, 16, 32 or 64 tags of 16 bytes; `length` bytes is not.

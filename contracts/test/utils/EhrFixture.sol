@@ -2,10 +2,12 @@
 pragma solidity ^0.8.24;
 
 import {ConsentRegistry} from "../../src/ConsentRegistry.sol";
+import {GuardianRegistry} from "../../src/GuardianRegistry.sol";
 import {RecordIndex} from "../../src/RecordIndex.sol";
 import {RoleRegistry} from "../../src/RoleRegistry.sol";
 import {IAccessHooks} from "../../src/interfaces/IAccessHooks.sol";
 import {IConsentRegistry} from "../../src/interfaces/IConsentRegistry.sol";
+import {IEmergencyPolicy} from "../../src/interfaces/IEmergencyPolicy.sol";
 import {IRoleRegistry} from "../../src/interfaces/IRoleRegistry.sol";
 import {Test} from "./Test.sol";
 
@@ -14,6 +16,8 @@ import {Test} from "./Test.sol";
 abstract contract EhrHelpers is Test {
     /// @dev Registries deployed standalone, without a record index.
     IAccessHooks internal constant NO_HOOKS = IAccessHooks(address(0));
+    /// @dev A consent registry that asks no break-glass policy.
+    IEmergencyPolicy internal constant NO_POLICY = IEmergencyPolicy(address(0));
 
     /// @dev The start time of every test and handler clock.
     uint256 internal constant T0 = 1_700_000_000;
@@ -34,7 +38,26 @@ abstract contract EhrHelpers is Test {
         returns (RoleRegistry roles_, ConsentRegistry consent_)
     {
         roles_ = new RoleRegistry(1 days, admin_, hooks);
-        consent_ = new ConsentRegistry(roles_, hooks);
+        consent_ = new ConsentRegistry(roles_, hooks, NO_POLICY);
+    }
+
+    /// @dev `_newStack` with a guardian registry as the consent registry's break-glass policy,
+    /// deployed and wired in the order of the deployment code.
+    function _newGuardedStack(address admin_)
+        internal
+        returns (
+            RecordIndex index_,
+            RoleRegistry roles_,
+            ConsentRegistry consent_,
+            GuardianRegistry guardians_
+        )
+    {
+        index_ = new RecordIndex();
+        roles_ = new RoleRegistry(1 days, admin_, IAccessHooks(address(index_)));
+        guardians_ = new GuardianRegistry(roles_);
+        consent_ = new ConsentRegistry(roles_, IAccessHooks(address(index_)), guardians_);
+        index_.wire(address(roles_), address(consent_));
+        guardians_.wire(consent_);
     }
 
     /// @dev Registers the account of `privateKey` as a patient of `registry`, with its own key.

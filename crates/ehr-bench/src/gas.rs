@@ -16,7 +16,7 @@ use ehr_contracts::{OrgKind, Purpose, Scope, eip712, tx};
 use ehr_index::grant::{NamedScope, grant_keys, wrap_grant};
 use ehr_index::{Category, Keyword, MasterSecret, SearchKeys, TagList, derive_master_secret};
 
-use crate::{Env, Results, gas_claims, public_key};
+use crate::{Env, Results, gas_claims, gas_guardians, public_key};
 
 alloy::sol! {
     #[sol(rpc)]
@@ -318,6 +318,17 @@ pub(crate) async fn run(
 
     // Claims, on the patient's records 1-3.
     gas_claims::run(env, &patient, now(env).await?, receipt_method, results).await?;
+    // Guardians: doctors 0-2 guard the patient, doctor 3's break-glass access is open.
+    gas_guardians::run(
+        env,
+        &patient,
+        &doctors[..3],
+        &doctors[3],
+        hospital.address(),
+        receipt_method,
+        results,
+    )
+    .await?;
 
     // The key lifecycle: re-sharing the new epoch (after the revoke above) with doctor 0, who
     // keeps its lab grant; rotating the epoch; setting up and rotating key generations.

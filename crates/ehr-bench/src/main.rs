@@ -12,6 +12,7 @@ mod fhir;
 mod gas;
 mod gas_builds;
 mod gas_claims;
+mod gas_guardians;
 mod report;
 mod search;
 mod stream;

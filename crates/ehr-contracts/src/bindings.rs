@@ -46,7 +46,18 @@ pub mod claim_registry {
     );
 }
 
+/// `GuardianRegistry`: threshold guardians, emergency kits, share releases, break-glass policy.
+pub mod guardian_registry {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        GuardianRegistry,
+        "../../abi/GuardianRegistry.json"
+    );
+}
+
 pub use claim_registry::{ClaimRegistry, IClaimRegistry};
 pub use consent_registry::{ConsentRegistry, IConsentRegistry};
+pub use guardian_registry::{GuardianRegistry, IGuardianRegistry};
 pub use record_index::{IRecordIndex, RecordIndex};
 pub use role_registry::{IRoleRegistry, RoleRegistry};

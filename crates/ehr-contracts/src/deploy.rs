@@ -1,6 +1,8 @@
 //! Deploying ehrkit's contracts to any EVM chain, in the newest build its EVM runs.
 
-use crate::bindings::{ClaimRegistry, ConsentRegistry, RecordIndex, RoleRegistry};
+use crate::bindings::{
+    ClaimRegistry, ConsentRegistry, GuardianRegistry, RecordIndex, RoleRegistry,
+};
 use crate::deployment::{DEPLOYMENT_FORMAT, Deployment};
 use crate::evm_build::{Contract, EvmBuild};
 use crate::evm_probe::probe_evm;
@@ -26,13 +28,16 @@ pub struct DeployOptions {
     pub evm: Option<EvmBuild>,
 }
 
-/// Deploys `RecordIndex`, `RoleRegistry` and `ConsentRegistry` from the provider's default
-/// signer, wires the index to the registries (whose hooks keep its write-rule mirror), deploys
-/// `ClaimRegistry` on top of the three, and returns the deployment (not yet saved).
+/// Deploys `RecordIndex`, `RoleRegistry`, `GuardianRegistry` and `ConsentRegistry` from the
+/// provider's default signer, wires the index to the registries (whose hooks keep its
+/// write-rule mirror) and the guardian registry to the consent registry (which asks it before
+/// every break-glass opening), deploys `ClaimRegistry` on top, and returns the deployment (not
+/// yet saved).
 ///
 /// The index is deployed first because both registries report to it from their first
 /// transaction on; until `wire` runs, the registries' state changes revert, so a half-finished
-/// deployment cannot be used by accident.
+/// deployment cannot be used by accident. The guardian registry comes before the consent
+/// registry, which takes its address; until it is wired, break-glass openings revert.
 pub async fn deploy<P: Provider>(provider: &P, options: DeployOptions) -> Result<Deployment> {
     let chain_id = provider
         .get_chain_id()
@@ -54,12 +59,22 @@ pub async fn deploy<P: Provider>(provider: &P, options: DeployOptions) -> Result
     let receipt = create(provider, build, Contract::RoleRegistry, args.abi_encode()).await?;
     let role_registry = address_of("RoleRegistry", &receipt)?;
 
-    let args = ConsentRegistry::constructorCall { roles_: role_registry, hooks_: record_index };
+    let args = GuardianRegistry::constructorCall { roles_: role_registry };
+    let receipt = create(provider, build, Contract::GuardianRegistry, args.abi_encode()).await?;
+    let guardian_registry = address_of("GuardianRegistry", &receipt)?;
+
+    let args = ConsentRegistry::constructorCall {
+        roles_: role_registry,
+        hooks_: record_index,
+        policy_: guardian_registry,
+    };
     let receipt = create(provider, build, Contract::ConsentRegistry, args.abi_encode()).await?;
     let consent_registry = address_of("ConsentRegistry", &receipt)?;
 
     let index = RecordIndex::new(record_index, provider);
     tx::send("wire the record index", index.wire(role_registry, consent_registry)).await?;
+    let guardians = GuardianRegistry::new(guardian_registry, provider);
+    tx::send("wire the guardian registry", guardians.wire(consent_registry)).await?;
 
     let args = ClaimRegistry::constructorCall {
         roles_: role_registry,
@@ -79,6 +94,7 @@ pub async fn deploy<P: Provider>(provider: &P, options: DeployOptions) -> Result
         consent_registry,
         record_index,
         claim_registry,
+        guardian_registry: Some(guardian_registry),
     })
 }
 

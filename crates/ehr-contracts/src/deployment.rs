@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The version of the deployment file format this crate writes (2: with the claim registry;
-/// 3: with the EVM build). Format 2 files are read too, as the prague build: the only one
-/// there was before format 3.
-pub const DEPLOYMENT_FORMAT: u32 = 3;
+/// 3: with the EVM build; 4: with the guardian registry). Format 2 files are read too, as the
+/// prague build: the only one there was before format 3; formats 2 and 3 read as deployments
+/// without a guardian registry (everything works but guardians and break-glass policy, which
+/// say so: [`Deployment::guardian_registry`]).
+pub const DEPLOYMENT_FORMAT: u32 = 4;
 
 /// The oldest format this crate reads.
 const OLDEST_READABLE_FORMAT: u64 = 2;
@@ -37,17 +39,27 @@ pub struct Deployment {
     pub record_index: Address,
     /// `ClaimRegistry`.
     pub claim_registry: Address,
+    /// `GuardianRegistry` (`None` in a deployment made before it existed, format 2 or 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardian_registry: Option<Address>,
 }
 
 impl Deployment {
     /// Every contract with its name, for checks and display.
-    pub fn contracts(&self) -> [(&'static str, Address); 4] {
-        [
+    pub fn contracts(&self) -> Vec<(&'static str, Address)> {
+        let mut contracts = vec![
             ("RoleRegistry", self.role_registry),
             ("ConsentRegistry", self.consent_registry),
             ("RecordIndex", self.record_index),
             ("ClaimRegistry", self.claim_registry),
-        ]
+        ];
+        contracts.extend(self.guardian_registry.map(|address| ("GuardianRegistry", address)));
+        contracts
+    }
+
+    /// The guardian registry, or [`Error::NoGuardianRegistry`] for a deployment made before it.
+    pub fn guardian_registry(&self) -> Result<Address> {
+        self.guardian_registry.ok_or(Error::NoGuardianRegistry { chain_id: self.chain_id })
     }
 
     /// Reads a deployment file.
@@ -61,8 +73,14 @@ impl Deployment {
         let mut value = value;
         match value.get("format").and_then(serde_json::Value::as_u64) {
             Some(format) if format == u64::from(DEPLOYMENT_FORMAT) => {}
+            // Format 3 is format 4 without the guardian registry, which stays `None`.
+            Some(3) => {
+                if let Some(fields) = value.as_object_mut() {
+                    fields.insert("format".into(), DEPLOYMENT_FORMAT.into());
+                }
+            }
             // Format 2 is format 3 without the build, and every format-2 deployment was of
-            // the prague build: read it as that (a save writes format 3).
+            // the prague build: read it as that (a save writes format 4).
             Some(format @ OLDEST_READABLE_FORMAT) => {
                 if let Some(fields) = value.as_object_mut() {
                     fields.insert("format".into(), DEPLOYMENT_FORMAT.into());
@@ -73,7 +91,7 @@ impl Deployment {
             Some(format) => {
                 return Err(invalid(format!(
                     "format {format} is not supported (this version reads {OLDEST_READABLE_FORMAT} \
-                     and {DEPLOYMENT_FORMAT}); deploy this version's contracts again"
+                     to {DEPLOYMENT_FORMAT}); deploy this version's contracts again"
                 )));
             }
             None => return Err(invalid("it has no numeric \"format\" field".to_owned())),
@@ -144,6 +162,7 @@ mod tests {
             consent_registry: Address::repeat_byte(3),
             record_index: Address::repeat_byte(4),
             claim_registry: Address::repeat_byte(5),
+            guardian_registry: Some(Address::repeat_byte(6)),
         }
     }
 
@@ -172,16 +191,29 @@ mod tests {
         std::fs::write(&path, value.to_string()).unwrap();
         let message = Deployment::load(&path).unwrap_err().to_string();
         assert!(
-            message.contains("format 1 is not supported (this version reads 2 and 3)"),
+            message.contains("format 1 is not supported (this version reads 2 to 4)"),
             "{message}"
         );
         // A format-2 file (before EVM builds) loads as the prague build.
         let mut value = serde_json::to_value(sample()).unwrap();
         value["format"] = 2.into();
         value.as_object_mut().unwrap().remove("evmBuild");
+        value.as_object_mut().unwrap().remove("guardianRegistry");
         std::fs::write(&path, value.to_string()).unwrap();
         let loaded = Deployment::load(&path).unwrap();
-        assert_eq!(loaded, Deployment { evm_build: EvmBuild::Prague, ..sample() });
+        assert_eq!(
+            loaded,
+            Deployment { evm_build: EvmBuild::Prague, guardian_registry: None, ..sample() }
+        );
+        // A format-3 file (before guardians) loads without a guardian registry, which says so.
+        let mut value = serde_json::to_value(sample()).unwrap();
+        value["format"] = 3.into();
+        value.as_object_mut().unwrap().remove("guardianRegistry");
+        std::fs::write(&path, value.to_string()).unwrap();
+        let loaded = Deployment::load(&path).unwrap();
+        assert_eq!(loaded, Deployment { guardian_registry: None, ..sample() });
+        let message = loaded.guardian_registry().unwrap_err().to_string();
+        assert!(message.contains("no guardian registry"), "{message}");
         // An unknown build is named.
         let mut value = serde_json::to_value(sample()).unwrap();
         value["evmBuild"] = "london".into();

@@ -132,6 +132,14 @@ pub enum Error {
         /// The chain.
         chain_id: u64,
     },
+    /// The deployment predates the guardian registry (deployment format 2 or 3).
+    #[error(
+        "the deployment on chain {chain_id} has no guardian registry (it was made before guardians existed); deploy this version's contracts again to use guardians and break-glass policy"
+    )]
+    NoGuardianRegistry {
+        /// The chain.
+        chain_id: u64,
+    },
     /// The deployment file could not be read or written.
     #[error("deployment file {path}: {source}")]
     DeploymentIo {

@@ -10,6 +10,7 @@ mod evm_build;
 mod evm_probe;
 mod replacement;
 mod revert;
+mod revert_guardian;
 pub mod sender_lock;
 pub mod tx;
 mod types;

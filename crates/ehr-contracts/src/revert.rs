@@ -2,6 +2,7 @@
 
 use crate::bindings::claim_registry::ClaimRegistry::ClaimRegistryErrors as K;
 use crate::bindings::consent_registry::ConsentRegistry::ConsentRegistryErrors as C;
+use crate::bindings::guardian_registry::GuardianRegistry::GuardianRegistryErrors as G;
 use crate::bindings::record_index::RecordIndex::RecordIndexErrors as I;
 use crate::bindings::role_registry::RoleRegistry::RoleRegistryErrors as R;
 use crate::types::{ClaimStatus, Role};
@@ -20,6 +21,9 @@ pub enum RevertReason {
     Index(I),
     /// A `ClaimRegistry` custom error.
     Claim(K),
+    /// A `GuardianRegistry` custom error (also the break-glass policy's refusals, which reach
+    /// callers of `ConsentRegistry.openEmergencyAccess`).
+    Guardian(G),
     /// `revert("message")` / `require(…, "message")`.
     Message(String),
     /// A Solidity panic (arithmetic overflow, array bounds, …) with its code.
@@ -43,6 +47,9 @@ impl RevertReason {
         if let Ok(e) = K::abi_decode(data) {
             return Self::Claim(e);
         }
+        if let Ok(e) = G::abi_decode(data) {
+            return Self::Guardian(e);
+        }
         if let Ok(r) = Revert::abi_decode(data) {
             return Self::Message(r.reason);
         }
@@ -59,6 +66,7 @@ impl RevertReason {
             Self::Consent(e) => consent_error_name(e),
             Self::Index(e) => index_error_name(e),
             Self::Claim(e) => claim_error_name(e),
+            Self::Guardian(e) => crate::revert_guardian::guardian_error_name(e),
             Self::Message(_) => "Error",
             Self::Panic(_) => "Panic",
             Self::Unknown(_) => "Unknown",
@@ -329,6 +337,7 @@ fn fmt_consent(e: &C, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 fn index_error_name(e: &I) -> &'static str {
     match e {
+        I::IndexBreakGlassCannotSupersede(_) => "IndexBreakGlassCannotSupersede",
         I::IndexInvalidBatchSize(_) => "IndexInvalidBatchSize",
         I::IndexInvalidCategory(_) => "IndexInvalidCategory",
         I::IndexInvalidReadLog(_) => "IndexInvalidReadLog",
@@ -345,6 +354,11 @@ fn index_error_name(e: &I) -> &'static str {
 
 fn fmt_index(e: &I, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match e {
+        I::IndexBreakGlassCannotSupersede(e) => write!(
+            f,
+            "{} holds only break-glass access to patient {}: it may add records, not correct them (that needs a grant)",
+            e.writer, e.patient
+        ),
         I::IndexInvalidBatchSize(e) => {
             write!(f, "a batch holds 1 to {} records, not {}", e.max, e.size)
         }
@@ -463,6 +477,7 @@ impl fmt::Display for RevertReason {
             Self::Consent(e) => fmt_consent(e, f),
             Self::Index(e) => fmt_index(e, f),
             Self::Claim(e) => fmt_claim(e, f),
+            Self::Guardian(e) => crate::revert_guardian::fmt_guardian(e, f),
             Self::Message(m) => write!(f, "reverted: {m}"),
             Self::Panic(code) => write!(f, "the contract panicked with code {code:#x}"),
             Self::Unknown(data) if data.is_empty() => f.write_str("reverted without a reason"),

@@ -124,6 +124,38 @@ pub enum Error {
     #[error("input too large for the envelope format")]
     TooLarge,
 
+    /// A guardian threshold outside 1 to the number of guardians (at most 16).
+    #[error(
+        "a threshold is 1 to the number of guardians (at most 16): {threshold} of {guardians} is not"
+    )]
+    InvalidThreshold {
+        /// The threshold asked for.
+        threshold: u8,
+        /// The number of guardians.
+        guardians: usize,
+    },
+
+    /// An emergency kit's bytes are malformed.
+    #[error("malformed emergency kit: {0}")]
+    InvalidKit(&'static str),
+
+    /// A guardian's share does not match the kit's Feldman commitments: the guardian (or
+    /// whoever wrapped it) sent a wrong share, or it belongs to another index or kit.
+    #[error("guardian {index}'s share does not verify against the kit's commitments")]
+    ShareDoesNotVerify {
+        /// The guardian's number in the set.
+        index: u8,
+    },
+
+    /// Fewer verified shares of distinct guardians than the kit's threshold.
+    #[error("{have} of the {need} guardian shares needed")]
+    NotEnoughShares {
+        /// Distinct verified shares at hand.
+        have: usize,
+        /// The threshold.
+        need: usize,
+    },
+
     /// A claim's terms opened but do not hash to the commitment the claim registry stores.
     #[error("the claim's terms do not match its on-chain commitment")]
     CommitmentMismatch,

@@ -59,9 +59,18 @@ pub const CLAIM_TERMS_PURPOSE: &str = "ehrkit/v2/claim-terms";
 
 /// ECIES purpose label for a grantee's read log, encrypted to the patient.
 pub const READ_LOG_PURPOSE: &str = "ehrkit/v2/read-log";
+/// HKDF-SHA256 `info` deriving the key and nonce that seal an emergency kit's key material
+/// from the kit's emergency secret.
+pub const EMERGENCY_KEY: &[u8] = b"ehrkit/v2/emergency-key";
+/// ECIES purpose label for an emergency kit's scope, sealed to the patient itself.
+pub const EMERGENCY_SCOPE_PURPOSE: &str = "ehrkit/v2/emergency-scope";
+/// ECIES purpose label for a guardian's share of an emergency secret, wrapped to the guardian.
+pub const GUARDIAN_SHARE_PURPOSE: &str = "ehrkit/v2/guardian-share";
+/// ECIES purpose label for a guardian's share re-wrapped to a break-glass doctor.
+pub const GUARDIAN_RELEASE_PURPOSE: &str = "ehrkit/v2/guardian-release";
 
 /// Every label above, for prefix-freedom checks (here and in crates that add their own).
-pub const ALL: [&[u8]; 24] = [
+pub const ALL: [&[u8]; 28] = [
     CONTENT_KEY,
     NONCE_PREFIX,
     HEADER_MAC,
@@ -86,6 +95,10 @@ pub const ALL: [&[u8]; 24] = [
     CLAIM_COMMITMENT,
     CLAIM_TERMS_PURPOSE.as_bytes(),
     READ_LOG_PURPOSE.as_bytes(),
+    EMERGENCY_KEY,
+    EMERGENCY_SCOPE_PURPOSE.as_bytes(),
+    GUARDIAN_SHARE_PURPOSE.as_bytes(),
+    GUARDIAN_RELEASE_PURPOSE.as_bytes(),
 ];
 
 #[cfg(test)]

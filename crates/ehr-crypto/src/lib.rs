@@ -4,6 +4,7 @@ mod address;
 mod aead;
 pub mod claim_terms;
 pub mod ecies;
+pub mod emergency_kit;
 mod entropy;
 pub mod envelope;
 mod error;

@@ -350,7 +350,7 @@ impl GrantKeys {
         }
     }
 
-    fn plaintext(&self) -> Zeroizing<Vec<u8>> {
+    pub(crate) fn plaintext(&self) -> Zeroizing<Vec<u8>> {
         Zeroizing::new(match self {
             Self::All { epoch, naming } => [&epoch.0[..], &naming.0[..]].concat(),
             Self::Category { keys, name, .. } => [&keys.to_bytes()[..], &name[..]].concat(),
@@ -439,12 +439,28 @@ pub fn unwrap_grant_keys(
     }
     let plain =
         ecies::unwrap(grantee, labels::GRANT_KEYS_PURPOSE, &parties.aad(&scope), &item[2..])?;
+    GrantKeys::from_plaintext(scope, &plain)
+}
+
+impl GrantKeys {
+    /// The keys of `scope` from their plaintext (the layout of an item's, see the module
+    /// docs); [`Error::UnwrapFailed`] for a wrong length.
+    pub(crate) fn from_plaintext(scope: GrantScope, plain: &[u8]) -> Result<GrantKeys> {
+        let expected = grant_item_len(scope.kind()).map(|len| len - 2 - ecies::OVERHEAD);
+        if expected != Some(plain.len()) {
+            return Err(Error::UnwrapFailed);
+        }
+        Ok(grant_keys_from_plaintext(scope, plain))
+    }
+}
+
+fn grant_keys_from_plaintext(scope: GrantScope, plain: &[u8]) -> GrantKeys {
     let key = |bytes: &[u8]| {
         let mut key = [0u8; KEY_LEN];
         key.copy_from_slice(bytes);
         key
     };
-    Ok(match scope {
+    match scope {
         GrantScope::All => GrantKeys::All {
             epoch: EpochKey(key(&plain[..KEY_LEN])),
             naming: CategoryNamingKey(key(&plain[KEY_LEN..])),
@@ -458,9 +474,9 @@ pub fn unwrap_grant_keys(
             },
         },
         GrantScope::Record(record) => {
-            GrantKeys::Record { record, key: DataKey::from_bytes(key(&plain)) }
+            GrantKeys::Record { record, key: DataKey::from_bytes(key(plain)) }
         }
-    })
+    }
 }
 
 #[cfg(test)]

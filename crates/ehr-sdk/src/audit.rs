@@ -200,6 +200,55 @@ pub enum AuditEvent {
         /// Who closed it.
         closed_by: Address,
     },
+    /// The patient named its guardians.
+    GuardiansSet {
+        /// Shares needed to read the emergency scope.
+        threshold: u8,
+        /// The guardians.
+        guardians: Vec<Address>,
+    },
+    /// The patient removed its guardians.
+    GuardiansCleared,
+    /// The patient published an emergency kit (at `ehr guardian set`, and re-split at every
+    /// new epoch).
+    EmergencyKitPublished {
+        /// The kit.
+        kit_id: u64,
+        /// The epoch it covers up to.
+        epoch: u64,
+    },
+    /// A guardian released its share of the emergency kit to a break-glass doctor.
+    ShareReleased {
+        /// The doctor.
+        doctor: Address,
+        /// The guardian.
+        guardian: Address,
+        /// Its number in the set.
+        index: u8,
+        /// The kit.
+        kit_id: u64,
+    },
+    /// The patient set its break-glass policy.
+    EmergencyPolicySet {
+        /// Only allowed hospitals may break the glass.
+        allowed_only: bool,
+        /// Seconds a doctor's access may add up to before the patient confirms (0: default).
+        renewal_cap: u64,
+    },
+    /// The patient ruled on a hospital.
+    HospitalRuleSet {
+        /// The hospital.
+        hospital: Address,
+        /// 0 default, 1 allowed, 2 denied.
+        rule: u8,
+    },
+    /// The patient confirmed a doctor's break-glass access (its time starts again).
+    EmergencyConfirmed {
+        /// The doctor.
+        doctor: Address,
+        /// Seconds it had used.
+        used: u64,
+    },
     /// The patient filed an insurance claim.
     ClaimSubmitted {
         /// The claim.
@@ -364,6 +413,37 @@ impl AuditEvent {
             Self::EmergencyClosed { doctor, closed_by } => {
                 format!("emergency access of {doctor} closed by {closed_by}")
             }
+            Self::GuardiansSet { threshold, guardians } => {
+                let names: Vec<String> = guardians.iter().map(Address::to_string).collect();
+                format!("named {threshold} of {} guardians: {}", guardians.len(), names.join(", "))
+            }
+            Self::GuardiansCleared => "removed the guardians".to_owned(),
+            Self::EmergencyKitPublished { kit_id, epoch } => {
+                format!("published emergency kit {kit_id} (epochs up to {epoch})")
+            }
+            Self::ShareReleased { doctor, guardian, index, kit_id } => format!(
+                "guardian {index} ({guardian}) released its share of kit {kit_id} to {doctor}"
+            ),
+            Self::EmergencyPolicySet { allowed_only, renewal_cap } => format!(
+                "break-glass policy: {}, renewal cap {}",
+                if *allowed_only { "allowed hospitals only" } else { "any hospital not denied" },
+                if *renewal_cap == 0 {
+                    "72 h (default)".to_owned()
+                } else {
+                    format!("{renewal_cap} s")
+                }
+            ),
+            Self::HospitalRuleSet { hospital, rule } => format!(
+                "break-glass from hospital {hospital}: {}",
+                match rule {
+                    1 => "allowed",
+                    2 => "denied",
+                    _ => "default",
+                }
+            ),
+            Self::EmergencyConfirmed { doctor, used } => {
+                format!("confirmed the emergency access of {doctor} (after {used} s)")
+            }
             Self::ClaimSubmitted { claim_id, insurer, record_ids, amount, currency, .. } => {
                 let records: Vec<String> = record_ids.iter().map(u64::to_string).collect();
                 let terms = match (amount, currency) {
@@ -431,7 +511,7 @@ pub struct EventSource {
     pub decode: fn(&Log) -> Option<AuditEvent>,
 }
 
-fn decoded<E: SolEvent>(log: &Log) -> Option<E> {
+pub(crate) fn decoded<E: SolEvent>(log: &Log) -> Option<E> {
     log.log_decode::<E>().ok().map(|l| l.inner.data)
 }
 
@@ -675,6 +755,9 @@ pub fn default_sources() -> Vec<EventSource> {
             },
         },
     ]
+    .into_iter()
+    .chain(crate::audit_guardians::sources())
+    .collect()
 }
 
 /// One entry of the trail.

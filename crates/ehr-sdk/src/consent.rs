@@ -272,10 +272,18 @@ pub struct ReshareOutcome {
     /// organization removed, a removed organization): their grants stay until revoked, but
     /// they get no new epoch's keys (the contract refuses them too).
     pub inactive: Vec<Address>,
+    /// The emergency kit re-split for the new epoch, when the patient has guardians.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emergency_kit: Option<crate::guardians::KitPublished>,
+    /// Why re-splitting the emergency kit failed (the re-share itself stands; run
+    /// `ehr reshare` again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emergency_kit_failed: Option<String>,
 }
 
 /// Hands the keys of the signer's current epoch to every grantee that still holds an All or
-/// Category grant and does not have them yet. Safe to run again: grantees already served are
+/// Category grant and does not have them yet, and re-splits the emergency kit for it
+/// ([`crate::guardians::resplit`]). Safe to run again: grantees already served are
 /// skipped, so an interrupted run can simply be repeated.
 pub async fn reshare_epoch_keys(session: &Session) -> Result<ReshareOutcome> {
     let patient = session.chain().address()?;
@@ -306,8 +314,20 @@ pub async fn reshare_epoch_keys(session: &Session) -> Result<ReshareOutcome> {
         }
     }
     grantees.retain(|(grantee, _)| !inactive.contains(grantee));
-    let mut outcome =
-        ReshareOutcome { epoch, shared: Vec::new(), up_to_date, failed: Vec::new(), inactive };
+    let mut outcome = ReshareOutcome {
+        epoch,
+        shared: Vec::new(),
+        up_to_date,
+        failed: Vec::new(),
+        inactive,
+        emergency_kit: None,
+        emergency_kit_failed: None,
+    };
+    // The guardians' kit follows the epoch like the grantees' keys do.
+    match crate::guardians::resplit(session).await {
+        Ok(kit) => outcome.emergency_kit = kit,
+        Err(e) => outcome.emergency_kit_failed = Some(e.to_string()),
+    }
     if grantees.is_empty() {
         return Ok(outcome);
     }

@@ -145,6 +145,69 @@ pub enum Error {
         /// The account.
         account: Address,
     },
+    /// A guardian has registered no public key, so no share can be wrapped to it.
+    #[error(
+        "{guardian} has registered no public key, so no share can be wrapped to it: it runs `ehr key register` first"
+    )]
+    GuardianWithoutPublicKey {
+        /// The guardian.
+        guardian: Address,
+    },
+    /// The same guardian was named twice.
+    #[error("guardian {guardian} is named twice")]
+    DuplicateGuardian {
+        /// The guardian.
+        guardian: Address,
+    },
+    /// The patient has no guardians (or no emergency kit).
+    #[error("patient {patient} has named no guardians (`ehr guardian set`)")]
+    NoGuardians {
+        /// The patient.
+        patient: Address,
+    },
+    /// The signer is not one of the patient's guardians.
+    #[error("{account} is not one of patient {patient}'s guardians")]
+    NotAGuardian {
+        /// The patient.
+        patient: Address,
+        /// The signer.
+        account: Address,
+    },
+    /// A guardian refused to release its share: the rules say no.
+    #[error(
+        "the guardian does not release its share of patient {patient}'s keys to {doctor}: {reason}"
+    )]
+    ReleaseRefused {
+        /// The patient.
+        patient: Address,
+        /// The doctor that asked by opening break-glass access.
+        doctor: Address,
+        /// Which rule.
+        reason: crate::guardians::Refusal,
+    },
+    /// The emergency kit events the node sent do not hash to the kit the guardian registry
+    /// commits to: the node (or a log filter) invented, altered or dropped one.
+    #[error(
+        "no emergency kit event of patient {patient} matches the guardian registry's commitment at block {at_block}: the node's events are not the contract's"
+    )]
+    KitMismatch {
+        /// The patient.
+        patient: Address,
+        /// The block the commitment was read at.
+        at_block: u64,
+    },
+    /// The share releases the node sent do not reproduce the guardian registry's chain.
+    #[error(
+        "the share releases of patient {patient} to {doctor} the node sent do not match the guardian registry's commitment at block {at_block}: the node's events are not the contract's"
+    )]
+    ReleaseChainMismatch {
+        /// The patient.
+        patient: Address,
+        /// The doctor.
+        doctor: Address,
+        /// The block the commitment was read at.
+        at_block: u64,
+    },
     /// A record-scoped grant hands over the record's data key, which only its envelope holds.
     #[error(
         "a grant for record {record} hands over that record's data key, which the record workflows provide"
@@ -275,7 +338,7 @@ pub enum Error {
     /// The searcher holds no search keys for the patient's records.
     #[error(
         "{holder} holds no keys to search patient {patient}'s records: no All or Category grant \
-         from the patient carried any"
+         from the patient carried any, and no threshold of guardians released emergency keys to it"
     )]
     NoSearchKeys {
         /// The patient.

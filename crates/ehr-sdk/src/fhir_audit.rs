@@ -130,6 +130,13 @@ fn classify(
         E::ClaimSubmitted { .. } => ("110110", "C", "claimSubmitted", *patient),
         E::ClaimReviewStarted { reviewer, .. } => ("110110", "R", "claimReviewStarted", *reviewer),
         E::ClaimDecided { reviewer, .. } => ("110110", "U", "claimDecided", *reviewer),
+        E::GuardiansSet { .. } => ("110137", "C", "guardiansSet", *patient),
+        E::GuardiansCleared => ("110137", "D", "guardiansCleared", *patient),
+        E::EmergencyKitPublished { .. } => ("110137", "U", "emergencyKitPublished", *patient),
+        E::ShareReleased { guardian, .. } => ("110113", "E", "shareReleased", *guardian),
+        E::EmergencyPolicySet { .. } => ("110137", "U", "emergencyPolicySet", *patient),
+        E::HospitalRuleSet { .. } => ("110137", "U", "hospitalRuleSet", *patient),
+        E::EmergencyConfirmed { .. } => ("110113", "U", "emergencyConfirmed", *patient),
     }
 }
 
@@ -173,7 +180,7 @@ pub fn audit_event(context: &FhirContext, patient: &Address, entry: &AuditEntry)
     });
     let purpose = match event {
         E::Granted { purpose, .. } | E::AccessRequested { purpose, .. } => Some(*purpose),
-        E::EmergencyOpened { .. } => Some(Purpose::Emergency),
+        E::EmergencyOpened { .. } | E::ShareReleased { .. } => Some(Purpose::Emergency),
         E::ClaimSubmitted { .. } | E::ClaimReviewStarted { .. } | E::ClaimDecided { .. } => {
             Some(Purpose::Insurance)
         }
@@ -193,6 +200,8 @@ pub fn audit_event(context: &FhirContext, patient: &Address, entry: &AuditEntry)
         }
         E::ClaimSubmitted { insurer, .. } => Some(*insurer),
         E::EmergencyClosed { doctor, closed_by, .. } if doctor != closed_by => Some(*doctor),
+        E::ShareReleased { doctor, .. } | E::EmergencyConfirmed { doctor, .. } => Some(*doctor),
+        E::HospitalRuleSet { hospital, .. } => Some(*hospital),
         _ => None,
     };
     if let Some(other) = other {
@@ -490,6 +499,13 @@ mod tests {
                 reason: Some("covered in full".into()),
                 encrypted_reason: Bytes::new(),
             },
+            E::GuardiansSet { threshold: 2, guardians: vec![a(10), a(11), a(12)] },
+            E::GuardiansCleared,
+            E::EmergencyKitPublished { kit_id: 1, epoch: 2 },
+            E::ShareReleased { doctor: a(4), guardian: a(10), index: 1, kit_id: 1 },
+            E::EmergencyPolicySet { allowed_only: true, renewal_cap: 86_400 },
+            E::HospitalRuleSet { hospital: a(13), rule: 2 },
+            E::EmergencyConfirmed { doctor: a(4), used: 3_600 },
         ]
     }
 

@@ -13,6 +13,8 @@
 //!
 //! - A writer needs `K_idx` (tags) and `K_data` (the envelope's symmetric slot) of the
 //!   patient's current epoch and the record's category ([`writer_keys`]).
+//! - A break-glass doctor also holds the emergency categories' keys once t guardians released
+//!   their shares of the patient's emergency kit to it ([`crate::emergency_keys`]).
 //! - A reader opens the patient's ECIES slot with the patient's account key, or the
 //!   symmetric slot with `K_data` of the record's (epoch, category), or uses a Record grant's
 //!   data key ([`reader_key`]).
@@ -37,6 +39,9 @@ pub struct KeyRing {
     pub keys: SearchKeys,
     /// Grant events whose key material did not unwrap (wrapped to another key, malformed).
     pub unreadable: Vec<UnreadableGrant>,
+    /// What guardians released to the holder under break-glass access (`None`: nothing);
+    /// its keys are in `keys` once the threshold of shares verified.
+    pub emergency: Option<crate::emergency_keys::EmergencyKeys>,
 }
 
 impl KeyRing {
@@ -54,23 +59,35 @@ pub fn secret_key(signer: &PrivateKeySigner) -> SecretKey {
 
 /// The keys the session's signer holds for `patient`'s records, with grants read up to block
 /// `to_block`: its master secrets' (checked against the chain) if it is the patient, else what
-/// its grants carried (checked against the registry's commitment).
+/// its grants carried (checked against the registry's commitment) and, under break-glass
+/// access, the emergency scope once t guardians released their shares to it (checked against
+/// the guardian registry's commitments: [`crate::emergency_keys`]).
 pub async fn key_ring(session: &Session, patient: Address, to_block: u64) -> Result<KeyRing> {
     let signer = session.chain().signer()?;
     let holder = signer.address();
     if holder == patient {
         let keys = crate::keys::patient_keys(session).await?.search_keys();
-        return Ok(KeyRing { holder, patient, keys, unreadable: Vec::new() });
+        return Ok(KeyRing { holder, patient, keys, unreadable: Vec::new(), emergency: None });
     }
     let client = session.index_client();
-    let mut granted = client.grantee_keys(patient, &secret_key(signer), to_block).await?;
+    let secret = secret_key(signer);
+    let mut granted = client.grantee_keys(patient, &secret, to_block).await?;
+    let emergency =
+        crate::emergency_keys::emergency_keys(session, patient, &secret, to_block).await?;
+    if let Some(emergency) = &emergency {
+        for (epoch, keys) in &emergency.keys {
+            granted.keys.insert(*epoch, keys.clone());
+        }
+    }
     learn_well_known_names(&mut granted.keys);
-    Ok(KeyRing { holder, patient, keys: granted.keys, unreadable: granted.unreadable })
+    Ok(KeyRing { holder, patient, keys: granted.keys, unreadable: granted.unreadable, emergency })
 }
 
-/// Lets keys holding the naming key show the well-known categories by name.
+/// Lets keys holding the naming key show the well-known categories, and the default
+/// emergency ones, by name.
 pub(crate) fn learn_well_known_names(keys: &mut SearchKeys) {
     keys.learn_names(ehr_record::Category::WELL_KNOWN.iter().map(|c| c.as_str()));
+    keys.learn_names(crate::guardians::DEFAULT_EMERGENCY_CATEGORIES);
 }
 
 /// `K_idx` and `K_data` for writing a record of `category` in `epoch`.
@@ -91,8 +108,8 @@ pub fn writer_keys(
 /// patient's account key (its ECIES slot), else `K_data` of the record's (epoch, category),
 /// else a Record grant's data key.
 ///
-/// Break-glass access lets a doctor *write* without a grant, but hands over no keys: only
-/// grants carry key material.
+/// Break-glass access itself hands over no keys: a break-glass doctor reads the emergency
+/// categories with the keys its guardians' released shares open (in the ring like a grant's).
 pub fn reader_key(
     ring: &KeyRing,
     signer: &PrivateKeySigner,

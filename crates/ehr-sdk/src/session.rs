@@ -12,9 +12,12 @@ use alloy::transports::{RpcError, TransportErrorKind};
 use ehr_contracts::Deployment;
 use ehr_contracts::bindings::claim_registry::ClaimRegistry::ClaimRegistryInstance;
 use ehr_contracts::bindings::consent_registry::ConsentRegistry::ConsentRegistryInstance;
+use ehr_contracts::bindings::guardian_registry::GuardianRegistry::GuardianRegistryInstance;
 use ehr_contracts::bindings::record_index::RecordIndex::RecordIndexInstance;
 use ehr_contracts::bindings::role_registry::RoleRegistry::RoleRegistryInstance;
-use ehr_contracts::bindings::{ClaimRegistry, ConsentRegistry, RecordIndex, RoleRegistry};
+use ehr_contracts::bindings::{
+    ClaimRegistry, ConsentRegistry, GuardianRegistry, RecordIndex, RoleRegistry,
+};
 use ehr_index::IndexClient;
 use ehr_store::{BlobStore, StoreOptions, StoreUrl};
 use serde::Serialize;
@@ -326,6 +329,18 @@ impl Session {
     /// The claim registry, signing as the account.
     pub fn claims_as_signer(&self) -> Result<ClaimRegistryInstance<DynProvider>> {
         Ok(ClaimRegistry::new(self.deployment.claim_registry, self.chain.writer()?.clone()))
+    }
+
+    /// The guardian registry, for reads (an error for a deployment made before it).
+    pub fn guardians(&self) -> Result<GuardianRegistryInstance<DynProvider>> {
+        let address = self.deployment.guardian_registry()?;
+        Ok(GuardianRegistry::new(address, self.chain.reader.clone()))
+    }
+
+    /// The guardian registry, signing as the account.
+    pub fn guardians_as_signer(&self) -> Result<GuardianRegistryInstance<DynProvider>> {
+        let address = self.deployment.guardian_registry()?;
+        Ok(GuardianRegistry::new(address, self.chain.writer()?.clone()))
     }
 
     /// Fails with [`Error::UnknownPatient`] unless `account` is a registered patient.

@@ -17,7 +17,7 @@ use ehr_sdk::fetch::{self, FetchOutput};
 use ehr_sdk::journal::Journal;
 use ehr_sdk::records::{self, RecordSource, UploadReport, UploadRequest};
 use ehr_sdk::search::{self, SearchRequest};
-use ehr_sdk::{Chain, Session, emergency, relay, roles, time};
+use ehr_sdk::{Chain, Session, emergency, guardians, relay, roles, time};
 use ehr_store::StoreUrl;
 use eyre::{WrapErr, eyre};
 use serde::Serialize;
@@ -296,6 +296,9 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
     story.line(format!("ConsentRegistry {}", d.consent_registry));
     story.line(format!("RecordIndex     {}", d.record_index));
     story.line(format!("ClaimRegistry   {}", d.claim_registry));
+    if let Some(guardians) = d.guardian_registry {
+        story.line(format!("GuardianRegistry {guardians}"));
+    }
     let session_of = |key: &PrivateKeySigner| {
         let (url, deployment, store, key) =
             (rpc_url.clone(), d.clone(), store.clone(), key.clone());
@@ -583,7 +586,38 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
          claim {claim_id} is approved"
     ));
 
-    story.begin("Break-glass: the doctor opens emergency access");
+    story.begin(
+        "Break-glass: the doctor opens emergency access, two of three guardians release, the \
+         doctor reads the allergies",
+    );
+    let allergy_list = records::upload(
+        &patient.session,
+        &journal,
+        UploadRequest::new(p, RecordSource::FhirJson(PENICILLIN_ALLERGY.into()))
+            .keywords(["penicillin", "allergy"]),
+    )
+    .await?;
+    let mut guardian_sessions = Vec::new();
+    for _ in 0..2 {
+        let key = PrivateKeySigner::random();
+        fund(&key).await?;
+        let relative = session_of(&key).await?;
+        roles::register_patient(&relative).await?;
+        guardian_sessions.push(relative);
+    }
+    let guardian_list =
+        [guardian_sessions[0].chain().address()?, guardian_sessions[1].chain().address()?, insurer.address()];
+    let kit = guardians::set_guardians(
+        &patient.session,
+        &guardian_list,
+        2,
+        guardians::EmergencyScope::default(),
+    )
+    .await?;
+    story.line(format!(
+        "the patient names 2 of 3 guardians (two relatives and the insurer) for {}: kit {} ({} bytes)",
+        kit.scope, kit.kit_id, kit.kit_bytes
+    ));
     let opened = emergency::open(
         &doctor.session,
         p,
@@ -598,9 +632,59 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
         opened.tx.block
     ));
     let until = admin.consent().emergencyUntil(p, doctor.address()).call().await?;
-    let (_, now) = admin.chain().head().await?;
+    let (head, now) = admin.chain().head().await?;
     story.ensure(until > now, "emergency access is open")?;
-    story.verified("the consent registry reports open emergency access for the doctor");
+    let before = fetch::fetch(
+        &doctor.session,
+        p,
+        allergy_list.record_id,
+        FetchOutput::File(dir.join("allergy-too-early.json")),
+    )
+    .await;
+    story.ensure(
+        matches!(before, Err(ehr_sdk::Error::NoRecordKey { .. })),
+        "before any release the doctor cannot read the allergy list",
+    )?;
+    let mut released = 0;
+    for guardian in &guardian_sessions {
+        for outcome in guardians::watch_once(guardian, opened.tx.block, head).await? {
+            if let guardians::WatchOutcome::Released(r) = outcome {
+                story.line(format!("guardian {} released its share ({} of {})", r.index, r.released, r.threshold));
+                released += 1;
+            }
+        }
+    }
+    story.ensure(released == 2, "both watching guardians released their shares")?;
+    let allergy_copy = dir.join("allergy.json");
+    let read = fetch::fetch(
+        &doctor.session,
+        p,
+        allergy_list.record_id,
+        FetchOutput::File(allergy_copy.clone()),
+    )
+    .await?;
+    story.line(format!("the doctor reads record {} ({})", read.record_id, read.category));
+    story.ensure(
+        std::fs::read(&allergy_copy)?.as_slice() == PENICILLIN_ALLERGY.as_bytes()
+            && read.category == "allergy",
+        "the doctor decrypted the allergy list exactly",
+    )?;
+    // The HbA1c written after the revocation: a lab result, of an epoch the doctor holds no
+    // grant for, and outside the emergency scope.
+    let lab = fetch::fetch(
+        &doctor.session,
+        p,
+        later.record_id,
+        FetchOutput::File(dir.join("lab-out-of-scope.json")),
+    )
+    .await;
+    story.ensure(
+        matches!(lab, Err(ehr_sdk::Error::NoRecordKey { .. })),
+        "the later lab result stays outside the emergency scope",
+    )?;
+    story.verified(
+        "with two guardian releases on chain the doctor reads the allergy list, and not the later lab result",
+    );
 
     story.begin("The patient's audit timeline");
     let timeline = audit::audit(&patient.session, p, None).await?;
@@ -617,6 +701,15 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
         has(|e| matches!(e, AuditEvent::EmergencyOpened { .. })),
         "the break-glass access is in the trail",
     )?;
+    let releases = timeline
+        .entries
+        .iter()
+        .filter(|e| matches!(e.event, AuditEvent::ShareReleased { .. }))
+        .count();
+    story.ensure(
+        releases == 2 && has(|e| matches!(e, AuditEvent::GuardiansSet { .. })),
+        "the guardians and both releases are in the trail",
+    )?;
     story.ensure(
         has(|e| matches!(e, AuditEvent::ClaimSubmitted { .. }))
             && has(|e| matches!(e, AuditEvent::ClaimReviewStarted { .. }))
@@ -629,12 +722,12 @@ async fn tell(story: &mut Story, stack: &mut Stack, keep: bool) -> eyre::Result<
         .filter(|e| matches!(e.event, AuditEvent::RecordAdded { .. }))
         .count();
     story.ensure(
-        records_in_trail == 6,
-        format!("six records in the trail, found {records_in_trail}"),
+        records_in_trail == 7,
+        format!("seven records in the trail, found {records_in_trail}"),
     )?;
     story.verified(
-        "grants, revocation, the claim's three steps, break-glass access and all six records are \
-         in the trail",
+        "grants, revocation, the claim's three steps, break-glass access, the guardians' two \
+         releases and all seven records are in the trail",
     );
     Ok(())
 }
@@ -719,6 +812,20 @@ const HBA1C_FOLLOW_UP: &str = r#"{
   "subject": {"reference": "Patient/example"},
   "effectiveDateTime": "2025-06-16T08:10:00Z",
   "valueQuantity": {"value": 7.1, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
+}
+"#;
+
+/// The patient's penicillin allergy (SNOMED CT 91936005): what an emergency doctor must see.
+const PENICILLIN_ALLERGY: &str = r#"{
+  "resourceType": "AllergyIntolerance",
+  "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]},
+  "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "code": "confirmed"}]},
+  "type": "allergy",
+  "category": ["medication"],
+  "criticality": "high",
+  "code": {"coding": [{"system": "http://snomed.info/sct", "code": "91936005", "display": "Allergy to penicillin"}], "text": "Penicillin allergy"},
+  "patient": {"reference": "Patient/example", "display": "Maria Example"},
+  "reaction": [{"manifestation": [{"text": "anaphylaxis"}], "severity": "severe"}]
 }
 "#;
 

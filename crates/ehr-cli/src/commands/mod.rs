@@ -63,4 +63,5 @@ commands! {
     UnloggedReads => unlogged_reads,
     Rotate => rotate,
     Store => store,
+    Guardian => guardian,
 }
