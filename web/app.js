@@ -482,6 +482,22 @@ function partyCell(row, address, info) {
   return td;
 }
 
+/** Which guardians released their share of the emergency kit to a break-glass doctor. */
+function guardiansCell(row, guardians) {
+  const { threshold, releasedBy } = guardians ?? { threshold: 0, releasedBy: [] };
+  if (!threshold) return cell(row, 'no guardians: nothing readable', 'muted');
+  const readable = releasedBy.length >= threshold ? 'the emergency scope is readable' : 'nothing readable yet';
+  const td = cell(row, `${releasedBy.length} of ${threshold} needed released: ${readable}`);
+  td.dataset.released = String(releasedBy.length);
+  for (const g of releasedBy) {
+    const a = document.createElement('small');
+    a.className = 'addr party';
+    a.textContent = g;
+    td.append(a);
+  }
+  return td;
+}
+
 async function refresh() {
   const who = state.viewing;
   if (!who) return;
@@ -554,10 +570,11 @@ async function refresh() {
     cell(row, x.hospital, 'addr');
     cell(row, x.reason);
     cell(row, when(x.until));
+    guardiansCell(row, x.guardians);
     const actions = cell(row, '');
     if (canAct()) actions.append(button('End', `End emergency access of ${x.doctor}`, () => endEmergency(x.doctor), true));
   }
-  if (!emergencies.emergencies.length) empty(em, 5, 'No emergency access is open.');
+  if (!emergencies.emergencies.length) empty(em, 6, 'No emergency access is open.');
 
   const list = $('audit');
   list.replaceChildren();
