@@ -552,7 +552,14 @@ async function refresh() {
     cell(row, g.scope);
     cell(row, g.purpose);
     cell(row, when(g.expiry));
-    cell(row, g.expired ? 'expired (still stored)' : 'active', g.expired ? 'muted' : undefined);
+    const status = cell(row, g.expired ? 'expired (still stored)' : 'active', g.expired ? 'muted' : undefined);
+    if (g.unloggedReads) {
+      // The patient let this grant read without logging each read on chain (`ehr unlogged-reads`).
+      const flag = document.createElement('small');
+      flag.className = 'party';
+      flag.textContent = 'reads not logged';
+      status.append(flag);
+    }
     const actions = cell(row, '');
     if (canAct() && !offered.has(g.grantee)) {
       offered.add(g.grantee);

@@ -299,6 +299,19 @@ try {
     await page.locator('#grants').getByText(doctor).waitFor();
   });
 
+  await check('a grant the patient lets read without logging is marked so in the page', async () => {
+    ehr('unlogged-reads', doctor, '--scope', 'all', ...as('alice'));
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const row = page.locator('#grants tr', { hasText: doctor });
+    await row.getByText('reads not logged').waitFor();
+    ehr('unlogged-reads', doctor, '--scope', 'all', '--off', ...as('alice'));
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.waitForFunction((d) => {
+      const r = [...document.querySelectorAll('#grants tr')].find((tr) => tr.textContent.includes(d));
+      return r && !r.textContent.includes('reads not logged');
+    }, doctor, { timeout: 30000 });
+  });
+
   await check('an expired request: a clear message, nothing signed', async () => {
     const r2 = ehr('request', patient, '--scope', 'all', '--purpose', 'treatment', '--reason', 'Second opinion', '--ttl', '1m', ...as('doctor'));
     await page.getByRole('button', { name: 'Refresh' }).click();

@@ -157,6 +157,12 @@ impl Server {
                 continue; // revoked (a revocation deletes every grant to the grantee)
             }
             let sol = scope.to_sol();
+            // Whether the patient let this grant read without a read log (`--no-log`).
+            let unlogged = tx::call(
+                "read the grant's read-log flag",
+                consent.unloggedReadsAllowed(patient, *grantee, sol.clone()),
+            )
+            .await?;
             out.push(json!({
                 "grantee": grantee,
                 "granteeInfo": self.party(*grantee).await?,
@@ -168,6 +174,7 @@ impl Server {
                 "epoch": info.epoch,
                 "grantedAt": info.grantedAt,
                 "expired": !info.active,
+                "unloggedReads": unlogged,
             }));
         }
         Ok(json!({ "patient": patient, "grants": out }))
