@@ -481,8 +481,10 @@ pub enum WatchOutcome {
 }
 
 /// One pass of `ehr guardian watch`: every `EmergencyAccessOpened` in `from..=to` whose
-/// patient names the signer as a guardian is answered with [`release`]. Openings of patients
-/// it does not guard are ignored.
+/// patient names the signer as a guardian, and whose access is still open, is answered with
+/// [`release`]. Openings of patients it does not guard, and accesses already closed or
+/// expired, are passed over in silence: a watcher that starts from an old block (to answer
+/// what it missed while down) reports only what it can still act on.
 pub async fn watch_once(session: &Session, from: u64, to: u64) -> Result<Vec<WatchOutcome>> {
     let guardian = session.chain().address()?;
     let filter = Filter::new()
@@ -500,6 +502,15 @@ pub async fn watch_once(session: &Session, from: u64, to: u64) -> Result<Vec<Wat
         seen.push((patient, doctor));
         let set = tx::call("read the guardians", registry.guardianshipOf(patient)).await?;
         if !set.guardians.contains(&guardian) {
+            continue;
+        }
+        // Zero once the access was closed or has run out (as `hasAccess` sees it).
+        let until = tx::call(
+            "read the emergency access",
+            session.consent().emergencyUntil(patient, doctor),
+        )
+        .await?;
+        if until == 0 {
             continue;
         }
         outcomes.extend(answer(session, patient, doctor).await);

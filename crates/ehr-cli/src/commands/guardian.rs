@@ -68,7 +68,9 @@ enum GuardianCommand {
     /// is retried, and so is a release that failed, at every interval).
     #[command(after_help = "Examples:\n  ehr guardian watch\n  ehr guardian watch --from-block 0 --once --json")]
     Watch {
-        /// First block to look at [default: the latest].
+        /// First block to look at [default: the deployment's first block, so openings made
+        /// while no watcher ran are answered too; accesses no longer open are skipped, and a
+        /// share already released is not sent again].
         #[arg(long)]
         from_block: Option<u64>,
         /// Seconds between polls.
@@ -117,10 +119,7 @@ pub(crate) async fn run(args: Args, context: &Context) -> eyre::Result<()> {
         }
         GuardianCommand::Watch { from_block, interval, once, eth } => {
             let session = context.session(&eth, Signing::Required, false).await?;
-            let mut from = match from_block {
-                Some(block) => block,
-                None => session.chain().head().await?.0,
-            };
+            let mut from = from_block.unwrap_or(session.deployment().deployed_at_block);
             // Releases that failed (the node, a timeout), answered again at every poll until
             // they are released or refused.
             let mut failed: Vec<(Address, Address)> = Vec::new();
