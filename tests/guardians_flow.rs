@@ -296,5 +296,16 @@ async fn two_of_three_guardians_let_a_break_glass_doctor_read_the_emergency_scop
     assert_eq!(count(&format!("released its share of kit 2 to {doctor}")), 2);
     assert_eq!(count(&format!("break-glass from hospital {hospital}: denied")), 1);
     assert_eq!(count("break-glass policy: any hospital not denied"), 2);
+
+    // A rotation made where kits cannot be split (the page sends rotateEpoch from the wallet)
+    // leaves the kit behind; the patient's next action through the SDK re-splits it.
+    let consent = world.patient.consent_as_signer()?;
+    ehr_contracts::tx::send("rotate as the page does", consent.rotateEpoch()).await?;
+    assert!(guardians::kit_is_stale(&world.patient).await?, "the kit is behind the epoch");
+    ehr_sdk::rotation::maintain(&world.patient).await?;
+    assert!(!guardians::kit_is_stale(&world.patient).await?, "re-split on the next action");
+    let registry = world.patient.guardians()?;
+    let set = ehr_contracts::tx::call("read", registry.guardianshipOf(patient)).await?;
+    assert_eq!((set.kitId, set.epoch), (3, 2), "kit 3 covers epoch 2");
     Ok(())
 }

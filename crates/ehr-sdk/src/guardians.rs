@@ -154,6 +154,22 @@ pub async fn set_guardians(
     })
 }
 
+/// Whether the signing patient has guardians whose kit covers an older epoch than the
+/// current one (two `eth_call`s; no log is read). The page rotates and re-shares epochs but
+/// cannot split kits, so a rotation made there leaves the kit behind until the SDK re-splits.
+pub async fn kit_is_stale(session: &Session) -> Result<bool> {
+    if session.deployment().guardian_registry.is_none() {
+        return Ok(false);
+    }
+    let patient = session.chain().address()?;
+    let set = tx::call("read the guardians", session.guardians()?.guardianshipOf(patient)).await?;
+    if set.kitHash == B256::ZERO || set.guardians.is_empty() {
+        return Ok(false);
+    }
+    let epoch = tx::call("read the key epoch", session.consent().epochOf(patient)).await?;
+    Ok(set.epoch < epoch)
+}
+
 /// Publishes a new kit for the signing patient's guardians when its current kit is of an
 /// older epoch (a re-split: fresh secret, fresh shares, the new epoch's keys too), with the
 /// scope sealed in the old kit. `None` when there is nothing to do (no guardian registry, no

@@ -297,12 +297,26 @@ pub async fn rotate_keys(session: &Session) -> Result<RotateOutcome> {
     })
 }
 
-/// [`check`], then [`rotate`] if anything asks for it; forgets the signed grants that are
-/// settled. `None` when no rotation was needed.
+/// [`check`], then [`rotate`] if anything asks for it (else re-splits an emergency kit left
+/// behind the epoch, see [`crate::guardians::kit_is_stale`]); forgets the signed grants that
+/// are settled. `None` when no rotation was needed.
 pub async fn maintain(session: &Session) -> Result<Option<RotateOutcome>> {
     let found = check(session).await?;
     let outcome =
         if found.reasons.is_empty() { None } else { Some(rotate(session, found.reasons).await?) };
+    // A rotation re-splits the emergency kit itself. Without one, a kit may still be behind the
+    // epoch when the page rotated or revoked (it cannot split kits): catch it up here, at the
+    // patient's next action through the SDK. A failure does not stop that action; the next
+    // one tries again.
+    if outcome.is_none() && crate::guardians::kit_is_stale(session).await? {
+        match crate::guardians::resplit(session).await {
+            Ok(Some(kit)) => {
+                tracing::info!(kit_id = kit.kit_id, epoch = kit.epoch, "re-split the emergency kit")
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("the emergency kit could not be re-split: {e}"),
+        }
+    }
     if let Some(dir) = session.pending_grants_dir() {
         for hash in &found.settled {
             crate::atomic_file::remove(dir, &file_name(hash))
