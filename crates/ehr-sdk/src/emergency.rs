@@ -9,6 +9,7 @@ use crate::requests::{reason_binding, seal_reason};
 use crate::session::{Session, TxInfo, event_in};
 use alloy::primitives::Address;
 use ehr_contracts::bindings::ConsentRegistry::{EmergencyAccessClosed, EmergencyAccessOpened};
+use ehr_contracts::bindings::IGuardianRegistry;
 use ehr_contracts::bindings::guardian_registry::GuardianRegistry::EmergencyRenewalConfirmed;
 use ehr_contracts::{ReasonCode, tx};
 use ehr_crypto::reason::ReasonContext;
@@ -260,6 +261,39 @@ pub struct OpenEmergency {
     pub threshold: u8,
 }
 
+/// `patient`'s guardian set, `None` without a guardian registry.
+pub async fn guardianship_of(
+    session: &Session,
+    patient: Address,
+) -> Result<Option<IGuardianRegistry::Guardianship>> {
+    if session.deployment().guardian_registry.is_none() {
+        return Ok(None);
+    }
+    let set = tx::call("read the guardians", session.guardians()?.guardianshipOf(patient)).await?;
+    Ok(Some(set))
+}
+
+/// The guardians of `set` that released their share of the current kit to `doctor`, and the
+/// threshold (`(vec![], 0)` without guardians): state only, no logs.
+pub async fn released_to(
+    session: &Session,
+    patient: Address,
+    doctor: Address,
+    set: Option<&IGuardianRegistry::Guardianship>,
+) -> Result<(Vec<Address>, u8)> {
+    let Some(set) = set else { return Ok((Vec::new(), 0)) };
+    let releases =
+        tx::call("read the releases", session.guardians()?.releasesOf(patient, doctor)).await?;
+    let by = set
+        .guardians
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| releases.released & (1 << i) != 0)
+        .map(|(_, g)| *g)
+        .collect();
+    Ok((by, set.threshold))
+}
+
 /// Every break-glass access to `patient` open at the latest block, oldest opening first, with
 /// the guardians that released to each doctor (`ehr emergency list`, the page's list).
 pub async fn open_emergencies(session: &Session, patient: Address) -> Result<Vec<OpenEmergency>> {
@@ -278,12 +312,7 @@ pub async fn open_emergencies(session: &Session, patient: Address) -> Result<Vec
         latest.retain(|e| e.doctor != event.doctor);
         latest.push(event);
     }
-    let guardianship = match d.guardian_registry {
-        Some(_) => Some(
-            tx::call("read the guardians", session.guardians()?.guardianshipOf(patient)).await?,
-        ),
-        None => None,
-    };
+    let guardianship = guardianship_of(session, patient).await?;
     let mut open = Vec::new();
     for event in latest {
         let until = tx::call(
@@ -294,24 +323,8 @@ pub async fn open_emergencies(session: &Session, patient: Address) -> Result<Vec
         if until == 0 {
             continue;
         }
-        let (released_by, threshold) = match &guardianship {
-            Some(set) => {
-                let releases = tx::call(
-                    "read the releases",
-                    session.guardians()?.releasesOf(patient, event.doctor),
-                )
-                .await?;
-                let by = set
-                    .guardians
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| releases.released & (1 << i) != 0)
-                    .map(|(_, g)| *g)
-                    .collect();
-                (by, set.threshold)
-            }
-            None => (Vec::new(), 0),
-        };
+        let (released_by, threshold) =
+            released_to(session, patient, event.doctor, guardianship.as_ref()).await?;
         open.push(OpenEmergency {
             doctor: event.doctor,
             hospital: event.hospital,

@@ -197,9 +197,9 @@ impl Server {
     ) -> Result<Value, ApiError> {
         let (_, now) = self.session.chain().now().await?;
         let consent = self.session.consent();
-        // Which of the patient's guardians released their share to each doctor, from the
-        // guardian registry's state (the SDK's `ehr emergency list`).
-        let released = ehr_sdk::emergency::open_emergencies(&self.session, patient).await?;
+        // Which of the patient's guardians released their share to each open doctor: guardian
+        // registry state (two eth_calls), not another scan of the openings' logs.
+        let guardianship = ehr_sdk::emergency::guardianship_of(&self.session, patient).await?;
         let mut seen = Vec::new();
         let mut open = Vec::new();
         for entry in timeline.iter().flat_map(|t| t.entries.iter().rev()) {
@@ -223,10 +223,13 @@ impl Server {
             let until =
                 tx::call("read emergency access", consent.emergencyUntil(patient, *doctor)).await?;
             if until > now {
-                let (threshold, released_by) = released
-                    .iter()
-                    .find(|e| e.doctor == *doctor)
-                    .map_or((0, Vec::new()), |e| (e.threshold, e.released_by.clone()));
+                let (released_by, threshold) = ehr_sdk::emergency::released_to(
+                    &self.session,
+                    patient,
+                    *doctor,
+                    guardianship.as_ref(),
+                )
+                .await?;
                 open.push(json!({
                     "doctor": doctor, "hospital": hospital, "until": until,
                     "reason": reason, "openedAt": entry.time,
